@@ -1,0 +1,48 @@
+"""slmbench: deploy, evaluate and compare small language models, honestly.
+
+    >>> import slmbench
+    >>> results = slmbench.evaluate(tasks=["arithmetic"], limit=20)   # the embedded model
+    >>> results.score("gemma-3-270m", "arithmetic")
+    Estimate(value=0.05, n=20, ci_low=0.0089, ci_high=0.2361)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config, ModelSpec
+    from .progress import Observer
+    from .results import Results
+
+
+def evaluate(
+    models: list[ModelSpec] | None = None,
+    tasks: list[str] | None = None,
+    *,
+    limit: int | None = None,
+    seed: int | None = None,
+    concurrency: int | None = None,
+    out: str | Path | None = None,
+    config: Config | None = None,
+    observer: Observer | None = None,
+) -> Results:
+    """Evaluate models (default: the embedded llama.cpp model) on tasks; same as `slmbench eval`.
+
+    `config` supplies everything at once (e.g. from `load_config`); the keyword arguments
+    override its evaluation settings.
+    """
+    from .config import Config, EvalSettings
+    from .runner import run
+
+    config = config or Config()
+    given = {"tasks": tasks, "limit": limit, "seed": seed, "concurrency": concurrency, "out": out}
+    updates = {k: v for k, v in given.items() if v is not None}
+    settings = EvalSettings.model_validate(config.eval.model_dump() | updates)
+    return run(Config(model=models or config.models, eval=settings), observer)
+
+
+__all__ = ["__version__", "evaluate"]

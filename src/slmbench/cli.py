@@ -1,0 +1,148 @@
+"""The `slmbench` command: parses flags, calls the library, prints with Rich. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="Deploy, evaluate and compare small language models, on your own machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback."""
+    from .errors import SlmbenchError
+    from .serving.process import raise_on_sigterm
+
+    raise_on_sigterm()
+    try:
+        yield
+    except SlmbenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: answers received so far are stored; re-run the same command to resume\n")
+        raise typer.Exit(130) from None
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable).")] = None,
+    gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for generated samples and sampling.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling top_p (default 1).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Answer length cap (default: each task's own).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for one answer.")] = None,
+    retries: Annotated[int | None, typer.Option(help="Retries on connection errors, 429 and 5xx.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,
+    parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
+    ctx_per_slot: Annotated[int | None, typer.Option(help="llama.cpp context tokens per slot.")] = None,
+    threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
+    port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
+    llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate models on tasks; by default the embedded Gemma 3 270M on llama.cpp."""
+    with user_errors():
+        from rich.console import Console
+
+        from . import config as cfg
+        from .progress import Quiet, RichProgress
+        from .runner import run
+
+        conf = cfg.load_config(config)
+        server_opts: dict[str, Any] = {
+            k: v
+            for k, v in {"parallel": parallel, "ctx_per_slot": ctx_per_slot, "threads": threads, "port": port, "llama_server": llama_server}.items()
+            if v is not None
+        }
+        models = [cfg.parse_model_flag(m) for m in model or []]
+        models += [cfg.gguf_model(p) for p in gguf or []]
+        if not models and not conf.models:
+            models = [cfg.embedded_model()]
+        if models:
+            conf.models = models
+        conf.models = [m.model_copy(update=server_opts) if m.backend == "llamacpp" else m for m in conf.models]
+        flags = {
+            "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
+            "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
+        }  # fmt: skip
+        try:
+            conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})
+        except cfg.ValidationError as exc:
+            first = exc.errors()[0]
+            raise cfg.SlmbenchError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+
+        err = Console(stderr=True)
+        results = run(conf, Quiet() if quiet else RichProgress(err))
+        _print_results(results)
+        if results.status != "complete":
+            raise typer.Exit(1)
+
+
+@app.command()
+def tasks() -> None:
+    """List the available tasks."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .tasks import TASKS
+
+    table = Table("task", "version", "samples", "max tokens", "what")
+    for name, t in sorted(TASKS.items()):
+        table.add_row(name, t.version, str(t.default_limit), str(t.max_tokens), t.description)
+    Console().print(table)
+
+
+@app.command()
+def setup(
+    llama_server: Annotated[Path | None, typer.Option(help="Use this llama-server instead of building one.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+) -> None:
+    """Prepare the embedded default: build llama-server once, assemble the GGUF once."""
+    with user_errors():
+        from .serving.build import find_llama_server
+        from .serving.models import embedded_gguf, gguf_sha256
+
+        binary = find_llama_server(llama_server)
+        gguf = embedded_gguf()
+        print(f"llama-server: {binary}")
+        print(f"embedded model: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
+
+
+def _print_results(results: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .results import TABLE_HEADER, table_rows
+
+    table = Table(*TABLE_HEADER, title=f"slmbench run {results.run_id} ({results.status})")
+    for row in table_rows(results):
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # a log file should not wrap the table at 80 columns
+    console.print(table)
+    console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

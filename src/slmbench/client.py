@@ -1,0 +1,153 @@
+"""Async OpenAI-compatible chat client for evaluation traffic.
+
+Raw aiohttp rather than the openai SDK or httpx: on a 2-core machine the harness shares the
+CPU with llama-server, and the SDK costs about ten times more CPU per request
+(see ../shared notes and benchmarks/harness_overhead.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+# Failure kinds a Completion can carry; None means a usable answer.
+CONNECTION = "connection"
+RATE_LIMITED = "http_429"
+SERVER_ERROR = "http_5xx"
+CLIENT_ERROR = "http_4xx"
+TIMEOUT = "timeout"
+MALFORMED = "malformed"
+
+_RETRYABLE_EXCEPTIONS = (
+    aiohttp.ClientConnectionError,  # refused, reset, server disconnected
+    aiohttp.ClientPayloadError,  # body cut off mid-way
+)
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    attempts: int
+    error_kind: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    retries: int = 3
+    base_s: float = 0.5
+    max_s: float = 8.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Full-jitter exponential backoff; a server's Retry-After wins, within max_s."""
+        if retry_after is not None:
+            return min(retry_after, self.max_s)
+        return random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))
+
+
+class ChatClient:
+    """One connection pool to one endpoint. Use as `async with ChatClient(...) as c`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        concurrency: int,
+        timeout_s: float,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.concurrency = concurrency
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.retry = retry or RetryPolicy()
+        self.headers = {"Content-Type": "application/json"}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ChatClient:
+        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def complete(self, body: bytes) -> Completion:
+        """POST one chat request (already serialised); retry what is worth retrying."""
+        assert self._session is not None, "use ChatClient as an async context manager"
+        start = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                async with self._session.post(self.url, data=body, headers=self.headers) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+                    if status == 200:
+                        return _parse(raw, time.perf_counter() - start, attempt)
+                    kind = RATE_LIMITED if status == 429 else SERVER_ERROR if status >= 500 else CLIENT_ERROR
+                    detail = f"HTTP {status}: {_short(raw)}"
+                    if kind == RATE_LIMITED:
+                        retry_after = _seconds(resp.headers.get("Retry-After"))
+            except TimeoutError:
+                return _failure(TIMEOUT, f"no answer within {self.timeout.total:g} s", start, attempt)
+            except _RETRYABLE_EXCEPTIONS as exc:
+                kind, detail = CONNECTION, f"{type(exc).__name__}: {exc}"
+            if kind == CLIENT_ERROR or attempt > self.retry.retries:
+                return _failure(kind, detail, start, attempt)
+            await asyncio.sleep(self.retry.delay(attempt, retry_after))
+
+
+def _parse(raw: bytes, latency: float, attempts: int) -> Completion:
+    try:
+        data = orjson.loads(raw)
+        choice = data["choices"][0]
+        message = choice["message"]
+        text = message.get("content") or ""
+        if not isinstance(text, str):
+            raise TypeError("message.content is not a string")
+        usage = data.get("usage") or {}
+        return Completion(
+            text=text,
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            latency_s=latency,
+            attempts=attempts,
+        )
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        return Completion(None, None, None, None, latency, attempts, MALFORMED, f"{exc}: {_short(raw)}")
+
+
+def _failure(kind: str, detail: str, start: float, attempts: int) -> Completion:
+    return Completion(None, None, None, None, time.perf_counter() - start, attempts, kind, detail)
+
+
+def _short(raw: bytes, limit: int = 200) -> str:
+    text = raw[:limit].decode("utf-8", "replace")
+    return text + ("..." if len(raw) > limit else "")
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,123 @@
+"""What to evaluate: models, tasks and settings, from `slmbench.toml` and/or flags.
+
+Every key of the file is also a CLI flag; flags win. Validation happens here, before any
+server starts, so that bad input costs nothing.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import SlmbenchError
+
+EMBEDDED_NAME = "gemma-3-270m"
+
+
+class ModelSpec(BaseModel):
+    """One model to evaluate: a GGUF served by llama.cpp, or an endpoint already running."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    backend: Literal["llamacpp", "attach"]
+    # llamacpp: the GGUF to serve; None means the embedded default model.
+    gguf: Path | None = None
+    parallel: int = Field(default=4, ge=1, le=256)
+    ctx_per_slot: int | None = Field(default=None, ge=256)
+    threads: int | None = Field(default=None, ge=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    chat_template: str | None = None
+    llama_server: Path | None = None
+    # attach: an OpenAI-compatible base URL (".../v1") and the served model id.
+    url: str | None = None
+    served: str | None = None
+    api_key_env: str | None = None
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> ModelSpec:
+        if self.backend == "attach" and not self.url:
+            raise ValueError("an attached model needs url")
+        if self.backend == "llamacpp" and self.url:
+            raise ValueError("url is for backend = 'attach'; a llamacpp model takes gguf")
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.backend == "llamacpp" and self.gguf is None
+
+
+class EvalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[str] = Field(default_factory=lambda: ["arithmetic"])
+    limit: int | None = None
+    seed: int = 0
+    concurrency: int = Field(default=8, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=300.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=20)
+    out: Path = Path("slmbench-runs")
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[ModelSpec] = Field(default_factory=list, alias="model")
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+
+
+def embedded_model() -> ModelSpec:
+    return ModelSpec(name=EMBEDDED_NAME, backend="llamacpp", chat_template="gemma")
+
+
+def gguf_model(path: Path) -> ModelSpec:
+    return ModelSpec(name=path.stem, backend="llamacpp", gguf=path)
+
+
+def parse_model_flag(value: str) -> ModelSpec:
+    """`NAME=URL` attaches to a running endpoint whose served model id is NAME."""
+    name, sep, url = value.partition("=")
+    if not sep or not name or not url.startswith(("http://", "https://")):
+        raise SlmbenchError(
+            f"--model {value!r} is not NAME=URL; write it like "
+            "--model Qwen/Qwen3-4B-Instruct-2507=http://127.0.0.1:8000/v1"
+        )
+    return ModelSpec(name=name, backend="attach", url=url, served=name)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read `slmbench.toml` (or the given file); an absent default file means defaults."""
+    if path is None:
+        default = Path("slmbench.toml")
+        if not default.exists():
+            return Config()
+        path = default
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SlmbenchError(f"config file {path} not found; pass an existing file to --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SlmbenchError(f"config file {path} is not valid TOML ({exc}); fix the file") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SlmbenchError(f"config file {path}: {where}: {first['msg']}; fix that key") from None
+
+
+def check_settings(settings: EvalSettings, known_tasks: list[str]) -> None:
+    """Reject bad settings with one clear sentence each."""
+    if settings.limit is not None and settings.limit < 1:
+        raise SlmbenchError(f"--limit must be at least 1 (got {settings.limit}); pass a positive number")
+    if not settings.tasks:
+        raise SlmbenchError(f"no task selected; pass --task with one of: {', '.join(known_tasks)}")
+    for task in settings.tasks:
+        if task not in known_tasks:
+            raise SlmbenchError(f"unknown task {task!r}; known tasks: {', '.join(known_tasks)}")

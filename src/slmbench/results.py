@@ -1,0 +1,171 @@
+"""The results model every run produces, and its two files: results.json and results.md.
+
+The schema is documented in docs/results.md; `schema_version` changes when it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .metrics.stats import Estimate
+from .tasks.base import VERDICTS
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class SampleRecord:
+    id: str
+    prompt: str
+    answer: str | None
+    target: Any
+    verdict: str
+    score: float
+    why: str
+    finish_reason: str | None
+    latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TaskResult:
+    task: str
+    version: str
+    headline: str  # the metric named in the table
+    metrics: dict[str, Estimate]
+    counts: dict[str, int]
+    breakdown: dict[str, dict[str, Estimate]]  # meta key -> group -> estimate
+    samples: list[SampleRecord]
+    requests_sent: int
+    requests_cached: int
+    completion_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "version": self.version,
+            "headline": self.headline,
+            "metrics": {k: v.as_dict() for k, v in self.metrics.items()},
+            "counts": self.counts,
+            "breakdown": {k: {g: e.as_dict() for g, e in groups.items()} for k, groups in self.breakdown.items()},
+            "requests": {"sent": self.requests_sent, "cached": self.requests_cached},
+            "completion_tokens": self.completion_tokens,
+            "samples": [asdict(s) for s in self.samples],
+        }
+
+
+@dataclass(slots=True)
+class ModelResult:
+    name: str
+    endpoint: dict[str, Any]
+    tasks: dict[str, TaskResult] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "error": self.error,
+            "tasks": {name: t.to_dict() for name, t in self.tasks.items()},
+        }
+
+
+@dataclass(slots=True)
+class Results:
+    run_id: str
+    run_dir: Path
+    status: str  # running | complete | partial | interrupted
+    manifest: dict[str, Any]
+    models: list[ModelResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": self.status,
+            "manifest": self.manifest,
+            "models": [m.to_dict() for m in self.models],
+        }
+
+    def score(self, model: str, task: str) -> Estimate:
+        """The headline estimate of one model on one task."""
+        for m in self.models:
+            if m.name == model:
+                t = m.tasks[task]
+                return t.metrics[t.headline]
+        raise KeyError(model)
+
+    def write(self) -> tuple[Path, Path]:
+        json_path = self.run_dir / "results.json"
+        md_path = self.run_dir / "results.md"
+        _write_atomic(json_path, orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        _write_atomic(md_path, to_markdown(self).encode())
+        return json_path, md_path
+
+
+def format_estimate(e: Estimate, percent: bool = True) -> str:
+    if e.value is None:
+        return "n/a (n=0)"
+    scale = 100 if percent else 1
+    return f"{e.value * scale:.1f} [{e.ci_low * scale:.1f}, {e.ci_high * scale:.1f}]"  # type: ignore[operator]
+
+
+
+
+def table_rows(results: Results) -> list[list[str]]:
+    """One row per model x task: the cells the Markdown and terminal tables share."""
+    rows = []
+    for m in results.models:
+        if m.error is not None:
+            rows.append([m.name, "-", f"failed: {m.error}", "", *([""] * len(VERDICTS))])
+            continue
+        for t in m.tasks.values():
+            e = t.metrics[t.headline]
+            rows.append(
+                [m.name, t.task, format_estimate(e), str(e.n), *(str(t.counts.get(c, 0)) for c in VERDICTS)]
+            )
+    return rows
+
+
+# Short column names for the counts, so the table fits a terminal.
+COUNT_LABELS = {"ok": "ok", "wrong": "wrong", "truncated": "trunc", "extraction_failed": "unparsed", "error": "error", "timeout": "timeout"}
+TABLE_HEADER = ["model", "task", "accuracy % [95% CI]", "n", *(COUNT_LABELS[c] for c in VERDICTS)]
+
+
+def to_markdown(results: Results) -> str:
+    lines = [f"# slmbench run {results.run_id} ({results.status})", ""]
+    lines += ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(results)]
+    lines += [
+        "",
+        "n counts the samples that got an answer; `error` and `timeout` samples got none and are "
+        "left out of n. `trunc`: the answer hit max_tokens before giving a result; `unparsed`: "
+        "no answer could be extracted.",
+    ]
+    for m in results.models:
+        for t in m.tasks.values():
+            for key, groups in t.breakdown.items():
+                lines += ["", f"## {m.name} / {t.task} by {key}", "", f"| {key} | accuracy % [95% CI] | n |", "|---|---|---|"]
+                lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
+    man = results.manifest
+    lines += ["", "## Manifest", ""]
+    for name, info in man.get("models", {}).items():
+        lines.append(f"- **{name}**: {info.get('server', '?')} at {info.get('base_url', '?')}, model `{info.get('model', '?')}`")
+    sampling = man.get("sampling", {})
+    lines.append(f"- sampling: {', '.join(f'{k}={v}' for k, v in sampling.items())}")
+    lines.append(f"- seed {man.get('seed')}; tasks: " + ", ".join(f"{k} v{v['version']} (n={v['samples']})" for k, v in man.get("tasks", {}).items()))
+    lines.append(f"- slmbench {man.get('slmbench')}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    staged = path.with_suffix(path.suffix + ".tmp")
+    staged.write_bytes(data)
+    staged.replace(path)

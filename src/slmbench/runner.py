@@ -1,0 +1,302 @@
+"""tasks x models -> requests -> store -> scores -> results.
+
+Every answer is committed to the store as it arrives (group commits every ~100 ms), so a
+killed run loses at most the last 100 ms; a re-run sends only what the store lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import platform
+import secrets
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import __version__
+from .client import TIMEOUT, ChatClient, Completion, RetryPolicy
+from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model
+from .errors import SlmbenchError
+from .metrics.stats import Estimate, wilson
+from .progress import Observer, Quiet
+from .results import ModelResult, Results, SampleRecord, TaskResult
+from .serving import Endpoint, open_endpoint, preflight
+from .store import Store
+from .tasks import TASKS, Sample, Task, known_tasks
+from .tasks.base import ERROR, OK, VERDICTS, Verdict
+
+STORE_FILE = "slmbench.sqlite"
+COMMIT_EVERY_S = 0.1
+
+
+@dataclass(slots=True)
+class Request:
+    key: str
+    body: bytes
+    task: Task
+    sample: Sample
+
+
+def run(config: Config, observer: Observer | None = None) -> Results:
+    """Evaluate every configured model on every configured task; write results.json/.md."""
+    observer = observer or Quiet()
+    settings = config.eval
+    check_settings(settings, known_tasks())
+    models = config.models or [embedded_model()]
+    _check_unique_names(models)
+    out = _prepare_out(settings.out)
+    for spec in models:
+        preflight(spec)
+    tasks = [TASKS[name] for name in settings.tasks]
+    samples = {t.name: t.samples(settings.limit or t.default_limit, settings.seed) for t in tasks}
+
+    store = Store(out / STORE_FILE)
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    run_dir = out / run_id
+    run_dir.mkdir()
+    _point_latest(out, run_id)
+    results = Results(run_id, run_dir, "running", _manifest(settings, tasks, samples))
+    store.start_run(run_id, results.manifest)
+    ctx_per_slot = _ctx_per_slot(tasks, settings)
+    try:
+        for spec in models:
+            try:
+                with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message) as ep:
+                    results.manifest["models"][spec.name] = _endpoint_manifest(spec, ep)
+                    model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
+                    results.models.append(model_result)
+                    _evaluate_model(ep, tasks, samples, settings, store, run_id, observer, model_result)
+            except SlmbenchError as exc:
+                # One model failing must not cost the others their results.
+                results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
+                observer.message(f"[red]{spec.name}: {exc}[/red]")
+        results.status = "partial" if any(m.error for m in results.models) else "complete"
+    except BaseException:
+        results.status = "interrupted"
+        raise
+    finally:
+        observer.finish()
+        store.finish_run(run_id, results.status, results.manifest)
+        store.close()
+        results.write()
+    return results
+
+
+def _evaluate_model(
+    ep: Endpoint,
+    tasks: list[Task],
+    samples: dict[str, list[Sample]],
+    settings: EvalSettings,
+    store: Store,
+    run_id: str,
+    observer: Observer,
+    into: ModelResult,
+) -> None:
+    identity = orjson.dumps(ep.identity, option=orjson.OPT_SORT_KEYS)
+    requests = [
+        _request(ep, identity, task, sample, settings) for task in tasks for sample in samples[task.name]
+    ]
+    answers = store.cached([r.key for r in requests])
+    cached_keys = set(answers)
+    todo = list({r.key: r for r in requests if r.key not in answers}.values())
+    observer.start(ep.name, len(requests), len(requests) - len(todo))
+    if todo:
+        _run_async(_send(ep, todo, settings, store, run_id, answers, observer))
+    observer.finish()
+
+    rows = []
+    for task in tasks:
+        task_requests = [r for r in requests if r.task is task]
+        records = [_record(r, answers.get(r.key), r.key in cached_keys) for r in task_requests]
+        rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
+        into.tasks[task.name] = _aggregate(task, records, sent=len([r for r in task_requests if r.key not in cached_keys]))
+    store.save_sample_results(rows)
+
+
+def _request(ep: Endpoint, identity: bytes, task: Task, sample: Sample, settings: EvalSettings) -> Request:
+    body = orjson.dumps(
+        {
+            "model": ep.model,
+            "messages": sample.messages,
+            "max_tokens": settings.max_tokens or task.max_tokens,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "seed": settings.seed,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    # The key covers endpoint and model identity, messages and sampling: the whole body.
+    key = hashlib.sha256(identity + b"\n" + body).hexdigest()
+    return Request(key, body, task, sample)
+
+
+async def _send(
+    ep: Endpoint,
+    todo: list[Request],
+    settings: EvalSettings,
+    store: Store,
+    run_id: str,
+    answers: dict[str, Completion],
+    observer: Observer,
+) -> None:
+    pending = iter(todo)
+    retry = RetryPolicy(retries=settings.retries)
+    async with ChatClient(
+        ep.base_url, concurrency=settings.concurrency, timeout_s=settings.timeout_s, retry=retry, api_key=ep.api_key
+    ) as client:
+
+        async def worker() -> None:
+            for r in pending:
+                c = await client.complete(r.body)
+                answers[r.key] = c
+                store.add_response(r.key, run_id, ep.name, r.body, c)
+                observer.done(c)
+
+        async def commit_regularly() -> None:
+            while True:
+                await asyncio.sleep(COMMIT_EVERY_S)
+                store.flush()
+
+        committer = asyncio.create_task(commit_regularly())
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(todo)))))
+        finally:
+            committer.cancel()
+            store.flush()
+
+
+def _run_async(coro: Any) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+def _record(r: Request, c: Completion | None, cached: bool) -> SampleRecord:
+    if c is None:  # never sent: the run was cut short
+        verdict = Verdict(ERROR, 0.0, "no answer recorded")
+        c = Completion(None, None, None, None, 0.0, 0, ERROR, "not sent")
+    elif not c.ok:
+        verdict = Verdict(TIMEOUT if c.error_kind == TIMEOUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
+    else:
+        verdict = r.task.score(r.sample, c)
+    return SampleRecord(
+        id=r.sample.id,
+        prompt=r.sample.messages[-1]["content"],
+        answer=c.text,
+        target=r.sample.target,
+        verdict=verdict.verdict,
+        score=verdict.score,
+        why=verdict.why,
+        finish_reason=c.finish_reason,
+        latency_s=c.latency_s,
+        prompt_tokens=c.prompt_tokens,
+        completion_tokens=c.completion_tokens,
+        cached=cached,
+        meta=r.sample.meta,
+    )
+
+
+def _aggregate(task: Task, records: list[SampleRecord], sent: int) -> TaskResult:
+    counts = Counter(r.verdict for r in records)
+    answered = [r for r in records if r.verdict not in (ERROR, TIMEOUT)]
+    breakdown: dict[str, dict[str, Estimate]] = {}
+    if task.breakdown:
+        groups: dict[str, list[SampleRecord]] = defaultdict(list)
+        for r in answered:
+            groups[str(r.meta.get(task.breakdown))].append(r)
+        breakdown[task.breakdown] = {
+            g: wilson(sum(r.verdict == OK for r in rs), len(rs)) for g, rs in sorted(groups.items())
+        }
+    return TaskResult(
+        task=task.name,
+        version=task.version,
+        headline="accuracy",
+        metrics={"accuracy": wilson(counts[OK], len(answered))},
+        counts={v: counts.get(v, 0) for v in VERDICTS},
+        breakdown=breakdown,
+        samples=records,
+        requests_sent=sent,
+        requests_cached=len(records) - sent,
+        completion_tokens=sum(r.completion_tokens or 0 for r in records),
+    )
+
+
+def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:
+    need = max(t.context_tokens + (settings.max_tokens or t.max_tokens) for t in tasks)
+    return max(1024, 1 << (need - 1).bit_length())  # a power of two at least 1024
+
+
+def _check_unique_names(models: list[ModelSpec]) -> None:
+    seen = Counter(m.name for m in models)
+    twice = [n for n, k in seen.items() if k > 1]
+    if twice:
+        raise SlmbenchError(f"model name {twice[0]!r} is used twice; give each model its own name")
+
+
+def _prepare_out(out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SlmbenchError(
+            f"cannot write to the output folder {out} ({exc.strerror or exc}); pass a writable folder with --out"
+        ) from None
+    return out
+
+
+def _point_latest(out: Path, run_id: str) -> None:
+    link = out / "latest"
+    try:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(run_id)
+    except OSError:
+        pass  # a convenience only; filesystems without symlinks still get the run folder
+
+
+def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list[Sample]]) -> dict[str, Any]:
+    return {
+        "slmbench": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "seed": settings.seed,
+        "sampling": {
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "max_tokens": settings.max_tokens,
+            "seed": settings.seed,
+        },
+        "client": {"concurrency": settings.concurrency, "timeout_s": settings.timeout_s, "retries": settings.retries},
+        "tasks": {
+            t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens or t.max_tokens}
+            for t in tasks
+        },
+        "models": {},
+    }
+
+
+def _endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "backend": spec.backend,
+        "server": ep.server,
+        "base_url": ep.base_url,
+        "model": ep.model,
+        "identity": ep.identity,
+        "max_context": ep.max_context,
+    }
+    if spec.backend == "llamacpp":
+        info |= {"gguf": str(spec.gguf) if spec.gguf else "embedded", "parallel": spec.parallel}
+    return info

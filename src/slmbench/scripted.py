@@ -1,0 +1,201 @@
+"""A scripted OpenAI-compatible server on loopback.
+
+For testing the harness's own logic (retries, timeouts, resume, malformed replies) and for
+measuring its overhead; never a stand-in for a model. Plain asyncio rather than aiohttp.web
+so that it can misbehave on purpose (drop connections, send broken JSON) and answer in
+microseconds. Run one from the shell: `python -m slmbench.scripted --port 8011`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# Script actions, consumed one per chat request in arrival order; then `answer` is used.
+OK = "ok"
+DROP = "drop"  # close the connection without a reply
+MALFORMED = "malformed"  # 200 with a body that is not JSON
+HANG = "hang"  # never answer (the client must time out)
+# Any int is answered as that HTTP status with an error body.
+
+Answer = Callable[[dict[str, Any]], "str | tuple[str, str]"]
+
+
+def _default_answer(body: dict[str, Any]) -> str:
+    return "Answer: 0"
+
+
+class ScriptedServer:
+    """`with ScriptedServer(answer=...) as server:` serves on server.url until the block ends."""
+
+    def __init__(
+        self,
+        answer: Answer = _default_answer,
+        *,
+        script: list[str | int] | None = None,
+        models: tuple[str, ...] = ("scripted",),
+        delay_s: float = 0.0,
+        port: int = 0,
+    ) -> None:
+        self.answer = answer
+        self.script = list(script or [])
+        self.models = models
+        self.delay_s = delay_s
+        self.port = port
+        self.chat_requests = 0  # chat requests received, whatever was answered
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.bodies: list[dict[str, Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> ScriptedServer:
+        self._thread = threading.Thread(target=self._serve_in_thread, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _serve_in_thread(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self.start())
+        self._ready.set()
+        self._loop.run_forever()
+        if self._server is not None:
+            self._server.close()
+
+    async def start(self) -> None:
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Protocol(self), "127.0.0.1", self.port
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    # behaviour ---------------------------------------------------------------
+    def reply(self, method: str, path: str, body: bytes) -> tuple[str | int, bytes]:
+        """The action and response body for one request."""
+        path = path.split("?", 1)[0]
+        if method == "GET" and path in ("/v1/models", "/models"):
+            return 200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}).encode()
+        if method == "GET" and path == "/health":
+            return 200, b'{"status":"ok"}'
+        if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
+            return 404, b'{"error":{"message":"not found"}}'
+        self.chat_requests += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        action: str | int = self.script.pop(0) if self.script else OK
+        if action != OK:
+            return action, b'{"error":{"message":"scripted failure"}}'
+        request = json.loads(body)
+        self.bodies.append(request)
+        result = self.answer(request)
+        text, finish = result if isinstance(result, tuple) else (result, "stop")
+        return 200, json.dumps(
+            {
+                "id": f"chatcmpl-{self.chat_requests}",
+                "object": "chat.completion",
+                "model": request.get("model"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text.split())), "total_tokens": 10 + max(1, len(text.split()))},
+            }
+        ).encode()
+
+
+_REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class _Protocol(asyncio.Protocol):
+    """Minimal HTTP/1.1 with keep-alive and Content-Length bodies: what OpenAI clients send."""
+
+    def __init__(self, server: ScriptedServer) -> None:
+        self.server = server
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end].decode("latin-1").split("\r\n")
+            length = 0
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            body = self.buffer[head_end + 4 : end]
+            self.buffer = self.buffer[end:]
+            method, path = head[0].split(" ")[:2]
+            chat = method == "POST" and "chat/completions" in path
+            self._respond(*self.server.reply(method, path, body), chat)
+
+    def _respond(self, action: str | int, body: bytes, chat: bool) -> None:
+        if action == HANG:
+            return
+        if action == DROP:
+            assert self.transport is not None
+            self.transport.close()
+            self.server.in_flight -= chat
+            return
+        status = 200 if action == MALFORMED else int(action)
+        if action == MALFORMED:
+            body = b'{"choices": [{"message": {"content": "unterminated'
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        if self.server.delay_s:
+            asyncio.get_running_loop().call_later(self.server.delay_s, self._write, head + body, chat)
+        else:
+            self._write(head + body, chat)
+
+    def _write(self, data: bytes, chat: bool) -> None:
+        self.server.in_flight -= chat
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--model", default="scripted")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    server = ScriptedServer(models=(args.model,), delay_s=args.delay, port=args.port)
+
+    async def serve() -> None:
+        await server.start()
+        print(server.url, flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

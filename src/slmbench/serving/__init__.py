@@ -1,0 +1,54 @@
+"""Model servers: start one (llama.cpp) or attach to one; either way get a ready Endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..config import ModelSpec
+from .attach import attach
+from .base import Endpoint
+from .build import find_llama_server
+from .llamacpp import LlamaCppServer, ensure_port_free
+from .models import check_gguf, embedded_gguf, gguf_sha256
+
+__all__ = ["Endpoint", "open_endpoint", "preflight"]
+
+
+def preflight(spec: ModelSpec) -> None:
+    """Cheap checks before any work: files exist, ports are free, endpoints answer."""
+    if spec.backend == "attach":
+        attach(spec)
+        return
+    if spec.gguf is not None:
+        check_gguf(spec.gguf)
+    if spec.llama_server is not None:
+        find_llama_server(spec.llama_server, build=False)
+    if spec.port is not None:
+        ensure_port_free(spec.port)
+
+
+@contextmanager
+def open_endpoint(
+    spec: ModelSpec, *, log_dir: Path, ctx_per_slot: int, say: Callable[[str], None] = print
+) -> Iterator[Endpoint]:
+    """A ready endpoint for the model; a server started here is stopped on every exit path."""
+    if spec.backend == "attach":
+        yield attach(spec)
+        return
+    gguf = spec.gguf if spec.gguf is not None else embedded_gguf()
+    server = LlamaCppServer(
+        name=spec.name,
+        binary=find_llama_server(spec.llama_server, say=say),
+        gguf=gguf,
+        gguf_sha256=gguf_sha256(gguf),
+        log_path=log_dir / f"{spec.name.replace('/', '_')}.llama-server.log",
+        parallel=spec.parallel,
+        ctx_per_slot=spec.ctx_per_slot or ctx_per_slot,
+        threads=spec.threads,
+        port=spec.port,
+        chat_template=spec.chat_template,
+    )
+    with server as endpoint:
+        yield endpoint

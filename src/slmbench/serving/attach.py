@@ -1,0 +1,52 @@
+"""Attach to an OpenAI-compatible endpoint that is already running (vLLM, llama.cpp, Ollama,
+LM Studio, a remote service)."""
+
+from __future__ import annotations
+
+import os
+
+from ..config import ModelSpec
+from ..errors import SlmbenchError
+from .base import Endpoint
+from .http import get_json
+
+
+def attach(spec: ModelSpec) -> Endpoint:
+    """Check the endpoint answers and serves the model; return it as an Endpoint."""
+    assert spec.url is not None
+    api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base = spec.url.rstrip("/")
+    status, body = get_json(f"{base}/models", timeout_s=10, headers=headers)
+    if status == 404 and not base.endswith("/v1"):
+        # A server root was given; OpenAI-compatible servers live under /v1.
+        status, body = get_json(f"{base}/v1/models", timeout_s=10, headers=headers)
+        if status == 200:
+            base += "/v1"
+    if status == 0:
+        raise SlmbenchError(f"cannot reach {spec.url}: nothing answered; start the server there or fix the URL")
+    if status in (401, 403):
+        hint = f"check ${spec.api_key_env}" if spec.api_key_env else "set api_key_env in slmbench.toml"
+        raise SlmbenchError(f"{spec.url} refused the request (HTTP {status}); {hint}")
+    if status != 200 or not isinstance(body, dict):
+        raise SlmbenchError(
+            f"{spec.url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
+        )
+    models = [m for m in body.get("data") or [] if isinstance(m, dict) and "id" in m]
+    served = [m["id"] for m in models]
+    wanted = spec.served or spec.name
+    if served and wanted not in served:
+        raise SlmbenchError(
+            f"model {wanted!r} is not served at {spec.url}; it serves: {', '.join(served)}. "
+            f"Use --model {served[0]}={spec.url}"
+        )
+    info = next((m for m in models if m["id"] == wanted), {})
+    return Endpoint(
+        name=spec.name,
+        base_url=base,
+        model=wanted,
+        server="attached",
+        identity={"server": "attached", "url": base, "model": wanted},
+        max_context=info.get("max_model_len"),
+        api_key=api_key,
+    )

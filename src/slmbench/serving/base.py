@@ -1,0 +1,20 @@
+"""What a running model looks like to the rest of slmbench."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A ready OpenAI-compatible endpoint serving one model."""
+
+    name: str  # the label results use
+    base_url: str  # ".../v1"
+    model: str  # the id requests carry in "model"
+    server: str  # e.g. "llama.cpp b6500" or "attached"
+    # Stable across restarts (no port, no pid): part of every cache key.
+    identity: dict[str, Any] = field(default_factory=dict)
+    max_context: int | None = None
+    api_key: str | None = None

@@ -1,0 +1,15 @@
+"""The task registry: name -> Task."""
+
+from __future__ import annotations
+
+from .arithmetic import Arithmetic
+from .base import Sample, Task, Verdict
+
+TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(),)}
+
+
+def known_tasks() -> list[str]:
+    return sorted(TASKS)
+
+
+__all__ = ["TASKS", "Sample", "Task", "Verdict", "known_tasks"]

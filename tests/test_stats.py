@@ -1,0 +1,33 @@
+import math
+
+import pytest
+
+from slmbench.metrics.stats import wilson
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [
+        (0, 10, 0.0, 0.2775),  # the Wilson interval is non-degenerate at 0%
+        (10, 10, 0.7225, 1.0),
+        (5, 10, 0.2366, 0.7634),
+        (81, 263, 0.2553, 0.3662),  # Newcombe (1998), example values
+    ],
+)
+def test_wilson_matches_published_values(k, n, low, high):
+    e = wilson(k, n)
+    assert e.value == pytest.approx(k / n)
+    assert e.n == n
+    assert e.ci_low == pytest.approx(low, abs=5e-4)
+    assert e.ci_high == pytest.approx(high, abs=5e-4)
+
+
+def test_wilson_empty_has_no_value():
+    e = wilson(0, 0)
+    assert e.value is None and e.ci_low is None and e.n == 0
+
+
+def test_wilson_interval_narrows_with_n():
+    widths = [wilson(n // 2, n).ci_high - wilson(n // 2, n).ci_low for n in (10, 100, 1000)]
+    assert widths[0] > widths[1] > widths[2]
+    assert widths[2] == pytest.approx(2 * 1.96 * math.sqrt(0.25 / 1000), rel=0.01)
