@@ -37,3 +37,29 @@ def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None)
 
 def db_path(out: Path) -> Path:
     return out / "slmbench.sqlite"
+
+
+def children_named(pid: int, name: str) -> list[int]:
+    """Pids of the live child processes of pid whose executable is called name."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        ppid = int(next(line for line in status.splitlines() if line.startswith("PPid:")).split()[1])
+        state = next(line for line in status.splitlines() if line.startswith("State:")).split()[1]
+        if ppid == pid and Path(argv0).name == name and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return state.split()[1] != "Z"

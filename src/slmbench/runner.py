@@ -296,6 +296,7 @@ def _endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
         "model": ep.model,
         "identity": ep.identity,
         "max_context": ep.max_context,
+        "chat_template_probe": ep.chat_template_probe,
     }
     if spec.backend == "llamacpp":
         info |= {"gguf": str(spec.gguf) if spec.gguf else "embedded", "parallel": spec.parallel}

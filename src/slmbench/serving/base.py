@@ -18,3 +18,5 @@ class Endpoint:
     identity: dict[str, Any] = field(default_factory=dict)
     max_context: int | None = None
     api_key: str | None = None
+    # How the server renders serving.llamacpp.PROBE_CONVERSATION, where it can tell.
+    chat_template_probe: str | None = None

@@ -20,6 +20,12 @@ from .base import Endpoint
 from .http import get_json, post_json
 
 HOST = "127.0.0.1"
+PROBE_CONVERSATION = [
+    {"role": "system", "content": "S"},
+    {"role": "user", "content": "U1"},
+    {"role": "assistant", "content": "A1"},
+    {"role": "user", "content": "U2"},
+]
 
 
 class LlamaCppServer:
@@ -60,7 +66,9 @@ class LlamaCppServer:
             "-t", str(self.threads), "--alias", self.name, "--metrics", "--no-webui",
         ]  # fmt: skip
         if self.chat_template:
-            argv += ["--chat-template", self.chat_template]
+            # A built-in template by name. With Jinja on (the default) llama-server would take
+            # the name itself as the template text and every prompt would read "gemma".
+            argv += ["--no-jinja", "--chat-template", self.chat_template]
         return argv
 
     def __enter__(self) -> Endpoint:
@@ -90,11 +98,14 @@ class LlamaCppServer:
         try:
             self._wait_ready(root, port)
             _, props = get_json(f"{root}/props", timeout_s=10)
+            _, rendered = post_json(f"{root}/apply-template", {"messages": PROBE_CONVERSATION}, timeout_s=10)
         except BaseException:
             self.stop()
             raise
         props = props if isinstance(props, dict) else {}
-        template = props.get("chat_template") or ""
+        # Hash what the template makes of a fixed conversation, not its name: that is what
+        # the model sees, and what must change the cache key when it changes.
+        template = rendered.get("prompt", "") if isinstance(rendered, dict) else ""
         build = props.get("build_info") or "unknown"
         return Endpoint(
             name=self.name,
@@ -107,6 +118,7 @@ class LlamaCppServer:
                 "model_sha256": self.gguf_sha256,
                 "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
             },
+            chat_template_probe=template,
             max_context=(props.get("default_generation_settings") or {}).get("n_ctx"),
         )
 
