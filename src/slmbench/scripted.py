@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ class ScriptedServer:
         self.chat_requests = 0  # chat requests received, whatever was answered
         self.in_flight = 0
         self.max_in_flight = 0
+        self.first_chat_at: float | None = None  # time.time() of the first chat request
         self.bodies: list[dict[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -94,9 +96,14 @@ class ScriptedServer:
             return 200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}).encode()
         if method == "GET" and path == "/health":
             return 200, b'{"status":"ok"}'
+        if method == "GET" and path == "/stats":
+            stats = {"chat_requests": self.chat_requests, "first_chat_at": self.first_chat_at}
+            return 200, json.dumps(stats).encode()
         if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
             return 404, b'{"error":{"message":"not found"}}'
         self.chat_requests += 1
+        if self.first_chat_at is None:
+            self.first_chat_at = time.time()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         action: str | int = self.script.pop(0) if self.script else OK
@@ -192,7 +199,12 @@ def main() -> None:
         await asyncio.Event().wait()
 
     try:
-        asyncio.run(serve())
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(serve())
+        else:
+            uvloop.run(serve())
     except KeyboardInterrupt:
         pass
 

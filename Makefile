@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make demo   set everything up, then evaluate the embedded model (llama.cpp + Gemma 3 270M)
+#   make test   set everything up, then run the whole test suite (the real model included)
+# Both create .venv on first use and reuse it after; llama-server is built once into
+# ~/.cache/slmbench and reused.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup bench clean
+
+demo: setup
+	$(BIN)/slmbench eval
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/harness_overhead.py
+
+setup: $(STAMP)
+	$(BIN)/slmbench setup
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) scripts/bootstrap.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[embedded,test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) slmbench-runs
