@@ -12,7 +12,7 @@ import slmbench
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.runner import run
-from slmbench.scripted import MALFORMED, ScriptedServer
+from slmbench.scripted import HANG, MALFORMED, ScriptedServer
 
 from helpers import gold_arithmetic, wrong_arithmetic
 
@@ -66,6 +66,18 @@ def test_malformed_replies_and_server_errors_are_errors_not_wrong_answers(tmp_pa
     assert task.metrics["accuracy"].n == 5 and task.metrics["accuracy"].value == 1.0
     kinds = sorted(s.why.split(":")[0] for s in task.samples if s.verdict == "error")
     assert kinds == ["http_4xx", "http_4xx", "malformed", "malformed", "malformed"]
+
+
+def test_timeouts_are_counted_apart_and_retried_next_run(tmp_path):
+    config = Config(eval=EvalSettings(timeout_s=0.3))
+    with ScriptedServer(gold_arithmetic, script=[HANG, HANG]) as server:
+        first = slmbench.evaluate([attach(server)], ["arithmetic"], limit=6, out=tmp_path, config=config)
+        task = first.models[0].tasks["arithmetic"]
+        assert task.counts["timeout"] == 2 and task.counts["ok"] == 4 and task.metrics["accuracy"].n == 4
+        assert all("no answer within 0.3 s" in s.why for s in task.samples if s.verdict == "timeout")
+        second = slmbench.evaluate([attach(server)], ["arithmetic"], limit=6, out=tmp_path, config=config)
+        assert server.chat_requests == 8
+    assert second.models[0].tasks["arithmetic"].counts["ok"] == 6
 
 
 def test_rerun_uses_the_cache_and_sends_nothing(tmp_path, oracle):

@@ -1,9 +1,8 @@
 """slmbench: deploy, evaluate and compare small language models, honestly.
 
-    >>> import slmbench
-    >>> results = slmbench.evaluate(tasks=["arithmetic"], limit=20)   # the embedded model
-    >>> results.score("gemma-3-270m", "arithmetic")
-    Estimate(value=0.05, n=20, ci_low=0.0089, ci_high=0.2361)
+    import slmbench
+    results = slmbench.evaluate(tasks=["arithmetic"], limit=20)   # the embedded model
+    results.score("gemma-3-270m", "arithmetic")   # Estimate(value, n, ci_low, ci_high)
 """
 
 from __future__ import annotations

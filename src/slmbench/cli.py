@@ -59,9 +59,11 @@ def eval_command(
 ) -> None:
     """Evaluate models on tasks; by default the embedded Gemma 3 270M on llama.cpp."""
     with user_errors():
+        from pydantic import ValidationError
         from rich.console import Console
 
         from . import config as cfg
+        from .errors import SlmbenchError
         from .progress import Quiet, RichProgress
         from .runner import run
 
@@ -84,9 +86,9 @@ def eval_command(
         }  # fmt: skip
         try:
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})
-        except cfg.ValidationError as exc:
+        except ValidationError as exc:
             first = exc.errors()[0]
-            raise cfg.SlmbenchError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+            raise SlmbenchError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
 
         err = Console(stderr=True)
         results = run(conf, Quiet() if quiet else RichProgress(err))
