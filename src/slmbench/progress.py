@@ -41,7 +41,7 @@ class _Rates(ProgressColumn):
         sent = task.fields["sent"]
         if elapsed <= 0 or sent == 0:
             return Text("")
-        return Text(f"{sent / elapsed:6.1f} req/s {task.fields['tokens'] / elapsed:7.1f} tok/s", style="cyan")
+        return Text(f"{sent / elapsed:.1f} req/s {task.fields['tokens'] / elapsed:.0f} tok/s", style="cyan")
 
 
 class RichProgress:
