@@ -122,3 +122,17 @@ def test_kill_9_takes_the_server_down_too(tmp_path):
     while alive(server) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(server)
+
+
+def test_two_suites_on_the_real_model_with_guided_json(tmp_path):
+    out = tmp_path / "runs"
+    result = run_cli("eval", "--task", "arithmetic", "--task", "structured", "--limit", "3", *FAST, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    tasks = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]
+    assert set(tasks) == {"arithmetic", "structured"}
+    structured = tasks["structured"]
+    assert sum(structured["counts"].values()) == 9 and structured["counts"]["error"] == 0
+    assert structured["requests"]["sent"] == 6  # prompt and repair modes share one request
+    # llama.cpp enforced the schema grammar: guided answers are JSON from the first character.
+    guided = [s for s in structured["samples"] if s["meta"]["mode"] == "json_schema"]
+    assert all(s["answer"].lstrip().startswith("{") for s in guided)

@@ -127,7 +127,7 @@ def test_results_files_follow_the_documented_schema(tmp_path, oracle):
     assert data["manifest"]["models"]["scripted"]["identity"] == {"server": "attached", "url": oracle.url, "model": "scripted"}
     assert data["manifest"]["tasks"]["arithmetic"] == {"version": "1", "samples": 8, "max_tokens": 192}
     md = (results.run_dir / "results.md").read_text()
-    assert "| scripted | arithmetic | 100.0 [67.6, 100.0] | 8 | 8 | 0 | 0 | 0 | 0 | 0 |" in md
+    assert "| scripted | arithmetic | accuracy | 100.0 [67.6, 100.0] | 8 | 8 | 0 | 0 | 0 | 0 | 0 |" in md
     assert (tmp_path / "latest").resolve() == results.run_dir.resolve()
 
 

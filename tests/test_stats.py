@@ -31,3 +31,15 @@ def test_wilson_interval_narrows_with_n():
     widths = [wilson(n // 2, n).ci_high - wilson(n // 2, n).ci_low for n in (10, 100, 1000)]
     assert widths[0] > widths[1] > widths[2]
     assert widths[2] == pytest.approx(2 * 1.96 * math.sqrt(0.25 / 1000), rel=0.01)
+
+
+def test_bootstrap_mean_brackets_the_mean_and_is_reproducible():
+    from slmbench.metrics.stats import bootstrap_mean
+
+    values = [0.0, 0.5, 1.0, 1.0, 0.25, 0.75, 1.0, 0.0, 0.5, 1.0] * 5
+    e = bootstrap_mean(values)
+    assert e.value == pytest.approx(0.6) and e.n == 50
+    assert e.ci_low < 0.6 < e.ci_high and e.ci_high - e.ci_low < 0.3
+    assert bootstrap_mean(values) == e
+    assert bootstrap_mean([1.0] * 7) == type(e)(1.0, 7, 1.0, 1.0)
+    assert bootstrap_mean([]).value is None

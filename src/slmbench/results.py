@@ -32,6 +32,7 @@ class SampleRecord:
     completion_tokens: int | None
     cached: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -124,19 +125,19 @@ def table_rows(results: Results) -> list[list[str]]:
     rows = []
     for m in results.models:
         if m.error is not None:
-            rows.append([m.name, "-", f"failed: {m.error}", "", *([""] * len(VERDICTS))])
+            rows.append([m.name, "-", "-", f"failed: {m.error}", "", *([""] * len(VERDICTS))])
             continue
         for t in m.tasks.values():
             e = t.metrics[t.headline]
             rows.append(
-                [m.name, t.task, format_estimate(e), str(e.n), *(str(t.counts.get(c, 0)) for c in VERDICTS)]
+                [m.name, t.task, t.headline, format_estimate(e), str(e.n), *(str(t.counts.get(c, 0)) for c in VERDICTS)]
             )
     return rows
 
 
 # Short column names for the counts, so the table fits a terminal.
 COUNT_LABELS = {"ok": "ok", "wrong": "wrong", "truncated": "trunc", "extraction_failed": "unparsed", "error": "error", "timeout": "timeout"}
-TABLE_HEADER = ["model", "task", "accuracy % [95% CI]", "n", *(COUNT_LABELS[c] for c in VERDICTS)]
+TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(COUNT_LABELS[c] for c in VERDICTS)]
 
 
 def to_markdown(results: Results) -> str:
@@ -151,8 +152,11 @@ def to_markdown(results: Results) -> str:
     ]
     for m in results.models:
         for t in m.tasks.values():
+            if len(t.metrics) > 1:
+                lines += ["", f"## {m.name} / {t.task} metrics", "", "| metric | % [95% CI] | n |", "|---|---|---|"]
+                lines += [f"| {name} | {format_estimate(e)} | {e.n} |" for name, e in t.metrics.items()]
             for key, groups in t.breakdown.items():
-                lines += ["", f"## {m.name} / {t.task} by {key}", "", f"| {key} | accuracy % [95% CI] | n |", "|---|---|---|"]
+                lines += ["", f"## {m.name} / {t.task}: share ok by {key}", "", f"| {key} | % [95% CI] | n |", "|---|---|---|"]
                 lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
     man = results.manifest
     lines += ["", "## Manifest", ""]

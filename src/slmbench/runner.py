@@ -21,7 +21,8 @@ from typing import Any
 import orjson
 
 from . import __version__
-from .client import TIMEOUT, ChatClient, Completion, RetryPolicy
+from .client import TIMEOUT as TIMEOUT_KIND
+from .client import ChatClient, Completion, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
@@ -30,7 +31,7 @@ from .results import ModelResult, Results, SampleRecord, TaskResult
 from .serving import Endpoint, open_endpoint, preflight
 from .store import Store
 from .tasks import TASKS, Sample, Task, known_tasks
-from .tasks.base import ERROR, OK, VERDICTS, Verdict
+from .tasks.base import ANSWERED, ERROR, OK, TIMEOUT, VERDICTS, Verdict
 
 STORE_FILE = "slmbench.sqlite"
 COMMIT_EVERY_S = 0.1
@@ -116,7 +117,9 @@ def _evaluate_model(
         task_requests = [r for r in requests if r.task is task]
         records = [_record(r, answers.get(r.key), r.key in cached_keys) for r in task_requests]
         rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
-        into.tasks[task.name] = _aggregate(task, records, sent=len([r for r in task_requests if r.key not in cached_keys]))
+        sent = len({r.key for r in task_requests if r.key not in cached_keys})  # identical requests go once
+        cached = sum(r.key in cached_keys for r in task_requests)
+        into.tasks[task.name] = _aggregate(task, records, sent, cached)
     store.save_sample_results(rows)
 
 
@@ -129,6 +132,7 @@ def _request(ep: Endpoint, identity: bytes, task: Task, sample: Sample, settings
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "seed": settings.seed,
+            **sample.params,
         },
         option=orjson.OPT_SORT_KEYS,
     )
@@ -186,7 +190,7 @@ def _record(r: Request, c: Completion | None, cached: bool) -> SampleRecord:
         verdict = Verdict(ERROR, 0.0, "no answer recorded")
         c = Completion(None, None, None, None, 0.0, 0, ERROR, "not sent")
     elif not c.ok:
-        verdict = Verdict(TIMEOUT if c.error_kind == TIMEOUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
+        verdict = Verdict(TIMEOUT if c.error_kind == TIMEOUT_KIND else ERROR, 0.0, f"{c.error_kind}: {c.error}")
     else:
         verdict = r.task.score(r.sample, c)
     return SampleRecord(
@@ -203,12 +207,13 @@ def _record(r: Request, c: Completion | None, cached: bool) -> SampleRecord:
         completion_tokens=c.completion_tokens,
         cached=cached,
         meta=r.sample.meta,
+        parts=verdict.parts,
     )
 
 
-def _aggregate(task: Task, records: list[SampleRecord], sent: int) -> TaskResult:
+def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) -> TaskResult:
     counts = Counter(r.verdict for r in records)
-    answered = [r for r in records if r.verdict not in (ERROR, TIMEOUT)]
+    answered = [r for r in records if r.verdict in ANSWERED]
     breakdown: dict[str, dict[str, Estimate]] = {}
     if task.breakdown:
         groups: dict[str, list[SampleRecord]] = defaultdict(list)
@@ -220,13 +225,13 @@ def _aggregate(task: Task, records: list[SampleRecord], sent: int) -> TaskResult
     return TaskResult(
         task=task.name,
         version=task.version,
-        headline="accuracy",
-        metrics={"accuracy": wilson(counts[OK], len(answered))},
+        headline=task.headline,
+        metrics=task.metrics(records),
         counts={v: counts.get(v, 0) for v in VERDICTS},
         breakdown=breakdown,
         samples=records,
         requests_sent=sent,
-        requests_cached=len(records) - sent,
+        requests_cached=cached,
         completion_tokens=sum(r.completion_tokens or 0 for r in records),
     )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .arithmetic import Arithmetic
 from .base import Sample, Task, Verdict
+from .structured import Structured
 
-TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(),)}
+TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(), Structured())}
 
 
 def known_tasks() -> list[str]:

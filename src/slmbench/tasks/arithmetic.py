@@ -10,7 +10,7 @@ import random
 import re
 
 from ..client import Completion
-from .base import EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict, accuracy
 
 PROMPT = (
     "Compute the value of the expression below. You may work step by step, then give the "
@@ -32,6 +32,8 @@ class Arithmetic:
     max_tokens = 192
     context_tokens = 512
     breakdown = "level"
+    headline = "accuracy"
+    metrics = staticmethod(accuracy)
 
     def samples(self, limit: int, seed: int) -> list[Sample]:
         seen: set[str] = set()

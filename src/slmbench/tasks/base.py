@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client import Completion
+from ..metrics.stats import Estimate, wilson
+
+if TYPE_CHECKING:
+    from ..results import SampleRecord
 
 # Verdicts, as counted in results. The runner sets ERROR and TIMEOUT; tasks set the rest.
 OK = "ok"
@@ -23,6 +28,8 @@ class Sample:
     messages: list[dict[str, str]]
     target: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    # Extra request fields for this sample (e.g. response_format); part of the cache key.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,17 @@ class Verdict:
     verdict: str
     score: float
     why: str
+    # Named sub-scores (e.g. schema validity, field accuracy) that task metrics aggregate.
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+ANSWERED = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED)
+
+
+def accuracy(records: Sequence[SampleRecord]) -> dict[str, Estimate]:
+    """The default metric: share of answered samples judged ok (errors and timeouts excluded)."""
+    answered = [r for r in records if r.verdict in ANSWERED]
+    return {"accuracy": wilson(sum(r.verdict == OK for r in answered), len(answered))}
 
 
 class Task(Protocol):
@@ -40,9 +58,13 @@ class Task(Protocol):
     max_tokens: int
     # Prompt plus answer tokens one request may need; sizes a llama.cpp slot.
     context_tokens: int
-    # A sample meta key to break the headline metric down by (e.g. difficulty level).
+    # A sample meta key to break accuracy down by (e.g. difficulty level).
     breakdown: str | None
+    # The metric named in results tables.
+    headline: str
 
     def samples(self, limit: int, seed: int) -> list[Sample]: ...
 
     def score(self, sample: Sample, completion: Completion) -> Verdict: ...
+
+    def metrics(self, records: Sequence[SampleRecord]) -> dict[str, Estimate]: ...
