@@ -87,6 +87,14 @@ def test_unknown_task(tmp_path, oracle):
     assert_one_line_error(result, "unknown task 'zebra'", "known tasks: arithmetic")
 
 
+def test_bad_data_flags(tmp_path, oracle):
+    url = f"scripted={oracle.url}"
+    assert_one_line_error(run_cli("eval", "--model", url, "--data", "ifeval", "--out", str(tmp_path)), "TASK=PATH")
+    missing = run_cli("eval", "--model", url, "--task", "ifeval", "--data", f"ifeval={tmp_path / 'no.jsonl'}", "--out", str(tmp_path))
+    assert_one_line_error(missing, "cannot read IFEval data", "no.jsonl")
+    assert_one_line_error(run_cli("eval", "--model", url, "--task", "ifeval", "--out", str(tmp_path)), "--data ifeval=PATH")
+
+
 def test_malformed_model_flag(tmp_path):
     result = run_cli("eval", "--model", "just-a-name", "--out", str(tmp_path))
     assert_one_line_error(result, "NAME=URL")

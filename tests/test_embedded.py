@@ -124,12 +124,16 @@ def test_kill_9_takes_the_server_down_too(tmp_path):
     assert not alive(server)
 
 
-def test_two_suites_on_the_real_model_with_guided_json(tmp_path):
+def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("eval", "--task", "arithmetic", "--task", "structured", "--limit", "3", *FAST, "--out", str(out))
+    result = run_cli("eval", "--task", "instruction", "--task", "structured", "--limit", "3", *FAST, "--out", str(out))
     assert result.returncode == 0, result.stderr
     tasks = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]
-    assert set(tasks) == {"arithmetic", "structured"}
+    assert set(tasks) == {"instruction", "structured"}
+    instruction = tasks["instruction"]
+    assert sum(instruction["counts"].values()) == 3 and instruction["counts"]["error"] == 0
+    assert {"prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose", "multiturn_accuracy",
+            "multiturn_completeness"} <= set(instruction["metrics"])  # fmt: skip
     structured = tasks["structured"]
     assert sum(structured["counts"].values()) == 9 and structured["counts"]["error"] == 0
     assert structured["requests"]["sent"] == 6  # prompt and repair modes share one request

@@ -40,6 +40,7 @@ def eval_command(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable).")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
+    data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
     limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for generated samples and sampling.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
@@ -83,6 +84,7 @@ def eval_command(
         flags = {
             "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
+            "data": dict(cfg.parse_data_flag(d) for d in data) if data else None,
         }  # fmt: skip
         try:
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})

@@ -63,6 +63,8 @@ class EvalSettings(BaseModel):
     timeout_s: float = Field(default=300.0, gt=0)
     retries: int = Field(default=3, ge=0, le=20)
     out: Path = Path("slmbench-runs")
+    # task -> a local data file, or "hub" to download it (tasks with takes_data only)
+    data: dict[str, str] = Field(default_factory=dict)
 
 
 class Config(BaseModel):
@@ -112,7 +114,15 @@ def load_config(path: Path | None) -> Config:
         raise SlmbenchError(f"config file {path}: {where}: {first['msg']}; fix that key") from None
 
 
-def check_settings(settings: EvalSettings, known_tasks: list[str]) -> None:
+def parse_data_flag(value: str) -> tuple[str, str]:
+    """`TASK=PATH` or `TASK=hub`."""
+    task, sep, source = value.partition("=")
+    if not sep or not task or not source:
+        raise SlmbenchError(f"--data {value!r} is not TASK=PATH; write it like --data ifeval=ifeval_input_data.jsonl")
+    return task, source
+
+
+def check_settings(settings: EvalSettings, known_tasks: list[str], data_tasks: list[str]) -> None:
     """Reject bad settings with one clear sentence each."""
     if settings.limit is not None and settings.limit < 1:
         raise SlmbenchError(f"--limit must be at least 1 (got {settings.limit}); pass a positive number")
@@ -121,3 +131,8 @@ def check_settings(settings: EvalSettings, known_tasks: list[str]) -> None:
     for task in settings.tasks:
         if task not in known_tasks:
             raise SlmbenchError(f"unknown task {task!r}; known tasks: {', '.join(known_tasks)}")
+    for task in settings.data:
+        if task not in data_tasks:
+            raise SlmbenchError(f"--data {task}=...: task {task!r} reads no data; tasks that do: {', '.join(data_tasks)}")
+        if task not in settings.tasks:
+            raise SlmbenchError(f"--data names task {task!r}, which is not selected; add --task {task}")

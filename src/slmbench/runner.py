@@ -49,14 +49,14 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     """Evaluate every configured model on every configured task; write results.json/.md."""
     observer = observer or Quiet()
     settings = config.eval
-    check_settings(settings, known_tasks())
+    check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
     models = config.models or [embedded_model()]
     _check_unique_names(models)
     out = _prepare_out(settings.out)
     for spec in models:
         preflight(spec)
     tasks = [TASKS[name] for name in settings.tasks]
-    samples = {t.name: t.samples(settings.limit or t.default_limit, settings.seed) for t in tasks}
+    samples = {t.name: t.samples(settings.limit or t.default_limit, settings.seed, settings.data.get(t.name)) for t in tasks}
 
     store = Store(out / STORE_FILE)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -287,6 +287,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
         "client": {"concurrency": settings.concurrency, "timeout_s": settings.timeout_s, "retries": settings.retries},
         "tasks": {
             t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens or t.max_tokens}
+            | ({"data": settings.data[t.name]} if t.name in settings.data else {})
             for t in tasks
         },
         "models": {},

@@ -33,9 +33,10 @@ class Arithmetic:
     context_tokens = 512
     breakdown = "level"
     headline = "accuracy"
+    takes_data = False
     metrics = staticmethod(accuracy)
 
-    def samples(self, limit: int, seed: int) -> list[Sample]:
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         seen: set[str] = set()
         samples = []
         for index in range(limit):

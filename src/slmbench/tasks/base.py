@@ -62,8 +62,10 @@ class Task(Protocol):
     breakdown: str | None
     # The metric named in results tables.
     headline: str
+    # Whether the task reads a data set (`--data TASK=PATH|hub`) instead of generating one.
+    takes_data: bool
 
-    def samples(self, limit: int, seed: int) -> list[Sample]: ...
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]: ...
 
     def score(self, sample: Sample, completion: Completion) -> Verdict: ...
 

@@ -148,8 +148,9 @@ class Structured:
     context_tokens = 1024
     breakdown = "mode"
     headline = "valid_prompt"
+    takes_data = False
 
-    def samples(self, limit: int, seed: int) -> list[Sample]:
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         samples = []
         for index in range(limit):
             rng = random.Random(f"{self.name}:{self.version}:{seed}:{index}")

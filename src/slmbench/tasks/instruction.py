@@ -1,0 +1,286 @@
+"""Instruction following: IFEval's verifiable instructions, single- and multi-turn.
+
+- `instruction`: generated offline and seeded. Single-turn samples are a writing task plus
+  1-3 compatible instructions. Multi-turn samples are conversations whose later turns add,
+  change or revoke constraints, including a conditional one resolved by the text at hand
+  ("if the notes mention a date, answer in JSON, else as N bullets"). Earlier assistant
+  turns are fixed texts, so every model is judged on the same conversation; only the final
+  answer is generated and it is checked against the constraints in force.
+- `ifeval`: google/IFEval itself, from a local JSONL file (key, prompt, instruction_id_list,
+  kwargs) or from the hub when asked (`--data ifeval=hub`), scored by the same checkers.
+
+Metrics (IFEval's): prompt-level and instruction-level accuracy, strict and loose; for
+multi-turn, accuracy (all constraints met) and completeness (share met); per type.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..client import Completion
+from ..errors import SlmbenchError
+from ..metrics.stats import Estimate, bootstrap_mean, wilson
+from .base import ANSWERED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .ifeval_checks import CHECKERS, CONFLICTS, check_loose, check_strict
+
+BASE_TASKS = [
+    "Write a short blog post about a weekend trip to Lisbon.",
+    "Write a product description for a solar-powered camping lamp.",
+    "Write an email to your team announcing that the office moves to a new building.",
+    "Write a short story about a lighthouse keeper who finds a message in a bottle.",
+    "Explain to a teenager why the sky is blue.",
+    "Write a cover letter for a junior data analyst position.",
+    "Write a review of a neighbourhood bakery.",
+    "Give advice to someone starting to learn the guitar.",
+    "Describe the water cycle for a school newsletter.",
+    "Write a speech for the opening of a community garden.",
+    "Summarise the benefits of cycling to work.",
+    "Write a letter to a friend recommending a book you enjoyed.",
+    "Write a short guide to preparing for a job interview.",
+    "Describe a typical day of a beekeeper.",
+    "Write a pitch for a mobile app that helps people share leftover food.",
+    "Explain how a bill becomes law, in plain language.",
+]
+
+# Instructions that do not fit a generated writing task, or that the multi-turn flow sets itself.
+NOT_GENERATED = {"combination:two_responses", "detectable_format:constrained_response"}
+
+FILLER_REPLY = (
+    "Here is a first version.\n\nThe idea is simple and the details follow from it. I have kept it "
+    "short so that you can tell me what to change."
+)
+DATED_NOTES = ["Notes: the supplier meeting moved to 14 March 2026.", "Notes: the launch is planned for 2 June 2025."]
+UNDATED_NOTES = ["Notes: the supplier meeting moved to the large room.", "Notes: the launch needs two more designers."]
+
+
+class Instruction:
+    name = "instruction"
+    version = "1"
+    description = "IFEval-style verifiable instructions, single- and multi-turn (add/change/revoke/conditional)"
+    default_limit = 60
+    max_tokens = 512
+    context_tokens = 1024
+    breakdown = "turns"
+    headline = "prompt_strict"
+    takes_data = False
+
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
+        samples = []
+        for index in range(limit):
+            rng = random.Random(f"{self.name}:{self.version}:{seed}:{index}")
+            # Two in three samples single-turn, one in three multi-turn.
+            make = _multi_turn if index % 3 == 2 else _single_turn
+            samples.append(make(rng, f"{seed}-{index}"))
+        return samples
+
+    def score(self, sample: Sample, completion: Completion) -> Verdict:
+        return score_instructions(sample, completion)
+
+    def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
+        return instruction_metrics(records)
+
+
+class IFEval:
+    name = "ifeval"
+    version = "1"
+    description = "google/IFEval prompts (local JSONL via --data ifeval=PATH, or --data ifeval=hub)"
+    default_limit = 541
+    max_tokens = 1024
+    context_tokens = 1024
+    breakdown = None
+    headline = "prompt_strict"
+    takes_data = True
+
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
+        if data is None:
+            raise SlmbenchError(
+                "task ifeval needs its data: pass --data ifeval=PATH (google/IFEval JSONL) or --data ifeval=hub"
+            )
+        return load_ifeval(data)[:limit]
+
+    def score(self, sample: Sample, completion: Completion) -> Verdict:
+        return score_instructions(sample, completion)
+
+    def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
+        return instruction_metrics(records)
+
+
+# -- generation -----------------------------------------------------------------------------
+
+
+def _compatible(rng: random.Random, count: int, exclude: set[str]) -> list[str]:
+    chosen: list[str] = []
+    candidates = sorted(set(CHECKERS) - NOT_GENERATED - exclude)
+    rng.shuffle(candidates)
+    for cid in candidates:
+        if len(chosen) == count:
+            break
+        if all(cid not in CONFLICTS[other] and other not in CONFLICTS[cid] for other in chosen):
+            chosen.append(cid)
+    return chosen
+
+
+def _kwargs(rng: random.Random, cid: str, task: str) -> dict[str, Any]:
+    kwargs = CHECKERS[cid].sample_kwargs(rng)
+    if cid == "combination:repeat_prompt":
+        kwargs["prompt_to_repeat"] = task
+    return kwargs
+
+
+def _single_turn(rng: random.Random, sid: str) -> Sample:
+    task = rng.choice(BASE_TASKS)
+    ids = _compatible(rng, rng.randint(1, 3), set())
+    instructions = [{"id": cid, "kwargs": _kwargs(rng, cid, task)} for cid in ids]
+    prompt = " ".join([task, *(CHECKERS[i["id"]].describe(i["kwargs"]) for i in instructions)])
+    return Sample(
+        id=sid,
+        messages=[{"role": "user", "content": prompt}],
+        target={"instructions": instructions, "prompt": prompt},
+        meta={"turns": 1, "types": ids},
+    )
+
+
+def _multi_turn(rng: random.Random, sid: str) -> Sample:
+    """Turn 1 sets constraints; turn 2 changes or revokes one and adds a conditional one."""
+    task = rng.choice(BASE_TASKS)
+    # The conditional resolves to one of these two: keep both compatible with the others.
+    json_id, bullets_id = "detectable_format:json_format", "detectable_format:number_bullet_lists"
+    blocked = CONFLICTS[json_id] | CONFLICTS[bullets_id] | {json_id, bullets_id, "combination:repeat_prompt"}
+    ids = _compatible(rng, 2, blocked)
+    first = {cid: _kwargs(rng, cid, task) for cid in ids}
+    turn1 = " ".join([task, *(CHECKERS[cid].describe(kw) for cid, kw in first.items())])
+
+    in_force = dict(first)
+    target_id = rng.choice(ids)
+    new_kwargs = CHECKERS[target_id].sample_kwargs(rng)
+    if rng.random() < 0.5 and new_kwargs != first[target_id]:
+        in_force[target_id] = new_kwargs
+        change = f"Change of plan for one rule: {CHECKERS[target_id].describe(new_kwargs)} This replaces what I said before about it."
+        operation = "change"
+    else:
+        del in_force[target_id]
+        change = f'You can ignore this earlier instruction now: "{CHECKERS[target_id].describe(first[target_id])}"'
+        operation = "revoke"
+
+    dated = rng.random() < 0.5
+    notes = rng.choice(DATED_NOTES if dated else UNDATED_NOTES)
+    bullets = rng.randint(2, 4)
+    conditional = (
+        f"{notes} If these notes mention a date, wrap your entire answer in JSON format; otherwise, "
+        f"format your answer as exactly {bullets} bullet points using the markdown bullet points such as:\n* This is a point."
+    )
+    if dated:
+        in_force[json_id] = {}
+    else:
+        in_force[bullets_id] = {"num_bullets": bullets}
+    turn2 = f"Thanks. Please rewrite your answer. {change} {conditional}"
+
+    instructions = [{"id": cid, "kwargs": kw} for cid, kw in in_force.items()]
+    return Sample(
+        id=sid,
+        messages=[
+            {"role": "user", "content": turn1},
+            {"role": "assistant", "content": FILLER_REPLY},
+            {"role": "user", "content": turn2},
+        ],
+        target={"instructions": instructions, "prompt": turn1},
+        meta={"turns": 2, "types": list(in_force), "operation": operation, "conditional": "json" if dated else "bullets"},
+    )
+
+
+# -- scoring --------------------------------------------------------------------------------
+
+
+def score_instructions(sample: Sample, completion: Completion) -> Verdict:
+    text = completion.text or ""
+    prompt = sample.target["prompt"]
+    parts: dict[str, float] = {}
+    failed = []
+    for ins in sample.target["instructions"]:
+        kwargs = {k: v for k, v in (ins["kwargs"] or {}).items() if v is not None}
+        strict = check_strict(ins["id"], text, kwargs, prompt)
+        parts[f"strict:{ins['id']}"] = float(strict)
+        parts[f"loose:{ins['id']}"] = float(strict or check_loose(ins["id"], text, kwargs, prompt))
+        if not strict:
+            failed.append(ins["id"])
+    total = len(sample.target["instructions"])
+    parts["strict"] = float(not failed)
+    parts["loose"] = float(all(v == 1.0 for k, v in parts.items() if k.startswith("loose:")))
+    parts["completeness"] = (total - len(failed)) / total if total else 1.0
+    if completion.finish_reason == "length":
+        return Verdict(TRUNCATED, parts["strict"], f"hit max_tokens; {total - len(failed)}/{total} followed", parts)
+    if not failed:
+        return Verdict(OK, 1.0, f"all {total} instructions followed", parts)
+    return Verdict(WRONG, 0.0, f"not followed: {', '.join(failed)}", parts)
+
+
+def instruction_metrics(records: Sequence[Any]) -> dict[str, Estimate]:
+    """IFEval's accuracies over answered samples (truncated answers are checked as they are)."""
+    answered = [r for r in records if r.verdict in ANSWERED]
+    out = {
+        "prompt_strict": wilson(sum(r.parts["strict"] == 1.0 for r in answered), len(answered)),
+        "prompt_loose": wilson(sum(r.parts["loose"] == 1.0 for r in answered), len(answered)),
+    }
+    for mode in ("strict", "loose"):
+        results = [v for r in answered for k, v in r.parts.items() if k.startswith(f"{mode}:")]
+        out[f"instruction_{mode}"] = wilson(sum(v == 1.0 for v in results), len(results))
+    multi = [r for r in answered if r.meta.get("turns", 1) > 1]
+    if multi:
+        out["multiturn_accuracy"] = wilson(sum(r.parts["strict"] == 1.0 for r in multi), len(multi))
+        out["multiturn_completeness"] = bootstrap_mean([r.parts["completeness"] for r in multi])
+    per_type: dict[str, list[float]] = {}
+    for r in answered:
+        for k, v in r.parts.items():
+            if k.startswith("strict:"):
+                per_type.setdefault(k.removeprefix("strict:"), []).append(v)
+    for cid in sorted(per_type):
+        values = per_type[cid]
+        out[f"type:{cid}"] = wilson(sum(v == 1.0 for v in values), len(values))
+    return out
+
+
+# -- google/IFEval ----------------------------------------------------------------------------
+
+IFEVAL_HUB_URL = "https://huggingface.co/datasets/google/IFEval/resolve/main/ifeval_input_data.jsonl"
+
+
+def load_ifeval(source: str) -> list[Sample]:
+    """Rows of google/IFEval's JSONL (key, prompt, instruction_id_list, kwargs) as samples."""
+    if source == "hub":
+        try:
+            with urllib.request.urlopen(IFEVAL_HUB_URL, timeout=60) as resp:
+                lines = resp.read().decode("utf-8").splitlines()
+        except OSError as exc:
+            raise SlmbenchError(f"cannot download google/IFEval ({exc}); download it and pass --data ifeval=PATH") from None
+    else:
+        try:
+            lines = Path(source).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SlmbenchError(f"cannot read IFEval data {source} ({exc.strerror}); pass a JSONL file path") from None
+    samples = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            ids, kwargs = row["instruction_id_list"], row["kwargs"]
+            unknown = [i for i in ids if i not in CHECKERS]
+            if unknown:
+                raise ValueError(f"unknown instruction {unknown[0]}")
+            instructions = [{"id": i, "kwargs": k} for i, k in zip(ids, kwargs, strict=True)]
+            samples.append(
+                Sample(
+                    id=str(row["key"]),
+                    messages=[{"role": "user", "content": row["prompt"]}],
+                    target={"instructions": instructions, "prompt": row["prompt"]},
+                    meta={"turns": 1, "types": ids},
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SlmbenchError(f"{source} line {number} is not an IFEval row ({exc}); fix or remove it") from None
+    return samples
