@@ -27,7 +27,7 @@ def assert_one_line_error(result, *needles):
 
 def test_eval_against_an_endpoint_prints_a_table_and_writes_results(tmp_path, oracle):
     out = tmp_path / "runs"
-    result = run_cli("eval", "--model", f"scripted={oracle.url}", "--limit", "8", "--out", str(out))
+    result = run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "8", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "scripted" in result.stdout and "100.0 [67.6, 100.0]" in result.stdout
     data = json.loads((out / "latest" / "results.json").read_text())
@@ -123,16 +123,16 @@ def test_config_file_drives_the_run(tmp_path, oracle):
 
 def test_bad_input_loses_nothing_already_stored(tmp_path, oracle):
     out = tmp_path / "runs"
-    assert run_cli("eval", "--model", f"scripted={oracle.url}", "--limit", "6", "--out", str(out)).returncode == 0
+    assert run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "6", "--out", str(out)).returncode == 0
     assert_one_line_error(run_cli("eval", "--model", f"scripted={oracle.url}", "--limit", "0", "--out", str(out)))
-    assert run_cli("eval", "--model", f"scripted={oracle.url}", "--limit", "6", "--out", str(out)).returncode == 0
+    assert run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "6", "--out", str(out)).returncode == 0
     assert oracle.chat_requests == 6
 
 
 def test_kill_9_mid_run_then_rerun_sends_only_what_was_not_committed(tmp_path):
     out = tmp_path / "runs"
     total = 200
-    args = [sys.executable, "-m", "slmbench.cli", "eval", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q"]
+    args = [sys.executable, "-m", "slmbench.cli", "eval", "-t", "arithmetic", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q"]
     with ScriptedServer(gold_arithmetic, delay_s=0.02) as server:
         proc = subprocess.Popen([*args, "--model", f"scripted={server.url}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
@@ -152,7 +152,7 @@ def test_kill_9_mid_run_then_rerun_sends_only_what_was_not_committed(tmp_path):
         assert 40 <= committed < total
         # At most the last ~100 ms of answers (4 in flight, 20 ms each) can be lost.
         assert sent_before - committed <= 4 * 8
-        result = run_cli("eval", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q", "--model", f"scripted={server.url}")
+        result = run_cli("eval", "-t", "arithmetic", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q", "--model", f"scripted={server.url}")
         assert result.returncode == 0, result.stderr
         assert server.chat_requests - sent_before == total - committed
     data = json.loads((out / "latest" / "results.json").read_text())

@@ -65,7 +65,7 @@ def test_server_starts_ready_with_gemma_template_and_stops(embedded, tmp_path):
 
 def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("eval", "--limit", "4", *FAST, "--out", str(out))
+    result = run_cli("eval", "-t", "arithmetic", "--limit", "4", *FAST, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "gemma-3-270m" in result.stdout and "arithmetic" in result.stdout
     run_dir = (out / "latest").resolve()
@@ -78,7 +78,7 @@ def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
     assert (run_dir / "logs" / "gemma-3-270m.llama-server.log").stat().st_size > 0
     assert "| gemma-3-270m | arithmetic |" in (run_dir / "results.md").read_text()
 
-    again = run_cli("eval", "--limit", "4", *FAST, "--out", str(out))
+    again = run_cli("eval", "-t", "arithmetic", "--limit", "4", *FAST, "--out", str(out))
     assert again.returncode == 0, again.stderr
     task2 = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]["arithmetic"]
     assert task2["requests"] == {"sent": 0, "cached": 4}
@@ -86,7 +86,7 @@ def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
 
 
 def _start_and_wait_for_answers(out, n):
-    args = [sys.executable, "-m", "slmbench.cli", "eval", "--limit", "40", *FAST, "--out", str(out), "-q"]
+    args = [sys.executable, "-m", "slmbench.cli", "eval", "-t", "arithmetic", "--limit", "40", *FAST, "--out", str(out), "-q"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -53,7 +53,8 @@ class ModelSpec(BaseModel):
 class EvalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tasks: list[str] = Field(default_factory=lambda: ["arithmetic"])
+    # The built-in offline suites; `ifeval` needs --data, so it is opt-in.
+    tasks: list[str] = Field(default_factory=lambda: ["arithmetic", "instruction", "structured"])
     limit: int | None = None
     seed: int = 0
     concurrency: int = Field(default=8, ge=1, le=4096)
