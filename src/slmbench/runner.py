@@ -107,7 +107,8 @@ def _evaluate_model(
     answers = store.cached([r.key for r in requests])
     cached_keys = set(answers)
     todo = list({r.key: r for r in requests if r.key not in answers}.values())
-    observer.start(ep.name, len(requests), len(requests) - len(todo))
+    unique = {r.key for r in requests}  # identical requests are sent once
+    observer.start(ep.name, len(unique), len(unique) - len(todo))
     if todo:
         _run_async(_send(ep, todo, settings, store, run_id, answers, observer))
     observer.finish()
