@@ -12,7 +12,7 @@ from slmbench.errors import SlmbenchError
 from slmbench.runner import run
 from slmbench.scripted import ScriptedServer
 from slmbench.tasks.ifeval_checks import CHECKERS, CONFLICTS
-from slmbench.tasks.instruction import IFEval, Instruction, load_ifeval
+from slmbench.tasks.instruction import CONDITIONAL_PAIRS, IFEval, Instruction, load_ifeval
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IFEVAL_FILE = FIXTURES / "ifeval_sample.jsonl"
@@ -45,18 +45,21 @@ def test_single_turn_prompt_states_each_instruction():
 
 def test_multi_turn_constraints_in_force_follow_the_conversation():
     multi = [s for s in task.samples(90, seed=0) if s.meta["turns"] == 2]
-    assert {s.meta["operation"] for s in multi} == {"change", "revoke"}
-    assert {s.meta["conditional"] for s in multi} == {"json", "bullets"}
+    assert {s.meta["operation"] for s in multi} == {"change", "revoke", "add"}
+    pairs = dict(CONDITIONAL_PAIRS)
+    assert {s.meta["conditional"] for s in multi} >= set(pairs)  # every "if dated" branch occurs
+    assert len({i for s in multi for i in s.meta["types"]}) >= 12  # conversations vary
     for s in multi:
         ids = {i["id"] for i in s.target["instructions"]}
         last = s.messages[-1]["content"]
-        if s.meta["conditional"] == "json":
-            assert "detectable_format:json_format" in ids and any(m in last for m in ("2026", "2025"))
-        else:
-            assert "detectable_format:number_bullet_lists" in ids and "2026" not in last and "2025" not in last
+        assert s.meta["conditional"] in ids and "If these notes mention a date:" in last
+        mentions_date = any(year in last for year in ("2026", "2025"))
+        assert mentions_date == s.meta["dated"] == (s.meta["conditional"] in pairs)
         assert s.messages[1]["role"] == "assistant"
         if s.meta["operation"] == "revoke":
-            assert "ignore this earlier instruction" in last
+            assert "ignore this earlier instruction" in last and len(ids) == 2
+        if s.meta["operation"] == "add":
+            assert "One more rule:" in last and len(ids) == 4
 
 
 def test_scoring_records_strict_loose_and_completeness():

@@ -55,6 +55,14 @@ FILLER_REPLY = (
     "short so that you can tell me what to change."
 )
 DATED_NOTES = ["Notes: the supplier meeting moved to 14 March 2026.", "Notes: the launch is planned for 2 June 2025."]
+# (applies when the notes mention a date, applies otherwise); IFEval's json_format conflicts
+# with nearly every other type, so pairs that leave room for other constraints come first.
+CONDITIONAL_PAIRS = [
+    ("detectable_format:json_format", "detectable_format:number_bullet_lists"),
+    ("detectable_content:postscript", "detectable_format:number_bullet_lists"),
+    ("detectable_format:title", "startend:quotation"),
+    ("punctuation:no_comma", "length_constraints:number_words"),
+]
 UNDATED_NOTES = ["Notes: the supplier meeting moved to the large room.", "Notes: the launch needs two more designers."]
 
 
@@ -113,14 +121,15 @@ class IFEval:
 # -- generation -----------------------------------------------------------------------------
 
 
-def _compatible(rng: random.Random, count: int, exclude: set[str]) -> list[str]:
+def _compatible(rng: random.Random, count: int, exclude: set[str], alongside: Sequence[str] = ()) -> list[str]:
+    """Up to `count` instruction ids that conflict neither with each other nor with `alongside`."""
     chosen: list[str] = []
-    candidates = sorted(set(CHECKERS) - NOT_GENERATED - exclude)
+    candidates = sorted(set(CHECKERS) - NOT_GENERATED - exclude - set(alongside))
     rng.shuffle(candidates)
     for cid in candidates:
         if len(chosen) == count:
             break
-        if all(cid not in CONFLICTS[other] and other not in CONFLICTS[cid] for other in chosen):
+        if all(cid not in CONFLICTS[other] and other not in CONFLICTS[cid] for other in [*alongside, *chosen]):
             chosen.append(cid)
     return chosen
 
@@ -146,11 +155,11 @@ def _single_turn(rng: random.Random, sid: str) -> Sample:
 
 
 def _multi_turn(rng: random.Random, sid: str) -> Sample:
-    """Turn 1 sets constraints; turn 2 changes or revokes one and adds a conditional one."""
+    """Turn 1 sets constraints; turn 2 changes, revokes or adds one, and adds a conditional one."""
     task = rng.choice(BASE_TASKS)
-    # The conditional resolves to one of these two: keep both compatible with the others.
-    json_id, bullets_id = "detectable_format:json_format", "detectable_format:number_bullet_lists"
-    blocked = CONFLICTS[json_id] | CONFLICTS[bullets_id] | {json_id, bullets_id, "combination:repeat_prompt"}
+    # The conditional resolves to one of a pair: keep the other constraints compatible with both.
+    if_dated, if_not = rng.choice(CONDITIONAL_PAIRS)
+    blocked = CONFLICTS[if_dated] | CONFLICTS[if_not] | {if_dated, if_not, "combination:repeat_prompt"}
     ids = _compatible(rng, 2, blocked)
     first = {cid: _kwargs(rng, cid, task) for cid in ids}
     turn1 = " ".join([task, *(CHECKERS[cid].describe(kw) for cid, kw in first.items())])
@@ -158,26 +167,29 @@ def _multi_turn(rng: random.Random, sid: str) -> Sample:
     in_force = dict(first)
     target_id = rng.choice(ids)
     new_kwargs = CHECKERS[target_id].sample_kwargs(rng)
-    if rng.random() < 0.5 and new_kwargs != first[target_id]:
+    operation = rng.choice(["change", "revoke", "add"])
+    added = _compatible(rng, 1, blocked, alongside=ids) if operation == "add" else []
+    if operation == "change" and new_kwargs != first[target_id]:
         in_force[target_id] = new_kwargs
         change = f"Change of plan for one rule: {CHECKERS[target_id].describe(new_kwargs)} This replaces what I said before about it."
-        operation = "change"
+    elif added:
+        in_force[added[0]] = _kwargs(rng, added[0], task)
+        change = f"One more rule: {CHECKERS[added[0]].describe(in_force[added[0]])}"
     else:
+        operation = "revoke"
         del in_force[target_id]
         change = f'You can ignore this earlier instruction now: "{CHECKERS[target_id].describe(first[target_id])}"'
-        operation = "revoke"
+    
 
     dated = rng.random() < 0.5
     notes = rng.choice(DATED_NOTES if dated else UNDATED_NOTES)
-    bullets = rng.randint(2, 4)
+    branches = {cid: _kwargs(rng, cid, task) for cid in (if_dated, if_not)}
     conditional = (
-        f"{notes} If these notes mention a date, wrap your entire answer in JSON format; otherwise, "
-        f"format your answer as exactly {bullets} bullet points using the markdown bullet points such as:\n* This is a point."
+        f"{notes} If these notes mention a date: {CHECKERS[if_dated].describe(branches[if_dated])} "
+        f"If they do not: {CHECKERS[if_not].describe(branches[if_not])}"
     )
-    if dated:
-        in_force[json_id] = {}
-    else:
-        in_force[bullets_id] = {"num_bullets": bullets}
+    applied = if_dated if dated else if_not
+    in_force[applied] = branches[applied]
     turn2 = f"Thanks. Please rewrite your answer. {change} {conditional}"
 
     instructions = [{"id": cid, "kwargs": kw} for cid, kw in in_force.items()]
@@ -189,7 +201,7 @@ def _multi_turn(rng: random.Random, sid: str) -> Sample:
             {"role": "user", "content": turn2},
         ],
         target={"instructions": instructions, "prompt": turn1},
-        meta={"turns": 2, "types": list(in_force), "operation": operation, "conditional": "json" if dated else "bullets"},
+        meta={"turns": 2, "types": list(in_force), "operation": operation, "dated": dated, "conditional": applied},
     )
 
 
