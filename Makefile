@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[embedded,test]'
+	# IFEval's reference code for the agreement test; --no-deps skips `datasets`, which it never imports.
+	$(BIN)/python -m pip install -q --no-deps 'if-verifiable>=0.1.2'
 	touch $(STAMP)
 
 clean:

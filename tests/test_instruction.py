@@ -140,3 +140,10 @@ def test_data_flag_validation(tmp_path, oracle):
         run(Config(model=[model], eval=EvalSettings(out=tmp_path, data={"arithmetic": "x"})))
     with pytest.raises(SlmbenchError, match="not selected; add --task ifeval"):
         run(Config(model=[model], eval=EvalSettings(out=tmp_path, data={"ifeval": "x"})))
+
+
+def test_ifeval_rows_with_unusable_kwargs_are_refused_at_load(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"key": 7, "prompt": "x", "instruction_id_list": ["combination:repeat_prompt"], "kwargs": [{"prompt_to_repeat": ""}]}\n')
+    with pytest.raises(SlmbenchError, match="line 1 is not an IFEval row .prompt_to_repeat must be set"):
+        load_ifeval(str(bad))

@@ -17,6 +17,8 @@ Intended differences from IFEval, all to stay offline and deterministic:
   evaluation_lib versions; older ones also drop 0 and "".
 - Keywords, markers and splitters are used as regexes, as in IFEval; one that is not a
   valid regex is matched literally instead of raising.
+- An out-of-range `nth_paragraph` (<= 0 or > num_paragraphs) fails; IFEval silently redraws
+  it at random, so its verdict there is random.
 - `sample_kwargs` draws from IFEval's ranges but avoids the draws IFEval can make that no
   response can satisfy (e.g. "less than 1 sentences", nth_paragraph > num_paragraphs).
 """
@@ -503,6 +505,8 @@ def _check_repeat_prompt(response: str, kwargs: Kwargs, prompt: str) -> bool:
     # The text to repeat is kwargs["prompt_to_repeat"] (the request without this sentence),
     # not the full `prompt`; like IFEval, it is required.
     (to_repeat,) = _need(kwargs, "prompt_to_repeat")
+    if not str(to_repeat).strip():
+        raise ValueError("prompt_to_repeat must be set")  # else every answer would start with ""
     return response.strip().lower().startswith(to_repeat.strip().lower())
 
 

@@ -285,6 +285,8 @@ def load_ifeval(source: str) -> list[Sample]:
             if unknown:
                 raise ValueError(f"unknown instruction {unknown[0]}")
             instructions = [{"id": i, "kwargs": k} for i, k in zip(ids, kwargs, strict=True)]
+            for ins in instructions:  # unusable kwargs fail here, not halfway through scoring
+                CHECKERS[ins["id"]].check("probe", {k: v for k, v in (ins["kwargs"] or {}).items() if v is not None}, row["prompt"])
             samples.append(
                 Sample(
                     id=str(row["key"]),
