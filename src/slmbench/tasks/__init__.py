@@ -5,9 +5,10 @@ from __future__ import annotations
 from .arithmetic import Arithmetic
 from .base import Sample, Task, Verdict
 from .instruction import IFEval, Instruction
+from .reasoning import Reasoning
 from .structured import Structured
 
-TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(), Instruction(), IFEval(), Structured())}
+TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(), Instruction(), IFEval(), Reasoning(), Structured())}
 
 
 def known_tasks() -> list[str]:

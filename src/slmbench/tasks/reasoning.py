@@ -1,0 +1,99 @@
+"""Logical reasoning: generated logic grid (zebra) puzzles and math problems, pooled.
+
+Even samples are puzzles (2x2 up to 6x6, ZebraLogic's clue types, exactly one solution);
+odd samples are math problems (four levels, exact answers). `<think>` blocks that reasoning
+models emit are stripped (and counted) before scoring.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..client import Completion
+from ..metrics.stats import Estimate, bootstrap_mean, wilson
+from . import math_problems, zebra
+from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+
+SIZES = [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (4, 5), (5, 5), (6, 5), (6, 6)]
+_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
+
+
+class Reasoning:
+    name = "reasoning"
+    version = "1"
+    description = "logic grid puzzles (2x2..6x6, unique solutions) + math (4 levels, exact answers), pooled"
+    default_limit = 48
+    max_tokens = 768
+    context_tokens = 1024
+    breakdown = "group"
+    headline = "accuracy"
+    takes_data = False
+
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
+        samples = []
+        for index in range(limit):
+            if index % 2 == 0:
+                houses, attributes = SIZES[(index // 2) % len(SIZES)]
+                puzzle = zebra.generate(houses, attributes, seed=seed * 100_003 + index)
+                samples.append(
+                    Sample(
+                        id=f"{seed}-{index}",
+                        messages=[{"role": "user", "content": zebra.prompt(puzzle)}],
+                        target=puzzle,
+                        meta={"kind": "puzzle", "size": f"{houses}x{attributes}", "group": f"puzzle-{puzzle.difficulty()}",
+                              "log10_space": round(puzzle.log10_search_space(), 2)},
+                    )  # fmt: skip
+                )
+            else:
+                problem = math_problems.generate(index // 2, seed)  # every level in turn
+                samples.append(
+                    Sample(
+                        id=f"{seed}-{index}",
+                        messages=[{"role": "user", "content": problem.question}],
+                        target=str(problem.answer),
+                        meta={"kind": "math", "level": problem.level, "type": problem.kind, "group": f"math-L{problem.level}"},
+                    )
+                )
+        return samples
+
+    def score(self, sample: Sample, completion: Completion) -> Verdict:
+        raw = completion.text or ""
+        thinks = len(_THINK.findall(raw))
+        text = _THINK.sub("", raw)
+        cut = completion.finish_reason == "length"
+        if sample.meta["kind"] == "puzzle":
+            verdict, solved, cells, why = zebra.score(sample.target, text)
+            parts = {"puzzle": solved, "cells": cells, "think_blocks": thinks}
+            if verdict == EXTRACTION_FAILED and cut:
+                return Verdict(TRUNCATED, 0.0, "hit max_tokens before the JSON grid", parts)
+            return Verdict(verdict, solved, why, parts)
+        raw_answer, how = math_problems.extract_answer(text)
+        parts = {"think_blocks": thinks}
+        if raw_answer is None or (how == "last number" and cut):
+            if cut:
+                return Verdict(TRUNCATED, 0.0, "hit max_tokens before the final answer", parts)
+            return Verdict(EXTRACTION_FAILED, 0.0, "no answer found", parts)
+        value = math_problems.to_fraction(raw_answer)
+        if value is None:
+            return Verdict(EXTRACTION_FAILED, 0.0, f"{how} {raw_answer!r} is not a number", parts)
+        if str(value) == sample.target:
+            return Verdict(OK, 1.0, f"{how} {value} == {sample.target}", parts)
+        return Verdict(WRONG, 0.0, f"{how} {value} != {sample.target}", parts)
+
+    def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
+        answered = [r for r in records if r.verdict in ANSWERED]
+        puzzles = [r for r in answered if r.meta["kind"] == "puzzle"]
+        maths = [r for r in answered if r.meta["kind"] == "math"]
+        out = {
+            "accuracy": wilson(sum(r.verdict == OK for r in answered), len(answered)),
+            "puzzle_accuracy": wilson(sum(r.verdict == OK for r in puzzles), len(puzzles)),
+            "cell_accuracy": bootstrap_mean([r.parts.get("cells", 0.0) for r in puzzles]),
+            "math_accuracy": wilson(sum(r.verdict == OK for r in maths), len(maths)),
+        }
+        for bucket in ("small", "medium", "large", "x-large"):
+            group = [r for r in puzzles if r.meta["group"] == f"puzzle-{bucket}"]
+            if group:
+                out[f"cell_accuracy:{bucket}"] = bootstrap_mean([r.parts.get("cells", 0.0) for r in group])
+        return out
