@@ -111,11 +111,11 @@ class Results:
         return json_path, md_path
 
 
-def format_estimate(e: Estimate, percent: bool = True) -> str:
+def format_estimate(e: Estimate) -> str:
+    """A share as percent with its interval: `12.5 [4.1, 30.2]`."""
     if e.value is None:
         return "n/a (n=0)"
-    scale = 100 if percent else 1
-    return f"{e.value * scale:.1f} [{e.ci_low * scale:.1f}, {e.ci_high * scale:.1f}]"  # type: ignore[operator]
+    return f"{e.value * 100:.1f} [{e.ci_low * 100:.1f}, {e.ci_high * 100:.1f}]"  # type: ignore[operator]
 
 
 

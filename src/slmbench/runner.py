@@ -116,7 +116,7 @@ def _evaluate_model(
     rows = []
     for task in tasks:
         task_requests = [r for r in requests if r.task is task]
-        records = [_record(r, answers.get(r.key), r.key in cached_keys) for r in task_requests]
+        records = [_record(r, answers[r.key], r.key in cached_keys) for r in task_requests]
         rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
         sent = len({r.key for r in task_requests if r.key not in cached_keys})  # identical requests go once
         cached = sum(r.key in cached_keys for r in task_requests)
@@ -186,11 +186,8 @@ def _run_async(coro: Any) -> None:
         uvloop.run(coro)
 
 
-def _record(r: Request, c: Completion | None, cached: bool) -> SampleRecord:
-    if c is None:  # never sent: the run was cut short
-        verdict = Verdict(ERROR, 0.0, "no answer recorded")
-        c = Completion(None, None, None, None, 0.0, 0, ERROR, "not sent")
-    elif not c.ok:
+def _record(r: Request, c: Completion, cached: bool) -> SampleRecord:
+    if not c.ok:
         verdict = Verdict(TIMEOUT if c.error_kind == TIMEOUT_KIND else ERROR, 0.0, f"{c.error_kind}: {c.error}")
     else:
         verdict = r.task.score(r.sample, c)

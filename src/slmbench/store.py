@@ -155,9 +155,6 @@ class Store:
             self._pending_failures.clear()
         self.last_commit = time.monotonic()
 
-    def count_responses(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-
     # per-sample scores -----------------------------------------------------
     def save_sample_results(self, rows: Iterable[tuple[str, str, str, str, str, str, float, str]]) -> None:
         with self.db:
