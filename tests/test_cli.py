@@ -84,7 +84,7 @@ def test_non_positive_limit(tmp_path, oracle, limit):
 
 def test_unknown_task(tmp_path, oracle):
     result = run_cli("eval", "--model", f"scripted={oracle.url}", "--task", "zebra", "--out", str(tmp_path))
-    assert_one_line_error(result, "unknown task 'zebra'", "known tasks: arithmetic")
+    assert_one_line_error(result, "unknown task 'zebra'", "known tasks: aime2025, arithmetic")
 
 
 def test_bad_data_flags(tmp_path, oracle):

@@ -140,3 +140,23 @@ def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tm
     # llama.cpp enforced the schema grammar: guided answers are JSON from the first character.
     guided = [s for s in structured["samples"] if s["meta"]["mode"] == "json_schema"]
     assert all(s["answer"].lstrip().startswith("{") for s in guided)
+
+
+def test_reasoning_suites_on_the_real_model(tmp_path):
+    out = tmp_path / "runs"
+    aime = os.path.join(os.path.dirname(__file__), "fixtures", "aime2025.jsonl")
+    result = run_cli(
+        "eval", "--task", "reasoning", "--task", "aime2025", "--data", f"aime2025={aime}",
+        "--limit", "4", *FAST, "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    tasks = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]
+    reasoning = tasks["reasoning"]
+    assert sum(reasoning["counts"].values()) == 4 and reasoning["counts"]["error"] == 0
+    metrics = reasoning["metrics"]
+    assert metrics["puzzle_accuracy"]["n"] == 2 and metrics["math_accuracy"]["n"] == 2
+    assert "cell_accuracy:small" in metrics and set(reasoning["breakdown"]["group"]) >= {"puzzle-small"}
+    # 24 tokens cannot hold a worked answer: every sample is judged, most as truncated
+    assert all(s["verdict"] in ("ok", "wrong", "truncated", "extraction_failed") for s in reasoning["samples"])
+    assert reasoning["counts"]["truncated"] >= 2
+    assert sum(tasks["aime2025"]["counts"].values()) == 2 and tasks["aime2025"]["metrics"]["accuracy"]["n"] == 2

@@ -11,7 +11,8 @@ import pytest
 import slmbench
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.errors import SlmbenchError
-from slmbench.runner import run
+from slmbench.runner import request_timeout, run
+from slmbench.tasks import TASKS
 from slmbench.scripted import HANG, MALFORMED, ScriptedServer
 
 from helpers import gold_arithmetic, wrong_arithmetic
@@ -119,7 +120,7 @@ def test_concurrency_setting_bounds_requests_in_flight(tmp_path):
 def test_results_files_follow_the_documented_schema(tmp_path, oracle):
     results = evaluate(oracle, tmp_path, limit=8)
     data = json.loads((results.run_dir / "results.json").read_text())
-    assert data["schema_version"] == 1 and data["status"] == "complete"
+    assert data["schema_version"] == 2 and data["status"] == "complete"
     model = data["models"][0]
     task = model["tasks"]["arithmetic"]
     assert task["metrics"]["accuracy"] == {"value": 1.0, "n": 8, "ci_low": pytest.approx(0.6756, abs=1e-3), "ci_high": 1.0}
@@ -168,8 +169,16 @@ def test_bad_settings_fail_before_any_request(tmp_path, oracle):
     for settings, message in [
         ({"limit": 0}, "--limit must be at least 1"),
         ({"limit": -3}, "--limit must be at least 1"),
-        ({"tasks": ["nope"]}, "unknown task 'nope'; known tasks: arithmetic"),
+        ({"tasks": ["nope"]}, "unknown task 'nope'; known tasks: aime2025, arithmetic"),
     ]:
         with pytest.raises(SlmbenchError, match=message):
             run(Config(model=[attach(oracle)], eval=EvalSettings(out=tmp_path, **settings)))
     assert oracle.chat_requests == 0
+
+
+def test_request_timeout_scales_with_the_longest_allowed_answer():
+    short, long = TASKS["arithmetic"], TASKS["aime2025"]
+    assert request_timeout(EvalSettings(), [short]) == 300.0
+    assert request_timeout(EvalSettings(), [short, long]) == 60 + 0.25 * long.max_tokens
+    assert request_timeout(EvalSettings(max_tokens=64), [long]) == 300.0
+    assert request_timeout(EvalSettings(timeout_s=7), [long]) == 7

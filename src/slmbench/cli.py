@@ -47,7 +47,7 @@ def eval_command(
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling top_p (default 1).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Answer length cap (default: each task's own).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for one answer.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds to wait for one answer (default: 300, longer for long answers: 60 + 0.25 per max token).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries on connection errors, 429 and 5xx.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
     config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,

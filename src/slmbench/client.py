@@ -39,6 +39,9 @@ class Completion:
     attempts: int
     error_kind: str | None = None
     error: str | None = None
+    # A reasoning model's thinking, when the server returns it apart from the answer
+    # (vLLM's reasoning parsers: `reasoning_content`; newer servers: `reasoning`).
+    reasoning: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -125,6 +128,7 @@ def _parse(raw: bytes, latency: float, attempts: int) -> Completion:
         if not isinstance(text, str):
             raise TypeError("message.content is not a string")
         usage = data.get("usage") or {}
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
         return Completion(
             text=text,
             finish_reason=choice.get("finish_reason"),
@@ -132,6 +136,7 @@ def _parse(raw: bytes, latency: float, attempts: int) -> Completion:
             completion_tokens=usage.get("completion_tokens"),
             latency_s=latency,
             attempts=attempts,
+            reasoning=reasoning if isinstance(reasoning, str) else None,
         )
     except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
         return Completion(None, None, None, None, latency, attempts, MALFORMED, f"{exc}: {_short(raw)}")

@@ -61,7 +61,8 @@ class EvalSettings(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1)
-    timeout_s: float = Field(default=300.0, gt=0)
+    # Seconds to wait for one answer; None: scaled to the longest answer allowed (see runner).
+    timeout_s: float | None = Field(default=None, gt=0)
     retries: int = Field(default=3, ge=0, le=20)
     out: Path = Path("slmbench-runs")
     # task -> a local data file, or "hub" to download it (tasks with takes_data only)

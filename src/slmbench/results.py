@@ -14,7 +14,7 @@ import orjson
 from .metrics.stats import Estimate
 from .tasks.base import VERDICTS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: samples carry `reasoning`
 
 
 @dataclass(slots=True)
@@ -33,6 +33,7 @@ class SampleRecord:
     cached: bool
     meta: dict[str, Any] = field(default_factory=dict)
     parts: dict[str, float] = field(default_factory=dict)
+    reasoning: str | None = None  # the server's separate reasoning channel, when it has one
 
 
 @dataclass(slots=True)

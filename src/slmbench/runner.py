@@ -14,6 +14,7 @@ import secrets
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,8 +154,9 @@ async def _send(
 ) -> None:
     pending = iter(todo)
     retry = RetryPolicy(retries=settings.retries)
+    timeout_s = request_timeout(settings, {r.task for r in todo})
     async with ChatClient(
-        ep.base_url, concurrency=settings.concurrency, timeout_s=settings.timeout_s, retry=retry, api_key=ep.api_key
+        ep.base_url, concurrency=settings.concurrency, timeout_s=timeout_s, retry=retry, api_key=ep.api_key
     ) as client:
 
         async def worker() -> None:
@@ -206,6 +208,7 @@ def _record(r: Request, c: Completion, cached: bool) -> SampleRecord:
         cached=cached,
         meta=r.sample.meta,
         parts=verdict.parts,
+        reasoning=c.reasoning,
     )
 
 
@@ -232,6 +235,15 @@ def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) 
         requests_cached=cached,
         completion_tokens=sum(r.completion_tokens or 0 for r in records),
     )
+
+
+def request_timeout(settings: EvalSettings, tasks: Iterable[Task]) -> float:
+    """--timeout, else 300 s or, for long answers, 60 s plus 0.25 s per allowed token: a CPU
+    server sharing its cores among slots can decode as slowly as 4 tokens/s per request."""
+    if settings.timeout_s is not None:
+        return settings.timeout_s
+    longest = max((settings.max_tokens or t.max_tokens for t in tasks), default=0)
+    return max(300.0, 60.0 + 0.25 * longest)
 
 
 def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:
@@ -282,7 +294,11 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             "max_tokens": settings.max_tokens,
             "seed": settings.seed,
         },
-        "client": {"concurrency": settings.concurrency, "timeout_s": settings.timeout_s, "retries": settings.retries},
+        "client": {
+            "concurrency": settings.concurrency,
+            "timeout_s": request_timeout(settings, tasks),
+            "retries": settings.retries,
+        },
         "tasks": {
             t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens or t.max_tokens}
             | ({"data": settings.data[t.name]} if t.name in settings.data else {})

@@ -23,7 +23,8 @@ MALFORMED = "malformed"  # 200 with a body that is not JSON
 HANG = "hang"  # never answer (the client must time out)
 # Any int is answered as that HTTP status with an error body.
 
-Answer = Callable[[dict[str, Any]], "str | tuple[str, str]"]
+# An answer: the text, or (text, finish_reason), or (text, finish_reason, reasoning_content).
+Answer = Callable[[dict[str, Any]], "str | tuple[str, str] | tuple[str, str, str]"]
 
 
 def _default_answer(body: dict[str, Any]) -> str:
@@ -112,13 +113,16 @@ class ScriptedServer:
         request = json.loads(body)
         self.bodies.append(request)
         result = self.answer(request)
-        text, finish = result if isinstance(result, tuple) else (result, "stop")
+        text, finish, *thinking = result if isinstance(result, tuple) else (result, "stop")
+        message = {"role": "assistant", "content": text}
+        if thinking:
+            message["reasoning_content"] = thinking[0]
         return 200, json.dumps(
             {
                 "id": f"chatcmpl-{self.chat_requests}",
                 "object": "chat.completion",
                 "model": request.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text.split())), "total_tokens": 10 + max(1, len(text.split()))},
             }
         ).encode()

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS responses (
     completion_tokens INTEGER,
     latency_s REAL NOT NULL,
     attempts INTEGER NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    reasoning TEXT
 );
 CREATE TABLE IF NOT EXISTS failures (
     id INTEGER PRIMARY KEY,
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS sample_results (
 """
 
 _RESPONSE_COLUMNS = (
-    "key, run_id, model, request, text, finish_reason, prompt_tokens, completion_tokens, latency_s, attempts, created"
+    "key, run_id, model, request, text, finish_reason, prompt_tokens, completion_tokens, latency_s, attempts, created, "
+    "reasoning"
 )
 
 
@@ -80,6 +82,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=5000")
             self.db.executescript(SCHEMA)
+            _add_missing_columns(self.db)
         except (OSError, sqlite3.Error) as exc:
             raise SlmbenchError(f"cannot open the run store {path} ({exc}); pass a writable folder with --out") from None
         self._pending_responses: list[tuple[Any, ...]] = []
@@ -115,12 +118,12 @@ class Store:
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                "SELECT key, text, finish_reason, prompt_tokens, completion_tokens, latency_s, attempts "
+                "SELECT key, text, finish_reason, prompt_tokens, completion_tokens, latency_s, attempts, reasoning "
                 f"FROM responses WHERE key IN ({marks})",
                 chunk,
             )
-            for key, text, finish, p_tok, c_tok, latency, attempts in rows:
-                found[key] = Completion(text, finish, p_tok, c_tok, latency, attempts)
+            for key, text, finish, p_tok, c_tok, latency, attempts, reasoning in rows:
+                found[key] = Completion(text, finish, p_tok, c_tok, latency, attempts, reasoning=reasoning)
         return found
 
     def add_response(self, key: str, run_id: str, model: str, request: bytes, c: Completion) -> None:
@@ -129,7 +132,7 @@ class Store:
         if c.ok:
             self._pending_responses.append(
                 (key, run_id, model, request.decode(), c.text, c.finish_reason, c.prompt_tokens,
-                 c.completion_tokens, c.latency_s, c.attempts, now)
+                 c.completion_tokens, c.latency_s, c.attempts, now, c.reasoning)
             )  # fmt: skip
         else:
             self._pending_failures.append(
@@ -142,7 +145,7 @@ class Store:
                 self.db.execute("BEGIN")
                 if self._pending_responses:
                     self.db.executemany(
-                        f"INSERT OR REPLACE INTO responses ({_RESPONSE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        f"INSERT OR REPLACE INTO responses ({_RESPONSE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         self._pending_responses,
                     )
                 if self._pending_failures:
@@ -164,3 +167,10 @@ class Store:
                 "VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             )
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Stores written by earlier versions lack later columns; add them so the cache stays usable."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(responses)")}
+    if "reasoning" not in have:
+        db.execute("ALTER TABLE responses ADD COLUMN reasoning TEXT")

@@ -6,9 +6,13 @@ from .arithmetic import Arithmetic
 from .base import Sample, Task, Verdict
 from .instruction import IFEval, Instruction
 from .reasoning import Reasoning
+from .reasoning_data import AIME2025, MATH500, ZebraLogic
 from .structured import Structured
 
-TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(), Instruction(), IFEval(), Reasoning(), Structured())}
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (Arithmetic(), Instruction(), IFEval(), Reasoning(), ZebraLogic(), AIME2025(), MATH500(), Structured())
+}
 
 
 def known_tasks() -> list[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ..client import Completion
 from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from .base import ANSWERED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .datafiles import hub_file
 from .ifeval_checks import CHECKERS, CONFLICTS, check_loose, check_strict
 
 BASE_TASKS = [
@@ -264,11 +264,7 @@ IFEVAL_HUB_URL = "https://huggingface.co/datasets/google/IFEval/resolve/main/ife
 def load_ifeval(source: str) -> list[Sample]:
     """Rows of google/IFEval's JSONL (key, prompt, instruction_id_list, kwargs) as samples."""
     if source == "hub":
-        try:
-            with urllib.request.urlopen(IFEVAL_HUB_URL, timeout=60) as resp:
-                lines = resp.read().decode("utf-8").splitlines()
-        except OSError as exc:
-            raise SlmbenchError(f"cannot download google/IFEval ({exc}); download it and pass --data ifeval=PATH") from None
+        lines = hub_file(IFEVAL_HUB_URL, "google/IFEval").splitlines()
     else:
         try:
             lines = Path(source).read_text(encoding="utf-8").splitlines()

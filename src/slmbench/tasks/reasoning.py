@@ -13,7 +13,7 @@ from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from . import math_problems, zebra
+from . import math_equiv, math_problems, zebra
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 
 SIZES = [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (4, 5), (5, 5), (6, 5), (6, 6)]
@@ -22,10 +22,10 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 
 class Reasoning:
     name = "reasoning"
-    version = "1"
+    version = "2"
     description = "logic grid puzzles (2x2..6x6, unique solutions) + math (4 levels, exact answers), pooled"
     default_limit = 48
-    max_tokens = 768
+    max_tokens = 2048  # step-by-step work on a 6x6 grid before the JSON answer
     context_tokens = 1024
     breakdown = "group"
     headline = "accuracy"
@@ -59,28 +59,11 @@ class Reasoning:
         return samples
 
     def score(self, sample: Sample, completion: Completion) -> Verdict:
-        raw = completion.text or ""
-        thinks = len(_THINK.findall(raw))
-        text = _THINK.sub("", raw)
+        text, thinks = strip_thinking(completion)
         cut = completion.finish_reason == "length"
         if sample.meta["kind"] == "puzzle":
-            verdict, solved, cells, why = zebra.score(sample.target, text)
-            parts = {"puzzle": solved, "cells": cells, "think_blocks": thinks}
-            if verdict == EXTRACTION_FAILED and cut:
-                return Verdict(TRUNCATED, 0.0, "hit max_tokens before the JSON grid", parts)
-            return Verdict(verdict, solved, why, parts)
-        raw_answer, how = math_problems.extract_answer(text)
-        parts = {"think_blocks": thinks}
-        if raw_answer is None or (how == "last number" and cut):
-            if cut:
-                return Verdict(TRUNCATED, 0.0, "hit max_tokens before the final answer", parts)
-            return Verdict(EXTRACTION_FAILED, 0.0, "no answer found", parts)
-        value = math_problems.to_fraction(raw_answer)
-        if value is None:
-            return Verdict(EXTRACTION_FAILED, 0.0, f"{how} {raw_answer!r} is not a number", parts)
-        if str(value) == sample.target:
-            return Verdict(OK, 1.0, f"{how} {value} == {sample.target}", parts)
-        return Verdict(WRONG, 0.0, f"{how} {value} != {sample.target}", parts)
+            return score_grid(sample.target, text, cut, thinks)
+        return score_math(sample.target, text, cut, thinks)
 
     def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
         answered = [r for r in records if r.verdict in ANSWERED]
@@ -92,8 +75,49 @@ class Reasoning:
             "cell_accuracy": bootstrap_mean([r.parts.get("cells", 0.0) for r in puzzles]),
             "math_accuracy": wilson(sum(r.verdict == OK for r in maths), len(maths)),
         }
-        for bucket in ("small", "medium", "large", "x-large"):
-            group = [r for r in puzzles if r.meta["group"] == f"puzzle-{bucket}"]
-            if group:
-                out[f"cell_accuracy:{bucket}"] = bootstrap_mean([r.parts.get("cells", 0.0) for r in group])
+        out.update(cell_accuracy_by_bucket(puzzles))
         return out
+
+
+def strip_thinking(completion: Completion) -> tuple[str, int]:
+    """The answer without `<think>` blocks, and how many thinking parts there were (inline blocks
+    plus a separate `reasoning_content` channel)."""
+    raw = completion.text or ""
+    thinks = len(_THINK.findall(raw)) + (1 if completion.reasoning else 0)
+    return _THINK.sub("", raw), thinks
+
+
+def score_grid(puzzle: zebra.Puzzle, text: str, cut: bool, thinks: int) -> Verdict:
+    verdict, solved, cells, why = zebra.score(puzzle, text)
+    parts = {"puzzle": solved, "cells": cells, "think_blocks": thinks}
+    if verdict == EXTRACTION_FAILED and cut:
+        return Verdict(TRUNCATED, 0.0, "hit max_tokens before the JSON grid", parts)
+    return Verdict(verdict, solved, why, parts)
+
+
+def score_math(target: str, text: str, cut: bool, thinks: int) -> Verdict:
+    """Extract the final answer and compare it with `target` (exactly, else symbolically)."""
+    raw_answer, how = math_problems.extract_answer(text)
+    parts = {"think_blocks": thinks}
+    # Cut off before a final answer: a stray last number is no answer, and an answer line that
+    # runs into the cut may be partial.
+    partial = cut and (how == "last number" or (how == "answer line" and text.rstrip().endswith(raw_answer.strip())))
+    if raw_answer is None or partial:
+        if cut:
+            return Verdict(TRUNCATED, 0.0, "hit max_tokens before the final answer", parts)
+        return Verdict(EXTRACTION_FAILED, 0.0, "no answer found", parts)
+    if math_equiv.plain_value(target) is not None and not re.search(r"\d", raw_answer):
+        return Verdict(EXTRACTION_FAILED, 0.0, f"{how} {raw_answer!r} is not a number", parts)
+    same, decided = math_equiv.equivalent(target, raw_answer)
+    if same:
+        return Verdict(OK, 1.0, f"{how} {raw_answer!r} == {target!r} ({decided})", parts)
+    return Verdict(WRONG, 0.0, f"{how} {raw_answer!r} != {target!r} ({decided})", parts)
+
+
+def cell_accuracy_by_bucket(puzzles: Sequence[Any]) -> dict[str, Estimate]:
+    out = {}
+    for bucket in zebra.BUCKETS:
+        group = [r for r in puzzles if r.meta["group"] == f"puzzle-{bucket}"]
+        if group:
+            out[f"cell_accuracy:{bucket}"] = bootstrap_mean([r.parts.get("cells", 0.0) for r in group])
+    return out

@@ -78,6 +78,9 @@ Entity = tuple[str, str]
 Clue = tuple[Any, ...]
 
 
+BUCKETS = ("small", "medium", "large", "x-large")
+
+
 def difficulty_bucket(search_space: int | float) -> str:
     """ZebraLogic's size buckets on the search space (N!)^M."""
     if search_space < 10**3:
@@ -341,6 +344,11 @@ def generate(houses: int, attributes: int, seed: int) -> Puzzle:
 
 
 def prompt(p: Puzzle) -> str:
+    return puzzle_text(p) + "\n\n" + answer_format(list(p.attributes))
+
+
+def puzzle_text(p: Puzzle) -> str:
+    """The puzzle as ZebraLogic words it: houses, characteristics and their values, clues."""
     n = p.houses
     lines = [
         f"There are {n} houses, numbered 1 to {n} from left to right, as seen from across the street. "
@@ -352,15 +360,18 @@ def prompt(p: Puzzle) -> str:
     lines.append("")
     lines.append("## Clues:")
     lines += [f"{i}. {c}" for i, c in enumerate(p.clues, 1)]
-    lines.append("")
-    example = {f"House {h}": {a: "..." for a in p.attributes} for h in (1, 2)}
+    return "\n".join(lines)
+
+
+def answer_format(attributes: list[str]) -> str:
+    """How to answer: reasoning allowed, then a JSON grid (what `score` reads)."""
+    example = {f"House {h}": {a: "..." for a in attributes} for h in (1, 2)}
     example_text = json.dumps(example)[:-1] + ", ...}"
-    lines.append(
+    return (
         "Work out which value of each characteristic belongs to each house. You may reason step by step, "
         "then give the final answer as a JSON object mapping each house to its values, in this form:\n"
         f"```json\n{example_text}\n```"
     )
-    return "\n".join(lines)
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
