@@ -16,6 +16,7 @@ demo: setup
 	$(BIN)/slmbench eval --limit 12
 
 test: setup
+	scripts/bootstrap.sh test
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -182,3 +182,17 @@ def test_request_timeout_scales_with_the_longest_allowed_answer():
     assert request_timeout(EvalSettings(), [short, long]) == 60 + 0.25 * long.max_tokens
     assert request_timeout(EvalSettings(max_tokens=64), [long]) == 300.0
     assert request_timeout(EvalSettings(timeout_s=7), [long]) == 7
+
+
+def test_target_ci_width_adds_samples_until_the_interval_is_narrow_enough(tmp_path):
+    with ScriptedServer(gold_arithmetic) as server:
+        settings = EvalSettings(out=tmp_path, tasks=["arithmetic"], limit=10, target_ci_width=10, max_samples=200)
+        results = run(Config(model=[attach(server)], eval=settings))
+        e = results.score("scripted", "arithmetic")
+        # all correct: Wilson's width at n is about 3.84/n; 10 -> 20 -> 40 -> 80 doubles until <= 10 points
+        assert e.n == 40 and e.ci_high - e.ci_low <= 0.10
+        assert server.chat_requests == 40  # each sample sent once: earlier answers came from the store
+    with ScriptedServer(lambda body: "Answer: 1" if server.chat_requests % 2 else gold_arithmetic(body)) as server:
+        settings = EvalSettings(out=tmp_path / "capped", tasks=["arithmetic"], limit=10, target_ci_width=1, max_samples=30)
+        results = run(Config(model=[attach(server)], eval=settings))
+        assert results.score("scripted", "arithmetic").n == 30  # the cap wins over an unreachable width

@@ -42,6 +42,8 @@ def eval_command(
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
     limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
+    target_ci_width: Annotated[float | None, typer.Option(help="Add samples until each headline 95% CI is at most this many points wide.")] = None,
+    max_samples: Annotated[int | None, typer.Option(help="Cap per task for --target-ci-width (default 1000).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for generated samples and sampling.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
@@ -84,6 +86,7 @@ def eval_command(
         flags = {
             "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
+            "target_ci_width": target_ci_width, "max_samples": max_samples,
             "data": dict(cfg.parse_data_flag(d) for d in data) if data else None,
         }  # fmt: skip
         try:
@@ -95,8 +98,28 @@ def eval_command(
         err = Console(stderr=True)
         results = run(conf, Quiet() if quiet else RichProgress(err))
         _print_results(results)
+        from .report import load, write
+
+        html = write(load([results.run_dir]), results.run_dir, ("html",))["html"]
+        print(f"report: {html}")
         if results.status != "complete":
             raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or an --out folder, for its latest run) to compare.")],
+    format: Annotated[list[str] | None, typer.Option("--format", "-f", help="html, md or json (repeatable; default: all).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for report.* (default: the run's folder; for several runs ./slmbench-report).")] = None,
+) -> None:
+    """Rebuild the report from stored runs, merging runs of different models into one comparison."""
+    with user_errors():
+        from .report import FORMATS, load, write
+
+        data = load(list(runs))
+        folder = out or (Path(data.runs[0]["dir"]) if len(data.runs) == 1 else Path("slmbench-report"))
+        for path in write(data, folder, tuple(format or FORMATS)).values():
+            print(f"report: {path}")
 
 
 @app.command()

@@ -67,6 +67,10 @@ class EvalSettings(BaseModel):
     out: Path = Path("slmbench-runs")
     # task -> a local data file, or "hub" to download it (tasks with takes_data only)
     data: dict[str, str] = Field(default_factory=dict)
+    # Keep adding samples (doubling) until every headline 95% CI is at most this many
+    # percentage points wide, or a task has max_samples.
+    target_ci_width: float | None = Field(default=None, gt=0, le=100)
+    max_samples: int = Field(default=1000, ge=1)
 
 
 class Config(BaseModel):

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import os
 import platform
+import re
 import secrets
 import sys
 import time
@@ -30,6 +31,7 @@ from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
 from .results import ModelResult, Results, SampleRecord, TaskResult
 from .serving import Endpoint, open_endpoint, preflight
+from .serving.models import embedded_gguf
 from .store import Store
 from .tasks import TASKS, Sample, Task, known_tasks
 from .tasks.base import ANSWERED, ERROR, OK, TIMEOUT, VERDICTS, Verdict
@@ -75,6 +77,8 @@ def run(config: Config, observer: Observer | None = None) -> Results:
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
                     _evaluate_model(ep, tasks, samples, settings, store, run_id, observer, model_result)
+                    if settings.target_ci_width is not None:
+                        _narrow(ep, tasks, dict(samples), settings, store, run_id, observer, model_result)
             except SlmbenchError as exc:
                 # One model failing must not cost the others their results.
                 results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
@@ -123,6 +127,38 @@ def _evaluate_model(
         cached = sum(r.key in cached_keys for r in task_requests)
         into.tasks[task.name] = _aggregate(task, records, sent, cached)
     store.save_sample_results(rows)
+
+
+def _narrow(
+    ep: Endpoint,
+    tasks: list[Task],
+    samples: dict[str, list[Sample]],
+    settings: EvalSettings,
+    store: Store,
+    run_id: str,
+    observer: Observer,
+    into: ModelResult,
+) -> None:
+    """--target-ci-width: double the samples of tasks whose headline interval is still too wide
+    (generated samples extend the same sequence, so earlier answers are reused from the store)."""
+    target = (settings.target_ci_width or 100.0) / 100
+    limits = {t.name: settings.limit or t.default_limit for t in tasks}
+    while True:
+        wide = []
+        for task in tasks:
+            e = into.tasks[task.name].metrics[task.headline]
+            if e.ci_low is None or e.ci_high is None or e.ci_high - e.ci_low <= target:
+                continue
+            limits[task.name] = min(settings.max_samples, 2 * limits[task.name])
+            more = task.samples(limits[task.name], settings.seed, settings.data.get(task.name))
+            if len(more) > len(samples[task.name]):  # at the cap, or a data set with no more rows
+                samples[task.name] = more
+                wide.append(task)
+        if not wide:
+            return
+        observer.message(f"{ep.name}: intervals wider than {target * 100:g} points for "
+                         f"{', '.join(f'{t.name} (now n={len(samples[t.name])})' for t in wide)}")  # fmt: skip
+        _evaluate_model(ep, wide, samples, settings, store, run_id, observer, into)
 
 
 def _request(ep: Endpoint, identity: bytes, task: Task, sample: Sample, settings: EvalSettings) -> Request:
@@ -287,6 +323,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "machine": machine(),
         "seed": settings.seed,
         "sampling": {
             "temperature": settings.temperature,
@@ -320,4 +357,30 @@ def _endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
     }
     if spec.backend == "llamacpp":
         info |= {"gguf": str(spec.gguf) if spec.gguf else "embedded", "parallel": spec.parallel}
+        gguf = Path(spec.gguf) if spec.gguf else embedded_gguf()
+        info["quantisation"] = _quantisation(gguf.name)
+        info["model_bytes"] = gguf.stat().st_size
     return info
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: CPU model and count, memory."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        memory_gib = None
+    return {"cpu": cpu, "cpus": os.cpu_count(), "memory_gib": memory_gib, "gpu": None}
+
+
+def _quantisation(gguf_name: str) -> str | None:
+    """The quantisation named in a GGUF file name (Q4_K_M, Q8_0, F16, ...), if any."""
+    found = re.search(r"(?i)(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|F16|BF16|F32)(?=[-_.]|$)", gguf_name.removesuffix(".gguf"))
+    return found.group(1).upper() if found else None

@@ -1,0 +1,226 @@
+"""Reports: the comparison of one or more runs as self-contained HTML, Markdown and JSON.
+
+    from slmbench.report import load, write
+    write(load(["slmbench-runs/latest"]), Path("out"), formats=("html", "md", "json"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import SlmbenchError
+from .data import DIMENSIONS, FIVE, Report, load
+
+FORMATS = ("html", "md", "json")
+PROMPT_CHARS = 6000  # per-sample text kept in the HTML; long-context prompts would bloat it
+
+
+def write(report: Report, out: Path, formats: tuple[str, ...] = FORMATS) -> dict[str, Path]:
+    """Write report.<format> files into `out`; returns format -> path."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise SlmbenchError(f"unknown report format {unknown[0]!r}; use one of: {', '.join(FORMATS)}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SlmbenchError(f"cannot write the report to {out} ({exc.strerror}); pass a writable --out") from None
+    written = {}
+    for fmt in formats:
+        path = out / f"report.{fmt}"
+        if fmt == "json":
+            data = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+        elif fmt == "md":
+            data = to_markdown(report).encode()
+        else:
+            data = to_html(report).encode()
+        staged = path.with_suffix(".tmp")
+        staged.write_bytes(data)
+        staged.replace(path)
+        written[fmt] = path
+    return written
+
+
+def fmt(value: float | None, unit: str, with_unit: bool = True) -> str:
+    if value is None:
+        return "—"
+    if unit == "tokens":
+        return f"{value:,.0f}" + (" tokens" if with_unit else "")
+    return f"{value * 100:.1f}"
+
+
+def to_markdown(report: Report) -> str:
+    dims = [d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())]
+    lines = ["# slmbench report", "", "Runs: " + ", ".join(f"`{r['run_id']}` ({r['status']})" for r in report.runs), ""]
+    lines += ["| model | " + " | ".join(d.label for d in dims) + " |", "|---" * (len(dims) + 1) + "|"]
+    for model, cells in report.table.items():
+        row = []
+        for d in dims:
+            c = cells.get(d.key)
+            if c is None or c.value is None:
+                row.append("—")
+            elif d.unit == "%" and c.ci_low is not None:
+                row.append(f"{fmt(c.value, d.unit)}{c.mark} [{fmt(c.ci_low, d.unit)}, {fmt(c.ci_high, d.unit)}] n={c.n}")
+            else:
+                row.append(f"{fmt(c.value, d.unit)}{c.mark} n={c.n}")
+        lines.append(f"| {model} | " + " | ".join(row) + " |")
+    lines += ["", "Percent with 95% CI and n (samples answered). — : not measured."]
+    if len(report.table) > 1:
+        lines.append("▲: leader beats every other model significantly (paired, p < 0.05); ≈: leads, not significantly.")
+    if report.comparisons:
+        lines += ["", "## Paired comparisons", "", "| task | A | B | A − B (pp) | 95% CI | p | test | n | significant |",
+                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for c in report.comparisons:
+            diff = f"{c['diff'] * 100:+.1f}" if c["diff"] is not None else "—"
+            ci = f"[{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]" if c["ci_low"] is not None else "—"
+            p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
+            lines.append(f"| {c['task']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
+                         f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    import jinja2
+
+    from . import charts
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("slmbench.report", "."), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    samples = _samples(report)
+    return env.get_template("template.html.j2").render(
+        title=", ".join(r["run_id"] for r in report.runs),
+        runs=report.runs,
+        dimensions=[d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())] or DIMENSIONS[:5],
+        table=report.table,
+        comparisons=report.comparisons,
+        charts=_charts(report, charts),
+        extra_tables=_perf_tables(report),
+        fmt=fmt,
+        samples_json=orjson.dumps(samples).decode().replace("</", "<\\/"),
+        sample_models=sorted({s["model"] for s in samples}),
+        sample_tasks=sorted({s["task"] for s in samples}),
+        verdicts=["ok", "wrong", "truncated", "extraction_failed", "error", "timeout"],
+    )
+
+
+def _clip(text: Any) -> Any:
+    if isinstance(text, str) and len(text) > PROMPT_CHARS:
+        return text[: PROMPT_CHARS // 2] + f"\n… [{len(text) - PROMPT_CHARS:,} characters left out] …\n" + text[-PROMPT_CHARS // 2 :]
+    return text
+
+
+def _samples(report: Report) -> list[dict[str, Any]]:
+    out = []
+    for m in report.models:
+        for task, result in m.tasks.items():
+            for s in result.get("samples", []):
+                target = s.get("target")
+                out.append({
+                    "model": m.name, "task": task, "id": s["id"], "verdict": s["verdict"], "score": s["score"],
+                    "why": s["why"], "prompt": _clip(s.get("prompt")), "answer": _clip(s.get("answer")),
+                    "reasoning": _clip(s.get("reasoning")),
+                    "target": _clip(target if isinstance(target, str) else orjson.dumps(target).decode()),
+                })  # fmt: skip
+    return out
+
+
+def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    ok_models = [m for m in report.models if m.error is None]
+    five = [d for d in DIMENSIONS if d.key in FIVE]
+    measured = [d for d in five if any(_value(report, m.name, d.key) is not None for m in ok_models)]
+    if len(measured) >= 3:  # a radar of fewer axes says nothing a bar chart does not
+        series = {m.name: [_value(report, m.name, d.key) for d in measured] for m in ok_models}
+        out.append(("Dimensions (share, 0–100)", charts.radar([d.short for d in measured], series)))
+    if ok_models:
+        tasks = sorted({t for m in ok_models for t in m.tasks})
+        bars = {
+            m.name: [_headline(m.tasks.get(t)) for t in tasks] for m in ok_models
+        }
+        out.append(("Headline score per task, with 95% CI", charts.bars_with_ci(tasks, bars)))
+    for m in ok_models:
+        for task, result in m.tasks.items():
+            lengths, depths, scores = charts.needle_scores(result.get("samples", []))
+            if scores:
+                out.append((f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores)))
+    speed = {m.name: _tokens_per_s(m) for m in ok_models}
+    quality = {m.name: _mean_quality(report, m.name) for m in ok_models}
+    points = {n: (speed[n], quality[n]) for n in speed if speed[n] is not None and quality[n] is not None}
+    if points:
+        out.append(("Quality vs speed", charts.scatter("output tokens/s per request (eval)", "mean score, %", points)))  # type: ignore[arg-type]
+    sizes = {m.name: m.endpoint.get("model_bytes") for m in ok_models}
+    points = {n: (sizes[n] / 1e9, quality[n]) for n in sizes if sizes[n] and quality[n] is not None}
+    if points:
+        out.append(("Quality vs memory", charts.scatter("model weights, GB", "mean score, %", points)))  # type: ignore[arg-type]
+    out += _perf_charts(report, charts)
+    return out
+
+
+def _value(report: Report, model: str, key: str) -> float | None:
+    cell = report.table.get(model, {}).get(key)
+    return cell.value if cell else None
+
+
+def _headline(result: dict[str, Any] | None) -> tuple[float | None, float | None, float | None]:
+    if not result:
+        return (None, None, None)
+    e = result["metrics"].get(result["headline"], {})
+    return (e.get("value"), e.get("ci_low"), e.get("ci_high"))
+
+
+def _mean_quality(report: Report, model: str) -> float | None:
+    values = [c.value for k, c in report.table.get(model, {}).items() if c.value is not None and k != "longcontext"]
+    return sum(values) / len(values) if values else None
+
+
+def _tokens_per_s(m: Any) -> float | None:
+    tokens = latency = 0.0
+    for result in m.tasks.values():
+        for s in result.get("samples", []):
+            if not s.get("cached") and s.get("completion_tokens") and s.get("latency_s"):
+                tokens += s["completion_tokens"]
+                latency += s["latency_s"]
+    return tokens / latency if latency else None
+
+
+def _perf_points(report: Report) -> dict[str, list[dict[str, Any]]]:
+    return {model: list(perf.get("points", [])) for model, perf in report.perf.items()}
+
+
+def _perf_charts(report: Report, charts: Any) -> list[tuple[str, str]]:
+    points = _perf_points(report)
+    if not any(points.values()):
+        return []
+    out = []
+    for key, title, ylabel in (
+        ("output_tokens_per_s", "Output throughput vs concurrency", "output tokens/s"),
+        ("ttft_p50_ms", "TTFT p50 vs concurrency", "ms"),
+        ("tpot_p50_ms", "TPOT p50 vs concurrency", "ms"),
+    ):
+        series = {m: [(p["concurrency"], p[key]) for p in pts if p.get(key) is not None and p.get("concurrency")]
+                  for m, pts in points.items()}  # fmt: skip
+        if any(series.values()):
+            out.append((title, charts.curves(title, "concurrency", ylabel, series)))
+    return out
+
+
+def _perf_tables(report: Report) -> list[dict[str, Any]]:
+    points = _perf_points(report)
+    if not any(points.values()):
+        return []
+    header = ["model", "concurrency", "requests/s", "output tok/s", "TTFT p50 ms", "TPOT p50 ms", "% of limit"]
+    keys = ["concurrency", "requests_per_s", "output_tokens_per_s", "ttft_p50_ms", "tpot_p50_ms", "percent_of_limit"]
+    rows = [[m] + [_num(p.get(k)) for k in keys] for m, pts in points.items() for p in pts]
+    return [{"title": "Serving performance", "header": header, "rows": rows}]
+
+
+def _num(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.1f}" if isinstance(v, float) else str(v)
+
+
+__all__ = ["FORMATS", "Report", "load", "to_html", "to_markdown", "write"]

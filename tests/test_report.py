@@ -1,0 +1,130 @@
+"""Reports: merging runs, significance marks, and the HTML checked in a real headless Chromium."""
+
+import json
+import re
+import shutil
+
+import pytest
+from helpers import gold_arithmetic, run_cli, wrong_arithmetic
+
+import slmbench
+from slmbench.config import ModelSpec
+from slmbench.errors import SlmbenchError
+from slmbench.report import load, write
+from slmbench.scripted import ScriptedServer
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def arithmetic_only(answer):
+    """Answers arithmetic prompts with `answer`; anything else (structured) with no JSON."""
+    return lambda body: answer(body) if "Expression:" in body["messages"][-1]["content"] else "I cannot."
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two separate runs, one model each, on the same 40 arithmetic samples."""
+    out = tmp_path_factory.mktemp("runs")
+    dirs = []
+    for name, answer in (("strong", gold_arithmetic), ("weak", wrong_arithmetic)):
+        with ScriptedServer(arithmetic_only(answer)) as server:
+            model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
+            dirs.append(slmbench.evaluate([model], ["arithmetic", "structured"], limit=40, out=out / name).run_dir)
+    return dirs
+
+
+def test_merged_runs_compare_models_on_the_same_samples(two_runs):
+    report = load(two_runs)
+    assert [m.name for m in report.models] == ["strong", "weak"]
+    arithmetic = next(c for c in report.comparisons if c["task"] == "arithmetic")
+    assert (arithmetic["a"], arithmetic["b"], arithmetic["n"]) == ("strong", "weak", 40)
+    assert arithmetic["diff"] == 1.0 and arithmetic["test"] == "mcnemar-exact"
+    assert arithmetic["p_value"] == pytest.approx(2 / 2**40) and arithmetic["significant"]
+    # arithmetic feeds no dimension; structured output does, and the scripted answers are not JSON
+    assert set(report.table["strong"]) == {"structured"}
+
+
+def test_markdown_and_json_reports(two_runs, tmp_path):
+    paths = write(load(two_runs), tmp_path, ("md", "json"))
+    md = paths["md"].read_text()
+    assert "| model | Structured output |" in md
+    assert re.search(r"\| arithmetic \| strong \| weak \| \+100\.0 \| \[\+100\.0, \+100\.0\] \| 1\.82e-12 \| mcnemar-exact \| 40 \| yes \|", md)
+    data = json.loads(paths["json"].read_text())
+    assert data["runs"][0]["manifest"]["machine"]["cpus"] >= 1
+    assert "samples" not in data["models"][0]["tasks"]["arithmetic"]
+
+
+def test_significance_marks_in_the_table(tmp_path):
+    def structured_oracle(body, good):
+        from slmbench.tasks import TASKS
+
+        prompt = body["messages"][-1]["content"]
+        sample = next(s for s in TASKS["structured"].samples(30, 0) if s.messages[-1]["content"] == prompt)
+        return json.dumps(sample.target if good else {"nothing": True})
+
+    dirs = []
+    for name, good in (("a", True), ("b", False)):
+        with ScriptedServer(lambda body, g=good: structured_oracle(body, g)) as server:
+            model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
+            dirs.append(slmbench.evaluate([model], ["structured"], limit=30, out=tmp_path / name).run_dir)
+    report = load(dirs)
+    assert report.table["a"]["structured"].value == 1.0 and report.table["a"]["structured"].mark == "▲"
+    assert report.table["b"]["structured"].mark == ""
+
+
+def test_bad_report_input_is_one_line(tmp_path):
+    with pytest.raises(SlmbenchError, match="holds no results.json"):
+        load([tmp_path])
+    result = run_cli("report", str(tmp_path / "missing"))
+    assert result.returncode == 1 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    result = run_cli("report", str(tmp_path), "--format", "pdf")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_cli_report_writes_all_formats(two_runs, tmp_path):
+    result = run_cli("report", *map(str, two_runs), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md"]
+
+
+def test_html_is_self_contained(two_runs, tmp_path):
+    html = write(load(two_runs), tmp_path, ("html",))["html"].read_text()
+    # no external resource of any kind: only SVG/XML namespace URIs may mention http
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<svg" in html and "Content-Security-Policy" in html
+    assert html.count("<script") == 2  # the sample data and the inline filter code
+
+
+def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is missing: run scripts/bootstrap.sh test (apt-get install chromium)"
+    path = write(load(two_runs), two_runs[0], ("html",))["html"]
+    requests = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("networkidle")
+        assert errors == []
+        assert page.locator("#comparison tr").count() == 3  # header + two models
+        assert page.locator("svg").count() >= 2
+        assert page.locator("#samples-table tr.sample").count() == 320  # 2 models x (40 arithmetic + 40 documents x 3 structured modes)
+        page.select_option("#f-model", "weak")
+        page.select_option("#f-task", "arithmetic")
+        assert page.locator("#samples-table tr.sample").count() == 40
+        page.select_option("#f-verdict", "ok")
+        assert page.locator("#samples-table tr.sample").count() == 0
+        page.select_option("#f-model", "strong")
+        assert page.locator("#samples-table tr.sample").count() == 40
+        page.locator("#samples-table tr.sample").first.click()
+        assert "Answer:" in page.locator("#samples-table tr.detail").first.inner_text()
+        page.fill("#f-text", "no such text anywhere")
+        assert page.locator("#f-count").inner_text().startswith("0 of 320")
+        page.screenshot(path=str(path.with_name("report.png")), full_page=True)
+        browser.close()
+    assert all(u.startswith(("file://", "data:")) for u in requests), requests
+    assert path.with_name("report.png").stat().st_size > 10_000
