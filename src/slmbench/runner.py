@@ -15,7 +15,7 @@ import secrets
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,14 @@ def run(config: Config, observer: Observer | None = None) -> Results:
                     results.manifest["models"][spec.name] = _endpoint_manifest(spec, ep)
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
-                    _evaluate_model(ep, tasks, samples, settings, store, run_id, observer, model_result)
+                    mine = dict(samples)  # --target-ci-width may grow this model's samples
+
+                    def evaluate(these: list[Task]) -> None:
+                        _evaluate_model(ep, these, mine, settings, store, run_id, observer, model_result)  # noqa: B023
+
+                    evaluate(tasks)
                     if settings.target_ci_width is not None:
-                        _narrow(ep, tasks, dict(samples), settings, store, run_id, observer, model_result)
+                        _narrow(tasks, mine, settings, model_result, evaluate, observer)
             except SlmbenchError as exc:
                 # One model failing must not cost the others their results.
                 results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
@@ -130,14 +135,12 @@ def _evaluate_model(
 
 
 def _narrow(
-    ep: Endpoint,
     tasks: list[Task],
     samples: dict[str, list[Sample]],
     settings: EvalSettings,
-    store: Store,
-    run_id: str,
-    observer: Observer,
     into: ModelResult,
+    evaluate: Callable[[list[Task]], None],
+    observer: Observer,
 ) -> None:
     """--target-ci-width: double the samples of tasks whose headline interval is still too wide
     (generated samples extend the same sequence, so earlier answers are reused from the store)."""
@@ -156,9 +159,9 @@ def _narrow(
                 wide.append(task)
         if not wide:
             return
-        observer.message(f"{ep.name}: intervals wider than {target * 100:g} points for "
+        observer.message(f"{into.name}: intervals wider than {target * 100:g} points for "
                          f"{', '.join(f'{t.name} (now n={len(samples[t.name])})' for t in wide)}")  # fmt: skip
-        _evaluate_model(ep, wide, samples, settings, store, run_id, observer, into)
+        evaluate(wide)
 
 
 def _request(ep: Endpoint, identity: bytes, task: Task, sample: Sample, settings: EvalSettings) -> Request:
