@@ -5,10 +5,15 @@ from __future__ import annotations
 from .arithmetic import Arithmetic
 from .base import Sample, Task, Verdict
 from .instruction import IFEval, Instruction
+from .multilingual import Multilingual
 from .reasoning import Reasoning
 from .structured import Structured
+from .understanding import Understanding
 
-TASKS: dict[str, Task] = {task.name: task for task in (Arithmetic(), Instruction(), IFEval(), Reasoning(), Structured())}
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (Arithmetic(), Instruction(), IFEval(), Reasoning(), Structured(), Understanding(), Multilingual())
+}
 
 
 def known_tasks() -> list[str]:
