@@ -58,8 +58,8 @@ class Multilingual:
     takes_data = True  # optional: the UDHR smoke set unless --data names FLORES or TICO-19
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
-        source, _, wanted = (data or "udhr").partition("@")
-        directions = parse_directions(wanted) if wanted else DIRECTIONS
+        source, at, wanted = (data or "udhr").partition("@")
+        directions = parse_directions(wanted) if at else DIRECTIONS
         texts, label = load_parallel(source, {lang for d in directions for lang in d.split("-")}, limit)
         samples = []
         for direction in directions:
