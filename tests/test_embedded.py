@@ -140,3 +140,29 @@ def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tm
     # llama.cpp enforced the schema grammar: guided answers are JSON from the first character.
     guided = [s for s in structured["samples"] if s["meta"]["mode"] == "json_schema"]
     assert all(s["answer"].lstrip().startswith("{") for s in guided)
+
+
+def test_understanding_and_multilingual_suites_on_the_real_model(tmp_path):
+    out = tmp_path / "runs"
+    started = time.monotonic()
+    result = run_cli("eval", "--task", "understanding", "--task", "multilingual", "--limit", "2", "--max-tokens", "48",
+                     "--parallel", "2", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads((out / "latest" / "results.json").read_text())
+    tasks = data["models"][0]["tasks"]
+    understanding, multilingual = tasks["understanding"], tasks["multilingual"]
+    assert sum(understanding["counts"].values()) == 6 and understanding["counts"]["error"] == 0
+    for name in ("rougeL", "rouge1", "rouge2", "fact_recall", "extraction_f1", "qa_f1", "qa_em"):
+        metric = understanding["metrics"][name]
+        assert metric["n"] == 2 and 0.0 <= metric["value"] <= 1.0, name
+    assert sum(multilingual["counts"].values()) == 20 and multilingual["counts"]["error"] == 0
+    for name in ("bleu", "chrf", "language_accuracy", "bleu:en-zh", "chrf:ar-en"):
+        metric = multilingual["metrics"][name]
+        assert metric["n"] == (20 if ":" not in name else 2) and 0.0 <= metric["value"] <= 1.0, name
+    notes = data["manifest"]["tasks"]["multilingual"]["notes"]
+    assert "smoke test (memorised text)" in notes["set"] and "tok:zh" in notes["signatures"]["en-zh"]["bleu"]
+    # The llama.cpp slots were sized for the generated documents (about 3K tokens at most).
+    assert data["manifest"]["models"]["gemma-3-270m"]["max_context"] >= 4096
+    print(f"understanding+multilingual, limit 2: {time.monotonic() - started:.0f} s; "
+          + ", ".join(f"{k}={understanding['metrics'][k]['value']:.3f}" for k in ("rougeL", "fact_recall", "extraction_f1", "qa_f1"))
+          + ", " + ", ".join(f"{k}={multilingual['metrics'][k]['value']:.3f}" for k in ("bleu", "chrf", "language_accuracy")))

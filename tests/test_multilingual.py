@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
-from helpers import run_cli
+from helpers import eval_error
 
 import slmbench
 from slmbench.client import Completion
@@ -193,10 +193,8 @@ def test_wrong_and_malformed_answers_score_zero_with_the_right_kinds(tmp_path):
     assert empty.metrics["language_accuracy"].value == 0.0 and empty.metrics["language_accuracy"].n == 10
 
 
-def test_cli_unknown_direction_is_one_line_no_traceback(tmp_path):
-    with ScriptedServer() as server:
-        result = run_cli("eval", "--model", f"scripted={server.url}", "--task", "multilingual",
-                         "--data", "multilingual=udhr@en-xx", "--out", str(tmp_path), timeout=60)  # fmt: skip
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: unknown translation direction 'en-xx'; known: en-fr,")
-    assert result.stderr.count("\n") == 1
+def test_cli_unknown_direction_and_bad_path_are_one_line_no_traceback(tmp_path):
+    assert eval_error(tmp_path / "a", "multilingual", "udhr@en-xx").startswith(
+        "error: unknown translation direction 'en-xx'; known: en-fr,"
+    )
+    assert "no such folder or .tsv file" in eval_error(tmp_path / "b", "multilingual", "/nonexistent/flores")
