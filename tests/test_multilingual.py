@@ -69,7 +69,9 @@ def test_flores200_folder():
 
 def test_flores_plus_names_chinese_cmn_hans(tmp_path):
     for name in ("eng_Latn", "cmn_Hans"):
-        (tmp_path / name).write_text((FIXTURES / "flores200" / "devtest" / f"{name.replace('cmn', 'zho')}.devtest").read_text())
+        (tmp_path / name).write_text(
+            (FIXTURES / "flores200" / "devtest" / f"{name.replace('cmn', 'zho')}.devtest").read_text()
+        )
     samples = task.samples(5, seed=0, data=f"{tmp_path}@zh-en")
     assert len(samples) == 3 and samples[0].target == "The library opens at nine in the morning."
 
@@ -92,7 +94,10 @@ def test_flores_hub_reads_one_config_per_language(monkeypatch):
 
     monkeypatch.setattr("slmbench.tasks.multilingual.fetch_rows", fake_fetch)
     samples = task.samples(2, seed=0, data="hub@en-fr")
-    assert sorted(asked) == [("openlanguagedata/flores_plus", "eng_Latn", "devtest"), ("openlanguagedata/flores_plus", "fra_Latn", "devtest")]
+    assert sorted(asked) == [
+        ("openlanguagedata/flores_plus", "eng_Latn", "devtest"),
+        ("openlanguagedata/flores_plus", "fra_Latn", "devtest"),
+    ]
     assert samples[0].target == "fra_Latn sentence 0"
     assert hub.ROWS_URL.startswith("https://")
 
@@ -174,7 +179,9 @@ def test_metrics_match_sacrebleu_on_the_answers(tmp_path):
     hyps = [answers[s.messages[0]["content"]] for s in samples]
     refs = [s.target for s in samples]
     assert result.metrics["bleu"].value == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score / 100)
-    assert result.metrics["chrf:en-fr"].value == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score / 100)
+    assert result.metrics["chrf:en-fr"].value == pytest.approx(
+        sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score / 100
+    )
     assert 0 < result.metrics["bleu"].value < 1
 
 

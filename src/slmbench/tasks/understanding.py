@@ -38,9 +38,9 @@ CHARS_PER_TOKEN = 4  # English prose in common tokenizers; sizes documents and t
 PROMPT_TOKENS = 400  # instructions and the JSON shape around the document
 MAX_TOKENS = 256
 
-SUMMARY_SETS = {  # hub name -> (dataset, config, split, document field, summary field)
-    "cnn_dailymail": ("abisee/cnn_dailymail", "3.0.0", "test", "article", "highlights"),
-    "govreport": ("ccdv/govreport-summarization", "document", "test", "report", "summary"),
+SUMMARY_SETS = {  # hub name -> (dataset, config, split)
+    "cnn_dailymail": ("abisee/cnn_dailymail", "3.0.0", "test"),
+    "govreport": ("ccdv/govreport-summarization", "document", "test"),
 }
 DOC_FIELDS = ("article", "report", "document", "text")
 SUMMARY_FIELDS = ("highlights", "summary", "abstract")
@@ -146,7 +146,10 @@ def _minutes(rng: random.Random) -> dict[str, Any]:
 
 def _notice(rng: random.Random) -> dict[str, Any]:
     product, issue = rng.choice(PRODUCTS), rng.choice(ISSUES)
-    model, units = f"{rng.choice('ABCDKLMPRTX')}{rng.choice('ABCDKLMPRTX')}-{rng.randint(100, 999)}", rng.randint(200, 90_000)
+    model, units = (
+        f"{rng.choice('ABCDKLMPRTX')}{rng.choice('ABCDKLMPRTX')}-{rng.randint(100, 999)}",
+        rng.randint(200, 90_000),
+    )
     (day, iso), contact = _date(rng), _person(rng)
     email = f"{contact.split()[0].lower()}.{contact.split()[1].lower()}@example.com"
     return {
@@ -225,7 +228,9 @@ PROMPTS = {
 class Understanding:
     name = "understanding"
     version = "1"
-    description = "generated long documents: extract to JSON (field F1), span QA (F1/EM), summarise (ROUGE, fact recall)"
+    description = (
+        "generated long documents: extract to JSON (field F1), span QA (F1/EM), summarise (ROUGE, fact recall)"
+    )
     default_limit = 12  # documents; each is asked extract, qa and summarise
     max_tokens = MAX_TOKENS
     context_tokens = max(DEFAULT_TOKENS) + PROMPT_TOKENS  # reset by samples() to fit the documents made
@@ -255,7 +260,11 @@ class Understanding:
             text = document(rng, spec, tokens)
             question, answer = rng.choice(spec["questions"])
             shape = json.dumps(spec["shape"], indent=1)
-            targets = {"extract": spec["facts"], "qa": answer, "summarise": {"summary": spec["summary"], "key_facts": spec["key_facts"]}}
+            targets = {
+                "extract": spec["facts"],
+                "qa": answer,
+                "summarise": {"summary": spec["summary"], "key_facts": spec["key_facts"]},
+            }
             asks = {"extract": PROMPTS["extract"].format(shape=shape), "qa": PROMPTS["qa"].format(question=question),
                     "summarise": PROMPTS["summarise"]}  # fmt: skip
             for subtask in SUBTASKS:
@@ -301,7 +310,9 @@ class Understanding:
     def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
         answered = [r for r in records if r.verdict in ANSWERED]
         by = {s: [r for r in answered if r.meta["subtask"] == s] for s in SUBTASKS}
-        out = {name: bootstrap_mean([r.parts[name] for r in by["summarise"]]) for name in ("rougeL", "rouge1", "rouge2")}
+        out = {
+            name: bootstrap_mean([r.parts[name] for r in by["summarise"]]) for name in ("rougeL", "rouge1", "rouge2")
+        }
         recall = [r.parts["fact_recall"] for r in by["summarise"] if "fact_recall" in r.parts]
         if recall:
             out["fact_recall"] = bootstrap_mean(recall)
@@ -353,9 +364,10 @@ def load_summaries(source: str, limit: int) -> list[Sample]:
     if source == "hub" or source.startswith("hub:"):
         name = source.partition(":")[2] or "cnn_dailymail"
         if name not in SUMMARY_SETS:
-            raise SlmbenchError(f"--data understanding={source}: unknown set {name!r}; use one of: {', '.join(SUMMARY_SETS)}")
-        dataset, config, split, doc_field, sum_field = SUMMARY_SETS[name]
-        rows = fetch_rows(dataset, config, split, limit)
+            raise SlmbenchError(
+                f"--data understanding={source}: unknown set {name!r}; use one of: {', '.join(SUMMARY_SETS)}"
+            )
+        rows = fetch_rows(*SUMMARY_SETS[name], limit)
     else:
         rows, name = _read_rows(source), Path(source).name
     samples = []
