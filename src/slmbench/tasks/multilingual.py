@@ -50,7 +50,7 @@ class Multilingual:
     name = "multilingual"
     version = "1"
     description = "translation EN<->FR/ES/AR/SW/ZH: corpus BLEU-4, chrF++, right-language rate (UDHR smoke set offline)"
-    default_limit = 6  # segments per direction; 10 directions
+    default_limit = 4  # segments per direction; 10 directions: 40 requests
     max_tokens = 320  # the longest UDHR articles run to ~250 tokens in Arabic or Swahili
     context_tokens = 1024
     breakdown = "direction"

@@ -36,7 +36,7 @@ SUBTASKS = ("extract", "qa", "summarise")
 DEFAULT_TOKENS = (1000, 2000, 3000)
 CHARS_PER_TOKEN = 4  # English prose in common tokenizers; sizes documents and the context
 PROMPT_TOKENS = 400  # instructions and the JSON shape around the document
-MAX_TOKENS = 256
+MAX_TOKENS = 192  # a 2-3 sentence summary or a 7-field JSON object fits with room to spare
 
 SUMMARY_SETS = {  # hub name -> (dataset, config, split)
     "cnn_dailymail": ("abisee/cnn_dailymail", "3.0.0", "test"),
@@ -231,7 +231,7 @@ class Understanding:
     description = (
         "generated long documents: extract to JSON (field F1), span QA (F1/EM), summarise (ROUGE, fact recall)"
     )
-    default_limit = 12  # documents; each is asked extract, qa and summarise
+    default_limit = 8  # documents, each asked extract, qa and summarise: 24 requests
     max_tokens = MAX_TOKENS
     context_tokens = max(DEFAULT_TOKENS) + PROMPT_TOKENS  # reset by samples() to fit the documents made
     breakdown = "subtask"
