@@ -35,6 +35,19 @@ def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None)
     )
 
 
+def eval_error(out: Path, task: str, data: str) -> str:
+    """`slmbench eval --task TASK --data TASK=DATA` against a scripted endpoint, expected to fail on
+    the data: its one-line error message (asserted: exit 1, no traceback)."""
+    from slmbench.scripted import ScriptedServer
+
+    with ScriptedServer() as server:
+        result = run_cli("eval", "--model", f"scripted={server.url}", "--task", task, "--data", f"{task}={data}",
+                         "--out", str(out), timeout=60)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr.strip()
+
+
 def db_path(out: Path) -> Path:
     return out / "slmbench.sqlite"
 

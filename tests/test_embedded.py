@@ -160,3 +160,32 @@ def test_reasoning_suites_on_the_real_model(tmp_path):
     assert all(s["verdict"] in ("ok", "wrong", "truncated", "extraction_failed") for s in reasoning["samples"])
     assert reasoning["counts"]["truncated"] >= 2
     assert sum(tasks["aime2025"]["counts"].values()) == 2 and tasks["aime2025"]["metrics"]["accuracy"]["n"] == 2
+
+
+@pytest.mark.timeout(1800)  # two cores shared with other work can make the long documents slow
+def test_understanding_and_multilingual_suites_on_the_real_model(tmp_path):
+    out = tmp_path / "runs"
+    started = time.monotonic()
+    result = run_cli("eval", "--task", "understanding", "--task", "multilingual", "--limit", "1", "--max-tokens", "32",
+                     "--parallel", "2", "--timeout", "1200", "--out", str(out), timeout=1700)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads((out / "latest" / "results.json").read_text())
+    tasks = data["models"][0]["tasks"]
+    understanding, multilingual = tasks["understanding"], tasks["multilingual"]
+    assert sum(understanding["counts"].values()) == 3
+    assert understanding["counts"]["error"] == understanding["counts"]["timeout"] == 0
+    for name in ("rougeL", "rouge1", "rouge2", "fact_recall", "extraction_f1", "qa_f1", "qa_em"):
+        metric = understanding["metrics"][name]
+        assert metric["n"] == 1 and 0.0 <= metric["value"] <= 1.0, name
+    assert sum(multilingual["counts"].values()) == 10
+    assert multilingual["counts"]["error"] == multilingual["counts"]["timeout"] == 0
+    for name in ("bleu", "chrf", "language_accuracy", "bleu:en-zh", "chrf:ar-en"):
+        metric = multilingual["metrics"][name]
+        assert metric["n"] == (10 if ":" not in name else 1) and 0.0 <= metric["value"] <= 1.0, name
+    notes = data["manifest"]["tasks"]["multilingual"]["notes"]
+    assert "smoke test (memorised text)" in notes["set"] and "tok:zh" in notes["signatures"]["en-zh"]["bleu"]
+    # The llama.cpp slots were sized for the generated document (about 1K tokens here).
+    assert data["manifest"]["models"]["gemma-3-270m"]["max_context"] >= 1024
+    print(f"understanding+multilingual, limit 1: {time.monotonic() - started:.0f} s; "
+          + ", ".join(f"{k}={understanding['metrics'][k]['value']:.3f}" for k in ("rougeL", "fact_recall", "extraction_f1", "qa_f1"))
+          + ", " + ", ".join(f"{k}={multilingual['metrics'][k]['value']:.3f}" for k in ("bleu", "chrf", "language_accuracy")))

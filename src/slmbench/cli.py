@@ -140,15 +140,17 @@ def tasks() -> None:
 def setup(
     llama_server: Annotated[Path | None, typer.Option(help="Use this llama-server instead of building one.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
 ) -> None:
-    """Prepare the embedded default: build llama-server once, assemble the GGUF once."""
+    """Prepare the embedded default: build llama-server, assemble the GGUF, install the UDHR texts (each once)."""
     with user_errors():
         from .serving.build import find_llama_server
         from .serving.models import embedded_gguf, gguf_sha256
+        from .tasks.multilingual import install_udhr
 
         binary = find_llama_server(llama_server)
         gguf = embedded_gguf()
         print(f"llama-server: {binary}")
         print(f"embedded model: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
+        print(f"UDHR translation smoke set: {install_udhr()}")
 
 
 def _print_results(results: Any) -> None:

@@ -166,6 +166,12 @@ def to_markdown(results: Results) -> str:
     sampling = man.get("sampling", {})
     lines.append(f"- sampling: {', '.join(f'{k}={v}' for k, v in sampling.items())}")
     lines.append(f"- seed {man.get('seed')}; tasks: " + ", ".join(f"{k} v{v['version']} (n={v['samples']})" for k, v in man.get("tasks", {}).items()))
+    for name, info in man.get("tasks", {}).items():
+        notes = info.get("notes", {})
+        if notes.get("set"):
+            lines.append(f"- {name} set: {notes['set']}")
+        for direction, sigs in notes.get("signatures", {}).items():
+            lines.append(f"- {name} {direction} signatures: BLEU `{sigs['bleu']}`, chrF++ `{sigs['chrf']}`")
     lines.append(f"- slmbench {man.get('slmbench')}")
     return "\n".join(lines) + "\n"
 

@@ -342,6 +342,8 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
         "tasks": {
             t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens or t.max_tokens}
             | ({"data": settings.data[t.name]} if t.name in settings.data else {})
+            # Tasks may describe their samples (e.g. the set's label, sacrebleu signatures).
+            | ({"notes": t.notes(samples[t.name])} if hasattr(t, "notes") else {})
             for t in tasks
         },
         "models": {},

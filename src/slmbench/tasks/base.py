@@ -70,3 +70,6 @@ class Task(Protocol):
     def score(self, sample: Sample, completion: Completion) -> Verdict: ...
 
     def metrics(self, records: Sequence[SampleRecord]) -> dict[str, Estimate]: ...
+
+    # Optional: `notes(samples) -> dict`, written to the manifest's task entry (a data set's
+    # label, metric signatures); the runner calls it when a task has it.
