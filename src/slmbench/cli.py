@@ -128,6 +128,54 @@ def setup(
         print(f"embedded model: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
 
 
+@app.command()
+def plan(
+    model: Annotated[str, typer.Argument(help="Profile name, HF id, or a config.json (file or folder).")] = "qwen3-4b",
+    gpu: Annotated[str | None, typer.Option(help="GPU from the catalogue (e.g. rtx4090, a100-80g, h200), or 'all'.")] = None,
+    cpu_ram: Annotated[float | None, typer.Option(help="Plan for a CPU with this many GB of RAM (llama.cpp).")] = None,
+    weights: Annotated[str | None, typer.Option(help="bf16, fp8, int8, awq, gptq, int4, q8_0, q6_k, q5_k_m, q4_k_m.")] = None,
+    kv_dtype: Annotated[str | None, typer.Option(help="KV cache type: auto|fp8 (vLLM), f16|q8_0|q4_0 (llama.cpp).")] = None,
+    context: Annotated[str | None, typer.Option(help="Tokens per sequence, e.g. 32768 or 32K (default: native).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Sequences of that length at once.")] = 1,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM's share of GPU memory.")] = 0.9,
+    tp: Annotated[int, typer.Option(help="vLLM tensor-parallel GPUs.")] = 1,
+    dp: Annotated[int, typer.Option(help="vLLM data-parallel replicas.")] = 1,
+    hub: Annotated[bool, typer.Option("--hub", help="Read MODEL's config.json from the Hugging Face hub.")] = False,
+    table: Annotated[bool, typer.Option("--table", help="Check the reference hardware table for Qwen3-4B.")] = False,
+) -> None:
+    """Will the model fit this GPU or CPU, at which context, with which serve command?"""
+    with user_errors():
+        from . import plan as planner
+        from .errors import SlmbenchError
+        from .profiles import resolve
+
+        profile = resolve(model, hub=hub)
+        if table:
+            for row in planner.reference_table(profile):
+                print(f"{row.hardware}: claim \"{row.claim}\" -> {row.verdict}")
+                for line in row.arithmetic:
+                    print(f"    {line}")
+            return
+        if gpu is not None and cpu_ram is not None:
+            raise SlmbenchError("pass --gpu or --cpu-ram, not both")
+        ctx = planner.parse_tokens(context) if context else None
+        options = dict(weights=weights, kv=kv_dtype, context=ctx, concurrency=concurrency,
+                       utilization=gpu_memory_utilization, tp=tp, dp=dp)  # fmt: skip
+        if gpu == "all":
+            print(f"{profile.hf}: largest context and sequences that fit, per GPU")
+            for dev in planner.GPUS.values():
+                pl = planner.plan(planner.make_request(profile, dev, **options))
+                verdict = "fits" if pl.fits else "does not fit"
+                print(f"  {dev.name:<16} {verdict:<13} largest context {pl.max_context:>9,}  "
+                      f"sequences at {pl.request.context:,}: {pl.max_concurrency:,}")  # fmt: skip
+            return
+        device = planner.cpu(cpu_ram) if cpu_ram is not None else planner.find_gpu(gpu or "rtx4090")
+        result = planner.plan(planner.make_request(profile, device, **options))
+        print("\n".join(planner.describe(result)))
+        if not result.fits:
+            raise SlmbenchError(planner.miss_message(result))
+
+
 def _print_results(results: Any) -> None:
     from rich.console import Console
     from rich.table import Table
