@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -23,8 +24,11 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start argv in its own session (a terminal's Ctrl-C reaches us, not it) logging to a file."""
+def spawn(argv: list[str], log_path: Path, *, die_with_parent: bool = True) -> subprocess.Popen[bytes]:
+    """Start argv in its own session (a terminal's Ctrl-C reaches us, not it) logging to a file.
+
+    die_with_parent=False is for `serve --detach`: the server must outlive this process.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -33,7 +37,7 @@ def spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent if die_with_parent else None,
         )
     _live.add(proc)
     return proc
@@ -52,6 +56,43 @@ def stop(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         proc.wait()
     except ProcessLookupError:
         pass
+
+
+def release(proc: subprocess.Popen[bytes]) -> int:
+    """Stop supervising proc (it keeps running); its pid."""
+    _live.discard(proc)
+    return proc.pid
+
+
+def stop_pid(pid: int, grace_s: float = 10.0) -> bool:
+    """SIGTERM a process that is not our child, SIGKILL after grace_s; False if it was gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Running and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
 
 def tail(path: Path, lines: int = 20) -> str:
