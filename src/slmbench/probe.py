@@ -51,7 +51,9 @@ def probe(base_url: str, model: str, *, api_key: str | None = None, timeout_s: f
     if status == 200 and isinstance(entries, list):
         caps.models = [m["id"] for m in entries if isinstance(m, dict) and "id" in m]
         info = next((m for m in entries if isinstance(m, dict) and m.get("id") == model), {})
-        caps.max_context = info.get("max_model_len") or (info.get("meta") or {}).get("n_ctx_train")
+        # vLLM reports max_model_len here; llama.cpp's meta.n_ctx_train is the training length,
+        # not what a request may use (that is the slot's n_ctx from /props, below).
+        caps.max_context = info.get("max_model_len")
     else:
         caps.problems.append(f"GET /models answered HTTP {status}")
 
