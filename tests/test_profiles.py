@@ -49,8 +49,12 @@ def test_profile_from_a_local_config_json():
 
 
 def test_a_folder_holding_config_json_works(tmp_path):
-    (tmp_path / "config.json").write_text((CONFIGS / "Meta-Llama-3-8B-Instruct.json").read_text())
-    assert resolve(str(tmp_path)).layers == 32
+    folder = tmp_path / "Llama-8B"
+    folder.mkdir()
+    (folder / "config.json").write_text((CONFIGS / "Meta-Llama-3-8B-Instruct.json").read_text())
+    p = resolve(str(folder))
+    assert p.layers == 32 and p.name == "llama-8b" and p.hf == str(folder)  # vLLM serves the folder
+    assert resolve(str(CONFIGS / "Meta-Llama-3-8B-Instruct.json")).name == "meta-llama-3-8b-instruct"
 
 
 @pytest.mark.parametrize("name", ["qwen3-4b", "QWEN3-4B-INSTRUCT-2507", "Qwen3-4B-Instruct-2507", "embedded"])

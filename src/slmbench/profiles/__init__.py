@@ -119,7 +119,9 @@ def resolve(model: str, *, hub: bool = False) -> Profile:
             config = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise SlmbenchError(f"{path} is not valid JSON ({exc}); pass a model's config.json") from None
-        return from_config(config, hf=str(path.parent.name))
+        if path.name == "config.json":  # a model folder: vLLM serves the folder itself
+            return from_config(config, hf=str(path.parent), name=path.parent.resolve().name)
+        return from_config(config, hf=path.stem, name=path.stem)
     if hub:
         return from_hub(model)
     return get_profile(model)
@@ -142,7 +144,7 @@ def from_hub(hf_id: str, *, timeout_s: float = 20) -> Profile:
     return from_config(body, hf=hf_id)
 
 
-def from_config(config: dict[str, Any], *, hf: str) -> Profile:
+def from_config(config: dict[str, Any], *, hf: str, name: str | None = None) -> Profile:
     """A profile from a transformers config.json. Parameter counts are estimated from the shapes."""
     text = config.get("text_config")
     if isinstance(text, dict):  # multimodal wrappers keep the language model here
@@ -168,7 +170,7 @@ def from_config(config: dict[str, Any], *, hf: str) -> Profile:
     sliding = sum(1 for t in layer_types if t == "sliding_attention")
     architectures = config.get("architectures") or ["unknown"]
     return Profile(
-        name=hf.split("/")[-1].lower(),
+        name=(name or hf.split("/")[-1]).lower(),
         hf=hf,
         architecture=architectures[0],
         params=embedding + layers * per_layer + hidden,
