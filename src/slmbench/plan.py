@@ -451,11 +451,15 @@ def reference_table(profile: Profile) -> list[TableRow]:
     for c in CLAIMS:
         base = plan(make_request(profile, c.device, weights=c.weights, context=c.context))
         arithmetic = [
-            f"{c.context // 1024}K x {base.kv_per_token / 1024:,.0f} KiB/token = {gib(base.kv_request)} KV "
-            f"+ {gib(base.weights_bytes)} {base.request.weights.name} weights + {gib(sum(base.overhead.values()))} overhead "
-            f"= {gib(base.needed)} vs {gib(base.budget)} budget",
-            f"as claimed ({base.request.weights.name}, {base.request.kv} KV): "
-            + ("fits" if base.fits else f"largest context {base.max_context:,} tokens"),
+            (
+                f"{c.context // 1024}K x {base.kv_per_token / 1024:,.0f} KiB/token = {gib(base.kv_request)} KV "
+                f"+ {gib(base.weights_bytes)} {base.request.weights.name} weights "
+                f"+ {gib(sum(base.overhead.values()))} overhead = {gib(base.needed)} vs {gib(base.budget)} budget"
+            ),
+            (
+                f"as claimed ({base.request.weights.name}, {base.request.kv} KV): "
+                + ("fits" if base.fits else f"largest context {base.max_context:,} tokens")
+            ),
         ]
         first = None
         for weights, kv, util in c.candidates:

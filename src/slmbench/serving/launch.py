@@ -137,8 +137,8 @@ def vllm_plan(opts: ServeOptions, profile: Profile, say: Say) -> planner.Plan:
         if detected is None:
             raise SlmbenchError("no NVIDIA GPU found (nvidia-smi); pass --gpu NAME to plan for one, or use --backend llamacpp")
         device = detected[0]
-    options = dict(weights=opts.weights or "bf16", kv=opts.kv_dtype, utilization=opts.gpu_memory_utilization,
-                   tp=opts.tp, dp=opts.dp, concurrency=1)  # fmt: skip
+    options: dict[str, Any] = {"weights": opts.weights or "bf16", "kv": opts.kv_dtype, "concurrency": 1,
+                               "utilization": opts.gpu_memory_utilization, "tp": opts.tp, "dp": opts.dp}  # fmt: skip
     pl = planner.plan(planner.make_request(profile, device, context=opts.context, **options))
     if pl.fits:
         return pl

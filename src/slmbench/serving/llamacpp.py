@@ -28,7 +28,7 @@ PROBE_CONVERSATION = [
 ]
 
 
-class LlamaCppServer:
+class LlamaCppServer(process.Supervised):
     """`with LlamaCppServer(...) as endpoint:` starts, waits for readiness, always stops."""
 
     def __init__(
@@ -85,26 +85,6 @@ class LlamaCppServer:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            process.stop(self._proc)
-            self._proc = None
-
-    def release(self) -> int:
-        """Hand the running server over (serve --detach): no longer stopped on exit. Its pid."""
-        assert self._proc is not None
-        pid = process.release(self._proc)
-        self._proc = None
-        return pid
-
-    def wait(self) -> int:
-        """Block until the server exits by itself; its exit code."""
-        assert self._proc is not None
-        return self._proc.wait()
 
     def _start(self, port: int) -> Endpoint:
         self._proc = process.spawn(self.argv(port), self.log_path, die_with_parent=not self.detach)

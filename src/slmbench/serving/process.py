@@ -105,6 +105,34 @@ def tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
+class Supervised:
+    """Lifecycle every server slmbench starts shares: stopped on leaving the `with` block,
+    unless handed over with release() (serve --detach)."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    stop_grace_s = 5.0
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop(self._proc, grace_s=self.stop_grace_s)
+            self._proc = None
+
+    def release(self) -> int:
+        """Stop supervising the running server; its pid."""
+        assert self._proc is not None
+        pid = release(self._proc)
+        self._proc = None
+        return pid
+
+    def wait(self) -> int:
+        """Block until the server exits by itself; its exit code."""
+        assert self._proc is not None
+        return self._proc.wait()
+
+
 @atexit.register
 def _stop_all() -> None:
     for proc in list(_live):

@@ -152,8 +152,10 @@ def kv_report(log: str) -> str | None:
     return text
 
 
-class VllmServer:
+class VllmServer(process.Supervised):
     """`with VllmServer(...) as endpoint:` starts `vllm serve`, waits for readiness, always stops."""
+
+    stop_grace_s = 15.0  # vLLM tears down its engine processes on SIGTERM
 
     def __init__(
         self,
@@ -199,24 +201,6 @@ class VllmServer:
             identity={"server": "vllm", "model": req.profile.hf, "weights": req.weights.name, "kv": req.kv},
             max_context=req.context,
         )
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            process.stop(self._proc, grace_s=15.0)  # vLLM tears down engine processes on SIGTERM
-            self._proc = None
-
-    def release(self) -> int:
-        assert self._proc is not None
-        pid = process.release(self._proc)
-        self._proc = None
-        return pid
-
-    def wait(self) -> int:
-        assert self._proc is not None
-        return self._proc.wait()
 
     def _diagnose(self, code: int, port: int) -> ServerStartError:
         found = diagnose(process.tail(self.log_path, 200), kv_dtype=self.plan.request.kv, port=port)
