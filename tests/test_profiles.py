@@ -79,3 +79,28 @@ def test_bad_config_json_is_one_clear_error(tmp_path):
         resolve(str(bad))
     with pytest.raises(SlmbenchError, match="not found"):
         resolve(str(tmp_path / "missing.json"))
+
+
+def test_profile_from_the_hub_only_when_asked(tmp_path, monkeypatch):
+    """--hub reads <HF_ENDPOINT>/<id>/resolve/main/config.json; a local mirror stands in for the hub."""
+    import http.server
+    import threading
+    from functools import partial
+
+    served = tmp_path / "Qwen" / "Qwen3-4B-Instruct-2507" / "resolve" / "main"
+    served.mkdir(parents=True)
+    (served / "config.json").write_text((CONFIGS / "Qwen3-4B-Instruct-2507.json").read_text())
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{httpd.server_address[1]}")
+    try:
+        p = resolve("Qwen/Qwen3-4B-Instruct-2507", hub=True)
+        assert p.params_estimated and p.hf == "Qwen/Qwen3-4B-Instruct-2507" and p.kv_heads == 8
+        assert not resolve("Qwen/Qwen3-4B-Instruct-2507").params_estimated  # without --hub: the built-in
+        with pytest.raises(SlmbenchError, match="the hub has no config.json for 'nobody/nothing' \\(HTTP 404\\)"):
+            resolve("nobody/nothing", hub=True)
+    finally:
+        httpd.shutdown()
+    with pytest.raises(SlmbenchError, match="could not reach"):
+        resolve("nobody/nothing", hub=True)

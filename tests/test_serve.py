@@ -198,3 +198,9 @@ def test_bad_serve_input(state, tmp_path):
     assert missing.returncode == 1 and "not found" in missing.stderr
     assert "has no local GGUF" in run_cli("serve", "mistral-7b", env=state).stderr
     assert "name the server to stop" in run_cli("stop", env=state).stderr
+
+
+def test_vllm_without_a_gpu_or_gpu_flag_says_what_to_do(fake_vllm, tmp_path):
+    env = {**fake_vllm, "PATH": str(tmp_path)}  # no nvidia-smi here
+    result = run_cli("serve", "qwen3-4b", "--backend", "vllm", env=env)
+    assert result.returncode == 1 and "no NVIDIA GPU found (nvidia-smi); pass --gpu NAME" in result.stderr
