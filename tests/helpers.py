@@ -100,3 +100,29 @@ def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 300) -
             raise AssertionError(f"no {prefix!r} line; exit {proc.returncode}; stderr: {proc.stderr.read()}")  # type: ignore[union-attr]
         if line.startswith(prefix):
             return line
+
+
+class stopped_after:
+    """`with stopped_after(start_cli(...)) as proc:` SIGTERMs proc if a failed assertion leaves it running."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+
+    def __enter__(self) -> subprocess.Popen[str]:
+        return self.proc
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
+
+
+def stop_detached(state_dir: Path) -> None:
+    """Test teardown: stop whatever detached servers a failed test left under state_dir."""
+    import json
+    import signal
+
+    for record in (state_dir / "servers").glob("*.json"):
+        pid = json.loads(record.read_text())["pid"]
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)

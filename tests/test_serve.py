@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import alive, read_until, run_cli, start_cli
+from helpers import alive, read_until, run_cli, start_cli, stop_detached, stopped_after
 
 from slmbench import plan as P
 from slmbench.probe import probe
@@ -60,7 +60,8 @@ def test_vllm_command_comes_from_the_plan():
 
 @pytest.fixture
 def state(tmp_path):
-    return {"SLMBENCH_STATE": str(tmp_path / "state")}
+    yield {"SLMBENCH_STATE": str(tmp_path / "state")}
+    stop_detached(tmp_path / "state")
 
 
 @pytest.fixture
@@ -101,19 +102,19 @@ def test_a_failed_vllm_start_prints_the_fix(fake_vllm):
 
 
 def test_vllm_in_the_foreground_ready_then_ctrl_c(fake_vllm):
-    proc = start_cli("serve", "qwen3-4b", "--backend", "vllm", "--gpu", "rtx4090", "--context", "32K", env=fake_vllm)
-    ready = read_until(proc, "ready: ", timeout=60)
-    assert ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM," in ready
-    assert read_until(proc, "  vLLM KV cache: 88,112 tokens", timeout=10).rstrip().endswith("(plan: 89,959 tokens for one sequence)")
-    url = ready.split(" at ")[1].split(" ")[0]
-    caps = probe(url, "qwen3-4b", timeout_s=10)
-    assert caps.answers and caps.models == ["qwen3-4b"]
-    server = _child_running(proc.pid, "vllm")
-    proc.send_signal(signal.SIGINT)
-    assert read_until(proc, "stopped", timeout=60)
-    proc.wait(60)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
-    assert not alive(server)
+    with stopped_after(start_cli("serve", "qwen3-4b", "--backend", "vllm", "--gpu", "rtx4090", "--context", "32K", env=fake_vllm)) as proc:
+        ready = read_until(proc, "ready: ", timeout=60)
+        assert ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM," in ready
+        assert read_until(proc, "  vLLM KV cache: 88,112 tokens", timeout=10).rstrip().endswith("(plan: 89,959 tokens for one sequence)")
+        url = ready.split(" at ")[1].split(" ")[0]
+        caps = probe(url, "qwen3-4b", timeout_s=10)
+        assert caps.answers and caps.models == ["qwen3-4b"]
+        server = _child_running(proc.pid, "vllm")
+        proc.send_signal(signal.SIGINT)
+        assert read_until(proc, "stopped", timeout=60)
+        proc.wait(60)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
+        assert not alive(server)
 
 
 def _child_running(pid, script):

@@ -6,7 +6,7 @@ import socket
 import time
 
 import pytest
-from helpers import alive, children_named, read_until, run_cli, start_cli
+from helpers import alive, children_named, read_until, run_cli, start_cli, stop_detached, stopped_after
 
 from slmbench.probe import probe
 from slmbench.serving.build import find_llama_server
@@ -21,7 +21,8 @@ SMALL = ["--parallel", "2", "--context", "1024"]
 
 @pytest.fixture
 def state(tmp_path):
-    return {"SLMBENCH_STATE": str(tmp_path / "state")}
+    yield {"SLMBENCH_STATE": str(tmp_path / "state")}
+    stop_detached(tmp_path / "state")
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +37,21 @@ def embedded_server(tmp_path_factory):
 
 def test_serve_foreground_ready_answers_then_ctrl_c_leaves_no_orphan(state):
     started = time.monotonic()
-    proc = start_cli("serve", *SMALL, env=state)
-    ready = read_until(proc, "ready: ")
-    took = time.monotonic() - started
-    assert ready.startswith("ready: gemma-3-270m at http://127.0.0.1:") and "(llama.cpp " in ready
-    url = ready.split(" at ")[1].split(" ")[0]
-    servers = children_named(proc.pid, "llama-server")
-    assert len(servers) == 1
-    status, reply = post_json(f"{url}/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}, timeout_s=120)
-    assert status == 200 and reply["usage"]["completion_tokens"] >= 1
-    print(f"serve: ready line after {took:.1f} s")
-    proc.send_signal(signal.SIGINT)
-    assert read_until(proc, "stopped", timeout=60)
-    proc.wait(60)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
-    assert not alive(servers[0])
+    with stopped_after(start_cli("serve", *SMALL, env=state)) as proc:
+        ready = read_until(proc, "ready: ")
+        took = time.monotonic() - started
+        assert ready.startswith("ready: gemma-3-270m at http://127.0.0.1:") and "(llama.cpp " in ready
+        url = ready.split(" at ")[1].split(" ")[0]
+        servers = children_named(proc.pid, "llama-server")
+        assert len(servers) == 1
+        status, reply = post_json(f"{url}/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}, timeout_s=120)
+        assert status == 200 and reply["usage"]["completion_tokens"] >= 1
+        print(f"serve: ready line after {took:.1f} s")
+        proc.send_signal(signal.SIGINT)
+        assert read_until(proc, "stopped", timeout=60)
+        proc.wait(60)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
+        assert not alive(servers[0])
 
 
 def test_serve_on_a_port_in_use_is_one_line(state):
