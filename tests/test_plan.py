@@ -99,6 +99,9 @@ def test_a_plan_that_misses_says_by_how_much_and_what_fits():
     assert f"misses by {(pl.needed - pl.budget) / GIB:,.2f} GiB" in message
     assert "--context 89088" in message and "--kv-dtype fp8" in message
     assert P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), context=89088)).fits
+    # Weights that cannot fit at all: no context helps; fp8 weights + fp8 KV come before 4-bit.
+    mistral = P.plan(P.make_request(get_profile("mistral-7b"), P.find_gpu("rtx3060")))
+    assert mistral.max_context == 0 and P.alternatives(mistral)[0] == "--weights fp8 --kv-dtype fp8"
 
 
 def test_reference_table_verdicts():

@@ -339,8 +339,8 @@ def alternatives(pl: Plan) -> list[str]:
     kvs = [req.kv] + ([small_kv] if KV_BITS[req.kv] > KV_BITS[small_kv] else [])
     order = ["fp8", "awq"] if req.weights.backend == "vllm" else ["q8_0", "q6_k", "q5_k_m", "q4_k_m"]
     smaller = [req.weights] + [WEIGHTS[n] for n in order if WEIGHTS[n].bits < req.weights.bits]
-    # Cheapest first: a smaller KV type, then smaller weights, then both.
-    for fmt, kv in sorted(((f, k) for f in smaller for k in kvs), key=lambda fk: (fk[0] != req.weights, fk[1] != req.kv)):
+    # Least precision lost first: a smaller KV type, then fp8 weights (with either KV), then 4-bit.
+    for fmt, kv in ((f, k) for f in smaller for k in kvs):
         if (fmt, kv) != (req.weights, req.kv) and plan(replace(req, weights=fmt, kv=kv)).fits:
             flags = ([f"--weights {fmt.name.lower()}"] if fmt != req.weights else []) + ([f"--kv-dtype {kv}"] if kv != req.kv else [])
             out.append(" ".join(flags))
