@@ -76,3 +76,66 @@ def alive(pid: int) -> bool:
     except (OSError, StopIteration):
         return False
     return state.split()[1] != "Z"
+
+
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`slmbench ARGS` in the background, as a terminal would run it (SIGINT not ignored)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "slmbench.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def read_until(proc: subprocess.Popen[str], prefix: str, timeout: float = 300) -> str:
+    """The first stdout line starting with prefix; fails with stderr if the process ends first."""
+    import queue
+    import threading
+
+    if not hasattr(proc, "lines"):
+        proc.lines = queue.Queue()  # type: ignore[attr-defined]
+
+        def pump() -> None:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                proc.lines.put(line)  # type: ignore[attr-defined]
+            proc.lines.put(None)  # type: ignore[attr-defined]
+
+        threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = proc.lines.get(timeout=timeout)  # type: ignore[attr-defined]
+        except queue.Empty:
+            raise AssertionError(f"no {prefix!r} line within {timeout} s") from None
+        if line is None:
+            proc.wait(10)
+            raise AssertionError(f"no {prefix!r} line; exit {proc.returncode}; stderr: {proc.stderr.read()}")  # type: ignore[union-attr]
+        if line.startswith(prefix):
+            return line
+
+
+class stopped_after:
+    """`with stopped_after(start_cli(...)) as proc:` SIGTERMs proc if a failed assertion leaves it running."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+
+    def __enter__(self) -> subprocess.Popen[str]:
+        return self.proc
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
+
+
+def stop_detached(state_dir: Path) -> None:
+    """Test teardown: stop whatever detached servers a failed test left under state_dir."""
+    import json
+    import signal
+
+    for record in (state_dir / "servers").glob("*.json"):
+        pid = json.loads(record.read_text())["pid"]
+        if alive(pid):
+            os.kill(pid, signal.SIGTERM)

@@ -153,6 +153,132 @@ def setup(
         print(f"UDHR translation smoke set: {install_udhr()}")
 
 
+@app.command()
+def plan(
+    model: Annotated[str, typer.Argument(help="Profile name, HF id, or a config.json (file or folder).")] = "qwen3-4b",
+    gpu: Annotated[str | None, typer.Option(help="GPU from the catalogue (e.g. rtx4090, a100-80g, h200), or 'all'.")] = None,
+    cpu_ram: Annotated[float | None, typer.Option(help="Plan for a CPU with this many GB of RAM (llama.cpp).")] = None,
+    weights: Annotated[str | None, typer.Option(help="bf16, fp8, int8, awq, gptq, int4, q8_0, q6_k, q5_k_m, q4_k_m.")] = None,
+    kv_dtype: Annotated[str | None, typer.Option(help="KV cache type: auto|fp8 (vLLM), f16|q8_0|q4_0 (llama.cpp).")] = None,
+    context: Annotated[str | None, typer.Option(help="Tokens per sequence, e.g. 32768 or 32K (default: native).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Sequences of that length at once.")] = 1,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM's share of GPU memory.")] = 0.9,
+    tp: Annotated[int, typer.Option(help="vLLM tensor-parallel GPUs.")] = 1,
+    dp: Annotated[int, typer.Option(help="vLLM data-parallel replicas.")] = 1,
+    hub: Annotated[bool, typer.Option("--hub", help="Read MODEL's config.json from the Hugging Face hub.")] = False,
+    table: Annotated[bool, typer.Option("--table", help="Check the reference hardware table for Qwen3-4B.")] = False,
+) -> None:
+    """Will the model fit this GPU or CPU, at which context, with which serve command?"""
+    with user_errors():
+        from . import plan as planner
+        from .errors import SlmbenchError
+        from .profiles import resolve
+
+        profile = resolve(model, hub=hub)
+        if table:
+            for row in planner.reference_table(profile):
+                print(f"{row.hardware}: claim \"{row.claim}\" -> {row.verdict}")
+                for line in row.arithmetic:
+                    print(f"    {line}")
+            return
+        if gpu is not None and cpu_ram is not None:
+            raise SlmbenchError("pass --gpu or --cpu-ram, not both")
+        ctx = planner.parse_tokens(context) if context else None
+        options: dict[str, Any] = {"weights": weights, "kv": kv_dtype, "context": ctx, "concurrency": concurrency,
+                                   "utilization": gpu_memory_utilization, "tp": tp, "dp": dp}  # fmt: skip
+        if gpu == "all":
+            print(f"{profile.hf}: largest context and sequences that fit, per GPU")
+            for dev in planner.GPUS.values():
+                pl = planner.plan(planner.make_request(profile, dev, **options))
+                verdict = "fits" if pl.fits else "does not fit"
+                print(f"  {dev.name:<16} {verdict:<13} largest context {pl.max_context:>9,}  "
+                      f"sequences at {pl.request.context:,}: {pl.max_concurrency:,}")  # fmt: skip
+            return
+        device = planner.cpu(cpu_ram) if cpu_ram is not None else planner.find_gpu(gpu or "rtx4090")
+        result = planner.plan(planner.make_request(profile, device, **options))
+        print("\n".join(planner.describe(result)))
+        if not result.fits:
+            raise SlmbenchError(planner.miss_message(result))
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="Profile name or HF id (default: the embedded Gemma 3 270M).")] = "gemma-3-270m",
+    backend: Annotated[str, typer.Option(help="llamacpp (CPU, GGUF), vllm (NVIDIA GPU) or attach (a running endpoint).")] = "llamacpp",
+    gguf: Annotated[Path | None, typer.Option(help="llama.cpp: a local GGUF to serve.")] = None,
+    url: Annotated[str | None, typer.Option(help="attach: the endpoint's base URL (.../v1).")] = None,
+    name: Annotated[str | None, typer.Option(help="Served model name (and the name `ps`/`stop` use).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: a free one).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    context: Annotated[str | None, typer.Option(help="llama.cpp: tokens per slot; vLLM: --max-model-len (default: largest that fits).")] = None,
+    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots.")] = 4,
+    threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
+    llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+    gpu: Annotated[str | None, typer.Option(help="vLLM: plan for this GPU (default: detected with nvidia-smi).")] = None,
+    weights: Annotated[str | None, typer.Option(help="vLLM weights: bf16, fp8, awq, gptq, int8.")] = None,
+    kv_dtype: Annotated[str | None, typer.Option(help="vLLM KV cache: auto or fp8.")] = None,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="vLLM's share of GPU memory.")] = 0.9,
+    tp: Annotated[int, typer.Option(help="vLLM tensor-parallel GPUs.")] = 1,
+    dp: Annotated[int, typer.Option(help="vLLM data-parallel replicas.")] = 1,
+    api_key_env: Annotated[str | None, typer.Option(help="attach: environment variable holding the API key.")] = None,
+    hub: Annotated[bool, typer.Option("--hub", help="Read MODEL's config.json from the Hugging Face hub.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Leave the server running in the background.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the server command and exit.")] = False,
+    ready_timeout: Annotated[float | None, typer.Option(help="Seconds to wait for readiness.")] = None,
+) -> None:
+    """Start a model server and say when it is ready; Ctrl-C stops it."""
+    with user_errors():
+        from .plan import parse_tokens
+        from .serving.launch import ServeOptions
+        from .serving.launch import serve as run_serve
+
+        opts = ServeOptions(
+            model=model, backend=backend, name=name, gguf=gguf, url=url, api_key_env=api_key_env, port=port,
+            host=host, context=parse_tokens(context) if context else None, parallel=parallel, threads=threads,
+            llama_server=llama_server, gpu=gpu, weights=weights, kv_dtype=kv_dtype,
+            gpu_memory_utilization=gpu_memory_utilization, tp=tp, dp=dp, hub=hub, detach=detach, dry_run=dry_run,
+            ready_timeout_s=ready_timeout,
+        )  # fmt: skip
+        try:
+            run_serve(opts, say=lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            print("stopped", flush=True)
+
+
+@app.command()
+def ps() -> None:
+    """List servers started with `serve --detach`."""
+    with user_errors():
+        from rich.console import Console
+        from rich.table import Table
+
+        from .serving.launch import ps_rows
+
+        rows = ps_rows()
+        if not rows:
+            print("no servers running")
+            return
+        table = Table("name", "backend", "pid", "url", "model", "up", "log")
+        for row in rows:
+            table.add_row(*row)
+        Console(width=200).print(table)
+
+
+@app.command()
+def stop(
+    names: Annotated[list[str] | None, typer.Argument(help="Names from `slmbench ps`.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Stop every detached server.")] = False,
+) -> None:
+    """Stop servers started with `serve --detach`."""
+    with user_errors():
+        from .errors import SlmbenchError
+        from .serving.launch import stop_servers
+
+        if not names and not every:
+            raise SlmbenchError("name the server to stop (see `slmbench ps`), or pass --all")
+        stop_servers(names or [], every=every)
+
+
 def _print_results(results: Any) -> None:
     from rich.console import Console
     from rich.table import Table

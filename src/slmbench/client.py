@@ -156,3 +156,46 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+class ReplicaClient:
+    """Several endpoints serving one model, used as one: each request goes to the replica with
+    the fewest requests in flight (ties: the one that has been sent the fewest), which keeps a
+    slow or busy replica from queueing work the others could take."""
+
+    def __init__(
+        self,
+        base_urls: list[str],
+        *,
+        concurrency: int,
+        timeout_s: float,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("ReplicaClient needs at least one base URL")
+        self.replicas = [
+            ChatClient(url, concurrency=concurrency, timeout_s=timeout_s, retry=retry, api_key=api_key)
+            for url in base_urls
+        ]
+        self.outstanding = [0] * len(base_urls)
+        self.sent = [0] * len(base_urls)
+
+    async def __aenter__(self) -> ReplicaClient:
+        for replica in self.replicas:
+            await replica.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for replica in self.replicas:
+            await replica.__aexit__(*exc)
+
+    async def complete(self, body: bytes) -> Completion:
+        # Single-threaded event loop: choosing and counting need no lock.
+        i = min(range(len(self.replicas)), key=lambda k: (self.outstanding[k], self.sent[k]))
+        self.outstanding[i] += 1
+        self.sent[i] += 1
+        try:
+            return await self.replicas[i].complete(body)
+        finally:
+            self.outstanding[i] -= 1

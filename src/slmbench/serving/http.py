@@ -25,6 +25,29 @@ def post_json(
     return _call(request, timeout_s)
 
 
+def post_stream(
+    url: str, body: dict[str, Any], *, timeout_s: float, headers: dict[str, str] | None = None
+) -> tuple[int, str, list[str]]:
+    """POST a streaming request: (status, content type, the `data:` payloads of its SSE events)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "text/event-stream", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+            kind = resp.headers.get("Content-Type", "")
+            events = [
+                line[5:].strip().decode("utf-8", "replace") for line in resp if line.startswith(b"data:")
+            ]
+            return resp.status, kind, events
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), []
+    except (urllib.error.URLError, OSError):
+        return 0, "", []
+
+
 def _call(request: urllib.request.Request, timeout_s: float) -> tuple[int, Any]:
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as resp:

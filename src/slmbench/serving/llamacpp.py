@@ -10,7 +10,6 @@ import hashlib
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 from subprocess import Popen
 
@@ -18,6 +17,7 @@ from ..errors import PortInUse, ServerStartError
 from . import process
 from .base import Endpoint
 from .http import get_json, post_json
+from .ready import wait_ready
 
 HOST = "127.0.0.1"
 PROBE_CONVERSATION = [
@@ -28,7 +28,7 @@ PROBE_CONVERSATION = [
 ]
 
 
-class LlamaCppServer:
+class LlamaCppServer(process.Supervised):
     """`with LlamaCppServer(...) as endpoint:` starts, waits for readiness, always stops."""
 
     def __init__(
@@ -45,6 +45,7 @@ class LlamaCppServer:
         port: int | None = None,
         chat_template: str | None = None,
         ready_timeout_s: float = 300.0,
+        detach: bool = False,
     ) -> None:
         self.name = name
         self.binary = binary
@@ -57,6 +58,7 @@ class LlamaCppServer:
         self.port = port
         self.chat_template = chat_template
         self.ready_timeout_s = ready_timeout_s
+        self.detach = detach  # outlive slmbench (serve --detach); see release()
         self._proc: Popen[bytes] | None = None
 
     def argv(self, port: int) -> list[str]:
@@ -84,19 +86,12 @@ class LlamaCppServer:
                     raise
         raise AssertionError("unreachable")
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            process.stop(self._proc)
-            self._proc = None
-
     def _start(self, port: int) -> Endpoint:
-        self._proc = process.spawn(self.argv(port), self.log_path)
+        self._proc = process.spawn(self.argv(port), self.log_path, die_with_parent=not self.detach)
         root = f"http://{HOST}:{port}"
         try:
-            self._wait_ready(root, port)
+            wait_ready(self._proc, root, self.name, what="llama-server", log_path=self.log_path,
+                       timeout_s=self.ready_timeout_s, diagnose=lambda code: self._diagnose(code, port))  # fmt: skip
             _, props = get_json(f"{root}/props", timeout_s=10)
             _, rendered = post_json(f"{root}/apply-template", {"messages": PROBE_CONVERSATION}, timeout_s=10)
         except BaseException:
@@ -121,30 +116,6 @@ class LlamaCppServer:
             chat_template_probe=template,
             max_context=(props.get("default_generation_settings") or {}).get("n_ctx"),
         )
-
-    def _wait_ready(self, root: str, port: int) -> None:
-        """Ready means /health answers 200 and a 1-token completion succeeds."""
-        assert self._proc is not None
-        deadline = time.monotonic() + self.ready_timeout_s
-        while True:
-            if self._proc.poll() is not None:
-                raise self._diagnose(self._proc.returncode, port)
-            status, _ = get_json(f"{root}/health", timeout_s=2)
-            if status == 200:
-                break
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"llama-server did not become ready within {self.ready_timeout_s:g} s; "
-                    f"see its log {self.log_path}"
-                )
-            time.sleep(0.1)
-        body = {"model": self.name, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
-        status, reply = post_json(f"{root}/v1/chat/completions", body, timeout_s=self.ready_timeout_s)
-        if status != 200:
-            raise ServerStartError(
-                f"llama-server is up but a 1-token completion failed (HTTP {status}: {str(reply)[:200]}); "
-                f"see its log {self.log_path}"
-            )
 
     def _diagnose(self, code: int, port: int) -> ServerStartError:
         log = process.tail(self.log_path, 40)

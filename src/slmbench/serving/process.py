@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -23,8 +24,11 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start argv in its own session (a terminal's Ctrl-C reaches us, not it) logging to a file."""
+def spawn(argv: list[str], log_path: Path, *, die_with_parent: bool = True) -> subprocess.Popen[bytes]:
+    """Start argv in its own session (a terminal's Ctrl-C reaches us, not it) logging to a file.
+
+    die_with_parent=False is for `serve --detach`: the server must outlive this process.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -33,7 +37,7 @@ def spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent if die_with_parent else None,
         )
     _live.add(proc)
     return proc
@@ -54,6 +58,43 @@ def stop(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         pass
 
 
+def release(proc: subprocess.Popen[bytes]) -> int:
+    """Stop supervising proc (it keeps running); its pid."""
+    _live.discard(proc)
+    return proc.pid
+
+
+def stop_pid(pid: int, grace_s: float = 10.0) -> bool:
+    """SIGTERM a process that is not our child, SIGKILL after grace_s; False if it was gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Running and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+
 def tail(path: Path, lines: int = 20) -> str:
     try:
         with open(path, "rb") as f:
@@ -62,6 +103,34 @@ def tail(path: Path, lines: int = 20) -> str:
             return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+class Supervised:
+    """Lifecycle every server slmbench starts shares: stopped on leaving the `with` block,
+    unless handed over with release() (serve --detach)."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    stop_grace_s = 5.0
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop(self._proc, grace_s=self.stop_grace_s)
+            self._proc = None
+
+    def release(self) -> int:
+        """Stop supervising the running server; its pid."""
+        assert self._proc is not None
+        pid = release(self._proc)
+        self._proc = None
+        return pid
+
+    def wait(self) -> int:
+        """Block until the server exits by itself; its exit code."""
+        assert self._proc is not None
+        return self._proc.wait()
 
 
 @atexit.register
