@@ -120,10 +120,13 @@ class Sandbox:
             stdin.seek(0)
             # No preexec_fn (unsafe with the scoring threads): limits are set by the driver.
             start = time.perf_counter()
-            proc = subprocess.Popen(
-                self.command(limits.tmp_mb), stdin=stdin, stdout=out, stderr=err, env=env,
-                cwd=tempfile.gettempdir() if self.mode == "unsafe" else "/", start_new_session=True, **drop,
-            )  # fmt: skip
+            try:
+                proc = subprocess.Popen(
+                    self.command(limits.tmp_mb), stdin=stdin, stdout=out, stderr=err, env=env,
+                    cwd=tempfile.gettempdir() if self.mode == "unsafe" else "/", start_new_session=True, **drop,
+                )  # fmt: skip
+            except OSError as exc:
+                return Outcome("no_result", {"error": f"cannot start the sandbox: {exc}"}, str(exc))
             try:
                 timed_out = not _wait(proc, limits.wall_s)
             finally:

@@ -94,6 +94,8 @@ def _limit(limits):
 
 
 def _error(exc):
+    if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: RLIMIT_FSIZE (Python ignores SIGXFSZ)
+        return {"status": "output_limit", "error": "output-size limit exceeded"}
     kind = "memory" if isinstance(exc, MemoryError) else "runtime"
     return {"status": kind, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
