@@ -121,7 +121,7 @@ def livecodebench(source: str) -> list[tuple[str, str, dict[str, Any], dict[str,
                         "expected": [t["output"] for t in tests]}  # fmt: skip
             if not tests:
                 raise ValueError("it has no test cases")
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, pickle.UnpicklingError, zlib.error) as exc:
             raise SlmbenchError(f"LiveCodeBench row {number} is not usable ({exc!r}); fix or remove it") from None
         how = (f"Complete this starter code:\n```python\n{starter}\n```" if functional else
                "Read the input from standard input and write the answer to standard output.")  # fmt: skip
