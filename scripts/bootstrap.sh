@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages slmbench's embedded default needs: Python venv support, CMake and a C++
-# compiler (to build llama.cpp's llama-server once). Installed with apt-get when missing and
+# compiler (to build llama.cpp's llama-server once), and bubblewrap (the sandbox in which
+# the coding suite runs model-written code). Installed with apt-get when missing and
 # running as root; otherwise the exact command is printed and the script fails.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 "${PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
