@@ -140,3 +140,21 @@ def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tm
     # llama.cpp enforced the schema grammar: guided answers are JSON from the first character.
     guided = [s for s in structured["samples"] if s["meta"]["mode"] == "json_schema"]
     assert all(s["answer"].lstrip().startswith("{") for s in guided)
+
+
+def test_coding_suite_on_the_real_model_runs_its_code_in_the_sandbox(tmp_path):
+    out = tmp_path / "runs"
+    result = run_cli("eval", "--task", "coding", "--limit", "2", "--max-tokens", "256", "--parallel", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "coding" in result.stdout and "pass@1" in result.stdout
+    data = json.loads((out / "latest" / "results.json").read_text())
+    coding = data["models"][0]["tasks"]["coding"]
+    assert sum(coding["counts"].values()) == 2 and coding["counts"]["error"] == coding["counts"]["timeout"] == 0
+    assert [s["meta"]["source"] for s in coding["samples"]] == ["humaneval", "original"]
+    metrics = coding["metrics"]
+    assert metrics["pass@1"]["n"] == 2 and 0.0 <= metrics["pass@1"]["value"] <= 1.0
+    # Every sample was judged: passed, or failed with exactly one failure kind.
+    for s in coding["samples"]:
+        kinds = [k for k, v in s["parts"].items() if k.startswith("fail_") and v == 1.0]
+        assert (s["verdict"] == "ok") == (kinds == []) and len(kinds) <= 1, s
+    assert data["manifest"]["tasks"]["coding"]["sandbox"]["mode"] == "bwrap"
