@@ -96,6 +96,22 @@ def test_an_indented_answer_continues_the_humaneval_stub():
     assert join_program("", "print(1)\n", "") == "print(1)\n"
 
 
+def test_the_value_codec_round_trips_plain_data_and_refuses_objects():
+    from slmbench.sandbox.driver import decode, encode
+
+    value = [1, -2**70, 2.5, float("inf"), "zoë", None, True, (1, (2,)), {3, 4}, {(1, 2): [b"\x00x"]}, 1j]
+    assert decode(json.loads(json.dumps(encode(value)))) == value
+    assert type(decode(encode((1,)))) is tuple and type(decode(encode(frozenset()))) is set
+
+    class Sneaky(int):
+        def __eq__(self, other):
+            return True
+
+    for bad in (Sneaky(1), object(), [print], {"k": range(3)}):
+        with pytest.raises(TypeError):
+            encode(bad)
+
+
 def test_same_compares_types_and_floats_with_tolerance():
     assert same([1, (2, 3)], [1, (2, 3)]) and not same([1, [2, 3]], [1, (2, 3)])
     assert same(0.1 + 0.2, 0.3) and same(7.0, 7) and not same(True, 1) and not same("1", 1)
@@ -219,7 +235,8 @@ def test_samples_k_draws_distinct_requests_and_reports_pass_at_k(tmp_path):
         results, result = evaluate(server, tmp_path, limit=4, samples=3, temperature=0.8)
         seeds = sorted(b["seed"] for b in server.bodies)
         assert server.chat_requests == 12 and seeds == sorted([0, 1, 2] * 4)
-    assert result.metrics["pass@1"].value == pytest.approx(1 / 3) and result.metrics["pass@1"].n == 4
+    whys = [(s.id, s.verdict, s.why) for s in result.samples]
+    assert result.metrics["pass@1"].value == pytest.approx(1 / 3) and result.metrics["pass@1"].n == 4, whys
     assert result.metrics["pass@3"].value == 1.0
     assert results.manifest["tasks"]["coding"]["samples_per_problem"] == 3
     assert len({s.id for s in result.samples}) == 12

@@ -142,9 +142,11 @@ def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tm
     assert all(s["answer"].lstrip().startswith("{") for s in guided)
 
 
+@pytest.mark.timeout(1500)  # a few seconds on an idle machine; generous for a shared one
 def test_coding_suite_on_the_real_model_runs_its_code_in_the_sandbox(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("eval", "--task", "coding", "--limit", "2", "--max-tokens", "256", "--parallel", "2", "--out", str(out))
+    args = ["--limit", "2", "--max-tokens", "128", "--parallel", "2", "--timeout", "1200", "--out", str(out)]
+    result = run_cli("eval", "--task", "coding", *args, timeout=1400)
     assert result.returncode == 0, result.stderr
     assert "coding" in result.stdout and "pass@1" in result.stdout
     data = json.loads((out / "latest" / "results.json").read_text())

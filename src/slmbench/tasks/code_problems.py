@@ -219,11 +219,12 @@ def longest_palindrome(s: str) -> str:
     """''', lambda r: (word(r, "ab", 16),), edge=(("",), ("a",), ("cbbd",)))
 def longest_palindrome(s):
     best = ""
-    for i in range(len(s)):
-        for j in range(i + len(best), len(s)):
-            sub = s[i : j + 1]
-            if sub == sub[::-1] and len(sub) > len(best):
-                best = sub
+    for centre in range(2 * len(s) - 1):  # left to right, so the first longest one wins ties
+        lo, hi = centre // 2, (centre + 1) // 2
+        while lo >= 0 and hi < len(s) and s[lo] == s[hi]:
+            lo, hi = lo - 1, hi + 1
+        if hi - lo - 1 > len(best):
+            best = s[lo + 1 : hi]
     return best
 
 
