@@ -68,11 +68,10 @@ def test_cannot_connect_to_a_server_on_the_hosts_loopback(task):
     server.listen()
     server.settimeout(0.2)
     port = server.getsockname()[1]
-    accepted = []
+    accepted, judged = [], threading.Event()
 
     def accept():
-        deadline = time.time() + 6
-        while time.time() < deadline:
+        while not judged.is_set():
             try:
                 accepted.append(server.accept())
             except TimeoutError:
@@ -88,6 +87,7 @@ def solve():
     return 42
 """
     why = failed_as(judge(task, code), "runtime_error")
+    judged.set()
     thread.join()
     server.close()
     assert "ConnectionRefusedError" in why
@@ -268,11 +268,15 @@ def test_forging_a_pass_against_the_data_sets_own_tests_fails(task):
     _, _, plan, _ = next(p for p in humaneval() if p[0] == "HumanEval/0")
     attacks = [
         # Break the assertion machinery, forge a judge-style "pass", exit early.
-        "import builtins, os\nbuiltins.AssertionError = type('Never', (Exception,), {})\n"
-        "def has_close_elements(numbers, threshold):\n    os.write(1, repr({'status': 'pass'}).encode())\n    os._exit(0)",
+        (
+            "import builtins, os\nbuiltins.AssertionError = type('Never', (Exception,), {})\n"
+            "def has_close_elements(numbers, threshold):\n    os.write(1, repr({'status': 'pass'}).encode())\n    os._exit(0)"
+        ),
         # Walk up to the caller and replace its check function.
-        "import sys\ndef has_close_elements(numbers, threshold):\n    f = sys._getframe(1)\n"
-        "    f.f_globals['check'] = lambda candidate: None\n    f.f_globals['_judge'] = lambda job: {'status': 'pass'}\n    return None",
+        (
+            "import sys\ndef has_close_elements(numbers, threshold):\n    f = sys._getframe(1)\n"
+            "    f.f_globals['check'] = lambda candidate: None\n    f.f_globals['_judge'] = lambda job: {'status': 'pass'}\n    return None"
+        ),
     ]
     for code in attacks:
         kind, why = task.run_tests(plan, code)

@@ -1,5 +1,6 @@
-"""The program that runs inside the sandbox. Standard library only: it is passed to a bare
-interpreter with `-c`, and the harness imports it for the value codec.
+"""The program that runs inside the sandbox. Standard library only: a bare interpreter
+receives it compiled on stdin (see sandbox/__init__.py), and the harness imports it for the
+value codec.
 
 It reads one job (marshal, from the harness) on stdin, sets its own rlimits before any
 untrusted code runs (hard limits: the code cannot raise them again), and writes one result
@@ -18,6 +19,7 @@ claims to have returned. Whether those values pass is decided by the harness or 
 process in which no untrusted code ever ran, so no patching of this process forges a pass.
 """
 
+# ruff: noqa: S102 - exec of the code under test (and of trusted test code) is this file's job
 from __future__ import annotations
 
 import io

@@ -48,12 +48,34 @@ def word(rng: random.Random, alphabet: str = "abc", n_max: int = 12, n_min: int 
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(n_min, n_max)))
 
 
-def intervals(rng: random.Random, n_max: int = 12, span: int = 60) -> list[list[int]]:
+def intervals(rng: random.Random, n_max: int = 12, n_min: int = 0, span: int = 60, width: int = 15) -> list[list[int]]:
     out = []
-    for _ in range(rng.randint(0, n_max)):
+    for _ in range(rng.randint(n_min, n_max)):
         a = rng.randint(0, span)
-        out.append([a, a + rng.randint(1, 15)])
+        out.append([a, a + rng.randint(1, width)])
     return out
+
+
+def _with_rank(rng: random.Random, nums: list[int], distinct: bool) -> tuple[list[int], int]:
+    """nums and a k from 1 to its length (or to its number of distinct values)."""
+    return nums, rng.randint(1, len(set(nums)) if distinct else len(nums))
+
+
+def _prerequisites(rng: random.Random) -> tuple[int, list[list[int]]]:
+    n = rng.randint(1, 8)
+    return n, edges(rng, n, rng.randint(0, n + 2), directed=True)
+
+
+def _graph(rng: random.Random) -> tuple[int, list[list[int]]]:
+    n = rng.randint(1, 12)
+    return n, edges(rng, n, rng.randint(0, n))
+
+
+def _weighted(rng: random.Random) -> tuple[list[list[int]], int, int]:
+    """network_delay's (times, n, k): weighted directed edges between nodes 1..n."""
+    n = rng.randint(1, 7)
+    times = [[a + 1, b + 1, rng.randint(0, 9)] for a, b in edges(rng, n, rng.randint(0, 3 * n), directed=True)]
+    return times, n, rng.randint(1, n)
 
 
 def edges(rng: random.Random, n: int, m: int, directed: bool = False) -> list[list[int]]:
@@ -173,7 +195,7 @@ def kth_largest(nums: list[int], k: int) -> int:
     """Return the k-th largest element of nums (1 <= k <= len(nums)); duplicates count separately.
     >>> kth_largest([3, 2, 3, 1, 2, 4, 5, 5, 6], 4)
     4
-    """''', lambda r: (lambda a: (a, r.randint(1, len(a))))(ints(r, n_min=1)), edge=(([1], 1),))
+    """''', lambda r: _with_rank(r, ints(r, n_min=1), distinct=False), edge=(([1], 1),))
 def kth_largest(nums, k):
     return heapq.nlargest(k, nums)[-1]
 
@@ -399,7 +421,7 @@ def top_k_frequent(nums: list[int], k: int) -> list[int]:
     ascending order. 1 <= k <= number of distinct values.
     >>> top_k_frequent([1, 1, 1, 2, 2, 3], 2)
     [1, 2]
-    """''', lambda r: (lambda a: (a, r.randint(1, len(set(a)))))(ints(r, 0, 8, 30, 1)), edge=(([4], 1),))
+    """''', lambda r: _with_rank(r, ints(r, 0, 8, 30, 1), distinct=True), edge=(([4], 1),))
 def top_k_frequent(nums, k):
     counts = Counter(nums)
     return sorted(counts, key=lambda x: (-counts[x], x))[:k]
@@ -512,7 +534,7 @@ def insert_interval(intervals: list[list[int]], new: list[int]) -> list[list[int
     or touch, and return the sorted disjoint result.
     >>> insert_interval([[1, 3], [6, 9]], [2, 5])
     [[1, 5], [6, 9]]
-    """''', lambda r: (merge_intervals(intervals(r)), (lambda a: [a, a + r.randint(0, 20)])(r.randint(0, 70))),
+    """''', lambda r: (merge_intervals(intervals(r)), intervals(r, 1, 1, 70, 20)[0]),
     edge=(([], [1, 2]),))
 def insert_interval(intervals, new):
     return merge_intervals([*intervals, new])
@@ -539,7 +561,7 @@ def min_meeting_rooms(meetings: list[list[int]]) -> int:
     start in a room the moment another ends there).
     >>> min_meeting_rooms([[0, 30], [5, 10], [15, 20]])
     2
-    """''', lambda r: (intervals(r, 15, 40),), edge=(([],), ([[1, 5], [5, 10]],)))
+    """''', lambda r: (intervals(r, 15, span=40),), edge=(([],), ([[1, 5], [5, 10]],)))
 def min_meeting_rooms(meetings):
     events = sorted([(a, 1) for a, _ in meetings] + [(b, -1) for _, b in meetings])
     cur = best = 0
@@ -555,7 +577,7 @@ def interval_intersections(a: list[list[int]], b: list[list[int]]) -> list[list[
     sorted list of closed intervals (a single shared point [x, x] counts).
     >>> interval_intersections([[0, 2], [5, 10]], [[1, 5], [8, 12]])
     [[1, 2], [5, 5], [8, 10]]
-    """''', lambda r: ([iv for iv in merge_intervals(intervals(r)) if iv], [iv for iv in merge_intervals(intervals(r))]),
+    """''', lambda r: (merge_intervals(intervals(r)), merge_intervals(intervals(r))),
     edge=(([], [[1, 2]]),))
 def interval_intersections(a, b):
     out = []
@@ -605,7 +627,7 @@ def can_finish(n: int, prerequisites: list[list[int]]) -> bool:
     """Courses 0..n-1; [a, b] means b must be taken before a. Return whether all can be taken.
     >>> can_finish(2, [[1, 0], [0, 1]])
     False
-    """''', lambda r: (lambda n: (n, edges(r, n, r.randint(0, n + 2), directed=True)))(r.randint(1, 8)), edge=((1, []),))
+    """''', lambda r: _prerequisites(r), edge=((1, []),))
 def can_finish(n, prerequisites):
     return bool(topo_order(n, prerequisites)) or n == 0
 
@@ -616,7 +638,7 @@ def topo_order(n: int, prerequisites: list[list[int]]) -> list[int]:
     smallest lexicographically, or [] if there is none.
     >>> topo_order(4, [[1, 0], [2, 0], [3, 1], [3, 2]])
     [0, 1, 2, 3]
-    """''', lambda r: (lambda n: (n, edges(r, n, r.randint(0, n + 2), directed=True)))(r.randint(1, 8)), edge=((3, []),))
+    """''', lambda r: _prerequisites(r), edge=((3, []),))
 def topo_order(n, prerequisites):
     after, indegree = defaultdict(list), [0] * n
     for a, b in prerequisites:
@@ -667,8 +689,7 @@ def network_delay(times: list[list[int]], n: int, k: int) -> int:
     node k; return the time until every node has received it, or -1 if some never does.
     >>> network_delay([[2, 1, 1], [2, 3, 1], [3, 4, 1]], 4, 2)
     2
-    """''', lambda r: (lambda n: ([[a + 1, b + 1, r.randint(0, 9)] for a, b in edges(r, n, r.randint(0, 3 * n), directed=True)], n,
-                                  r.randint(1, n)))(r.randint(1, 7)), edge=(([], 1, 1),))
+    """''', lambda r: _weighted(r), edge=(([], 1, 1),))
 def network_delay(times, n, k):
     graph = defaultdict(list)
     for u, v, w in times:
@@ -691,7 +712,7 @@ def count_components(n: int, edges: list[list[int]]) -> int:
     """Return the number of connected components of the undirected graph with nodes 0..n-1.
     >>> count_components(5, [[0, 1], [1, 2], [3, 4]])
     2
-    """''', lambda r: (lambda n: (n, edges(r, n, r.randint(0, n))))(r.randint(1, 12)), edge=((1, []),))
+    """''', lambda r: _graph(r), edge=((1, []),))
 def count_components(n, edges):
     parent = list(range(n))
 

@@ -280,7 +280,7 @@ def code_quality(codes: Sequence[str]) -> list[dict[str, float]]:
         for i, code in enumerate(codes):
             (root / f"s{i}.py").write_text(code, encoding="utf-8")
         done = subprocess.run([find_ruff_bin(), "check", "--no-cache", "--exit-zero", "--output-format", "json", "."],
-                              cwd=root, capture_output=True, text=True, timeout=300)  # fmt: skip
+                              cwd=root, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
         try:
             findings = json.loads(done.stdout)
         except ValueError:
