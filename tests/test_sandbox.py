@@ -95,6 +95,11 @@ def solve():
     # Only a loopback of its own: no interface leads anywhere.
     interfaces = judge(task, "import socket\ndef solve():\n    return [n for _, n in socket.if_nameindex()]", ["lo"])
     assert interfaces.verdict == "ok"
+    # Nor can it make itself a namespace with more rights.
+    code = ("import ctypes, os\ndef solve():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+            "    if libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET\n"
+            "        raise OSError(ctypes.get_errno(), 'unshare refused')\n    return 42")  # fmt: skip
+    assert "unshare refused" in failed_as(judge(task, code), "runtime_error")
 
 
 def test_cannot_write_outside_its_temp_dir(task, tmp_path):
@@ -323,7 +328,7 @@ def test_a_broken_bubblewrap_is_reported_in_one_line(monkeypatch):
 def test_sandbox_command_hides_home_etc_and_the_network():
     box = Sandbox("bwrap", "/usr/bin/python3", "/usr/bin/bwrap")
     cmd = box.command(64)
-    assert {"--unshare-all", "--die-with-parent", "--new-session", "--clearenv"} <= set(cmd)
+    assert {"--unshare-all", "--disable-userns", "--die-with-parent", "--new-session", "--clearenv"} <= set(cmd)
     assert "--share-net" not in cmd
     bound = {cmd[i + 2] for i, a in enumerate(cmd) if a in ("--ro-bind", "--bind")}
     assert "--bind" not in cmd and not bound & {"/", "/home", "/root", "/etc", "/tmp", "/work"}

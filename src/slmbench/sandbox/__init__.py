@@ -1,7 +1,8 @@
 """Run untrusted Python in a separate process, isolated with bubblewrap.
 
-Isolation (bubblewrap): every namespace unshared (the network namespace has only a downed
-loopback, so nothing can be reached, the host's 127.0.0.1 included); read-only /usr and the
+Isolation (bubblewrap): every namespace unshared (the network namespace has only its own
+loopback, so nothing outside can be reached, the host's 127.0.0.1 included; no nested user
+namespaces); read-only /usr and the
 interpreter; a private size-capped tmpfs /tmp; no /home, /root, /etc, run store or the
 harness's files; an empty environment; a new session; the sandbox dies with its parent.
 When the harness runs as root the sandbox runs as nobody: the kernel never applies
@@ -106,7 +107,8 @@ class Sandbox:
         if prefix and prefix != "/usr" and not prefix.startswith("/usr/"):
             binds += ["--ro-bind", prefix, prefix]
         return [
-            self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+            # --disable-userns: no nested user namespaces, a common kernel attack surface
+            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
             *binds, "--proc", "/proc", "--dev", "/dev", "--size", str(tmp_mb << 20), "--tmpfs", "/tmp",
             "--chdir", "/tmp", "--hostname", "sandbox", *argv,
