@@ -36,6 +36,7 @@ from ..sandbox import Limits, Outcome, Sandbox, open_sandbox
 from ..sandbox.driver import decode
 from . import code_data
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .code_problems import PROBLEMS
 
 FAILURES = ("wrong_answer", "runtime_error", "timeout", "memory", "syntax", "no_code")
 # The sandbox's end states, as failure kinds.
@@ -47,8 +48,9 @@ QUALITY_RULES = ["E", "W", "F", "B", "SIM", "C4", "UP"]
 class Coding:
     name = "coding"
     version = "1"
-    description = "HumanEval + 47 original LeetCode-medium-style problems, run in a bubblewrap sandbox; pass@k, failures, ruff"
-    default_limit = 211
+    description = (f"HumanEval + {len(PROBLEMS)} original LeetCode-medium-style problems, run in a bubblewrap sandbox; "
+                   "pass@k, failures, ruff")  # fmt: skip
+    default_limit = 164 + len(PROBLEMS)  # all of HumanEval and of the original set
     max_tokens = 768
     context_tokens = 1024
     breakdown = "source"
