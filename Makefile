@@ -21,6 +21,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/harness_overhead.py
+	$(BIN)/python benchmarks/sandbox_startup.py
 
 setup: $(STAMP)
 	$(BIN)/slmbench setup

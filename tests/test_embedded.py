@@ -189,3 +189,23 @@ def test_understanding_and_multilingual_suites_on_the_real_model(tmp_path):
     print(f"understanding+multilingual, limit 1: {time.monotonic() - started:.0f} s; "
           + ", ".join(f"{k}={understanding['metrics'][k]['value']:.3f}" for k in ("rougeL", "fact_recall", "extraction_f1", "qa_f1"))
           + ", " + ", ".join(f"{k}={multilingual['metrics'][k]['value']:.3f}" for k in ("bleu", "chrf", "language_accuracy")))
+
+
+@pytest.mark.timeout(1500)  # a few seconds on an idle machine; generous for a shared one
+def test_coding_suite_on_the_real_model_runs_its_code_in_the_sandbox(tmp_path):
+    out = tmp_path / "runs"
+    args = ["--limit", "2", "--max-tokens", "128", "--parallel", "2", "--timeout", "1200", "--out", str(out)]
+    result = run_cli("eval", "--task", "coding", *args, timeout=1400)
+    assert result.returncode == 0, result.stderr
+    assert "coding" in result.stdout and "pass@1" in result.stdout
+    data = json.loads((out / "latest" / "results.json").read_text())
+    coding = data["models"][0]["tasks"]["coding"]
+    assert sum(coding["counts"].values()) == 2 and coding["counts"]["error"] == coding["counts"]["timeout"] == 0
+    assert [s["meta"]["source"] for s in coding["samples"]] == ["humaneval", "original"]
+    metrics = coding["metrics"]
+    assert metrics["pass@1"]["n"] == 2 and 0.0 <= metrics["pass@1"]["value"] <= 1.0
+    # Every sample was judged: passed, or failed with exactly one failure kind.
+    for s in coding["samples"]:
+        kinds = [k for k, v in s["parts"].items() if k.startswith("fail_") and v == 1.0]
+        assert (s["verdict"] == "ok") == (kinds == []) and len(kinds) <= 1, s
+    assert data["manifest"]["tasks"]["coding"]["sandbox"]["mode"] == "bwrap"

@@ -51,6 +51,8 @@ def eval_command(
     max_tokens: Annotated[int | None, typer.Option(help="Answer length cap (default: each task's own).")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for one answer (default: 300, longer for long answers: 60 + 0.25 per max token).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries on connection errors, 429 and 5xx.")] = None,
+    samples: Annotated[int | None, typer.Option(help="Answers per problem for pass@k (coding tasks); needs --temperature > 0.")] = None,
+    unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox", help="Run model-written code without bubblewrap (rlimits only).")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
     config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,
     parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
@@ -87,7 +89,8 @@ def eval_command(
             "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
             "target_ci_width": target_ci_width, "max_samples": max_samples,
-            "data": dict(cfg.parse_data_flag(d) for d in data) if data else None,
+            "data": dict(cfg.parse_data_flag(d) for d in data) if data else None, "samples": samples,
+            "unsafe_no_sandbox": unsafe_no_sandbox or None,
         }  # fmt: skip
         try:
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})

@@ -71,6 +71,10 @@ class EvalSettings(BaseModel):
     # percentage points wide, or a task has max_samples.
     target_ci_width: float | None = Field(default=None, gt=0, le=100)
     max_samples: int = Field(default=1000, ge=1)
+    # answers drawn per problem by tasks that report pass@k (coding); needs temperature > 0
+    samples: int = Field(default=1, ge=1, le=200)
+    # run model-written code without bubblewrap (rlimits in a child process only)
+    unsafe_no_sandbox: bool = False
 
 
 class Config(BaseModel):
@@ -137,6 +141,11 @@ def check_settings(settings: EvalSettings, known_tasks: list[str], data_tasks: l
     for task in settings.tasks:
         if task not in known_tasks:
             raise SlmbenchError(f"unknown task {task!r}; known tasks: {', '.join(known_tasks)}")
+    if settings.samples > 1 and settings.temperature == 0:
+        raise SlmbenchError(
+            f"--samples {settings.samples} draws several answers per problem, but at temperature 0 they are all "
+            "the same; pass --temperature (e.g. 0.8)"
+        )
     for task in settings.data:
         if task not in data_tasks:
             raise SlmbenchError(f"--data {task}=...: task {task!r} reads no data; tasks that do: {', '.join(data_tasks)}")

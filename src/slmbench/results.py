@@ -116,6 +116,8 @@ def format_estimate(e: Estimate) -> str:
     """A share as percent with its interval: `12.5 [4.1, 30.2]`."""
     if e.value is None:
         return "n/a (n=0)"
+    if e.unit != "share":
+        return f"{e.value:.2f} [{e.ci_low:.2f}, {e.ci_high:.2f}] {e.unit}"
     return f"{e.value * 100:.1f} [{e.ci_low * 100:.1f}, {e.ci_high * 100:.1f}]"  # type: ignore[operator]
 
 
@@ -165,6 +167,10 @@ def to_markdown(results: Results) -> str:
         lines.append(f"- **{name}**: {info.get('server', '?')} at {info.get('base_url', '?')}, model `{info.get('model', '?')}`")
     sampling = man.get("sampling", {})
     lines.append(f"- sampling: {', '.join(f'{k}={v}' for k, v in sampling.items())}")
+    for name, info in man.get("tasks", {}).items():
+        if "sandbox" in info:
+            box = info["sandbox"]
+            lines.append(f"- {name}: " + box.get("warning", f"code ran in a {box['mode']} sandbox ({box['python']})"))
     lines.append(f"- seed {man.get('seed')}; tasks: " + ", ".join(f"{k} v{v['version']} (n={v['samples']})" for k, v in man.get("tasks", {}).items()))
     for name, info in man.get("tasks", {}).items():
         notes = info.get("notes", {})

@@ -34,7 +34,7 @@ from .serving import Endpoint, open_endpoint, preflight
 from .serving.models import embedded_gguf
 from .store import Store
 from .tasks import TASKS, Sample, Task, known_tasks
-from .tasks.base import ANSWERED, ERROR, OK, TIMEOUT, VERDICTS, Verdict
+from .tasks.base import ANSWERED, ERROR, OK, TIMEOUT, VERDICTS, Verdict, draws
 
 STORE_FILE = "slmbench.sqlite"
 COMMIT_EVERY_S = 0.1
@@ -59,7 +59,9 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     for spec in models:
         preflight(spec)
     tasks = [TASKS[name] for name in settings.tasks]
-    samples = {t.name: t.samples(settings.limit or t.default_limit, settings.seed, settings.data.get(t.name)) for t in tasks}
+    samples = {t.name: _samples(t, settings.limit or t.default_limit, settings) for t in tasks}
+    # Task set-up that can fail (e.g. the code sandbox) fails here, before any server starts.
+    prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
     store = Store(out / STORE_FILE)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -67,6 +69,8 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     run_dir.mkdir()
     _point_latest(out, run_id)
     results = Results(run_id, run_dir, "running", _manifest(settings, tasks, samples))
+    for name, info in prepared.items():
+        results.manifest["tasks"][name] |= info
     store.start_run(run_id, results.manifest)
     ctx_per_slot = _ctx_per_slot(tasks, settings)
     try:
@@ -126,12 +130,20 @@ def _evaluate_model(
     rows = []
     for task in tasks:
         task_requests = [r for r in requests if r.task is task]
-        records = [_record(r, answers[r.key], r.key in cached_keys) for r in task_requests]
+        verdicts = _verdicts(task, [(r.sample, answers[r.key]) for r in task_requests])
+        records = [_record(r, answers[r.key], r.key in cached_keys, v) for r, v in zip(task_requests, verdicts, strict=True)]
         rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
         sent = len({r.key for r in task_requests if r.key not in cached_keys})  # identical requests go once
         cached = sum(r.key in cached_keys for r in task_requests)
         into.tasks[task.name] = _aggregate(task, records, sent, cached)
     store.save_sample_results(rows)
+
+
+def _samples(task: Task, limit: int, settings: EvalSettings) -> list[Sample]:
+    samples = task.samples(limit, settings.seed, settings.data.get(task.name))
+    if getattr(task, "repeatable", False):  # pass@k tasks: --samples draws per problem
+        samples = draws(samples, settings.samples, settings.seed)
+    return samples
 
 
 def _narrow(
@@ -153,7 +165,7 @@ def _narrow(
             if e.ci_low is None or e.ci_high is None or e.ci_high - e.ci_low <= target:
                 continue
             limits[task.name] = min(settings.max_samples, 2 * limits[task.name])
-            more = task.samples(limits[task.name], settings.seed, settings.data.get(task.name))
+            more = _samples(task, limits[task.name], settings)
             if len(more) > len(samples[task.name]):  # at the cap, or a data set with no more rows
                 samples[task.name] = more
                 wide.append(task)
@@ -227,11 +239,18 @@ def _run_async(coro: Any) -> None:
         uvloop.run(coro)
 
 
-def _record(r: Request, c: Completion, cached: bool) -> SampleRecord:
-    if not c.ok:
-        verdict = Verdict(TIMEOUT if c.error_kind == TIMEOUT_KIND else ERROR, 0.0, f"{c.error_kind}: {c.error}")
-    else:
-        verdict = r.task.score(r.sample, c)
+def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdict]:
+    """Score the answers; a task with score_many (coding: parallel sandboxes) gets them all at once."""
+    answered = [(s, c) for s, c in pairs if c.ok]
+    score_many = getattr(task, "score_many", None)
+    scored = iter(score_many(answered) if score_many else [task.score(s, c) for s, c in answered])
+    return [
+        next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMEOUT_KIND else ERROR, 0.0, f"{c.error_kind}: {c.error}")
+        for _, c in pairs
+    ]
+
+
+def _record(r: Request, c: Completion, cached: bool, verdict: Verdict) -> SampleRecord:
     return SampleRecord(
         id=r.sample.id,
         prompt=r.sample.messages[-1]["content"],
@@ -344,6 +363,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             | ({"data": settings.data[t.name]} if t.name in settings.data else {})
             # Tasks may describe their samples (e.g. the set's label, sacrebleu signatures).
             | ({"notes": t.notes(samples[t.name])} if hasattr(t, "notes") else {})
+            | ({"samples_per_problem": settings.samples} if getattr(t, "repeatable", False) else {})
             for t in tasks
         },
         "models": {},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .arithmetic import Arithmetic
 from .base import Sample, Task, Verdict
+from .code_data import livecodebench, mbpp
+from .coding import Coding, CodingData
 from .instruction import IFEval, Instruction
 from .multilingual import Multilingual
 from .reasoning import Reasoning
@@ -15,9 +17,10 @@ TASKS: dict[str, Task] = {
     task.name: task
     for task in (
         Arithmetic(), Instruction(), IFEval(), Reasoning(), ZebraLogic(), AIME2025(), MATH500(), Structured(),
-        Understanding(), Multilingual(),
+        Understanding(), Multilingual(), Coding(),
+        CodingData("mbpp", "MBPP", mbpp, 500), CodingData("livecodebench", "LiveCodeBench", livecodebench, 1055),
     )
-}
+}  # fmt: skip
 
 
 def known_tasks() -> list[str]:

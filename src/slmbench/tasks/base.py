@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client import Completion
@@ -73,3 +73,15 @@ class Task(Protocol):
 
     # Optional: `notes(samples) -> dict`, written to the manifest's task entry (a data set's
     # label, metric signatures); the runner calls it when a task has it.
+
+
+def draws(samples: list[Sample], n: int, seed: int) -> list[Sample]:
+    """n draws per sample for pass@k: distinct ids, and a distinct sampling seed in each
+    request so that each draw is its own request (and cache entry)."""
+    if n == 1:
+        return samples
+    return [
+        replace(s, id=f"{s.id}#{j}", meta={**s.meta, "draw": j}, params={**s.params, "seed": seed * 1000 + j})
+        for s in samples
+        for j in range(n)
+    ]
