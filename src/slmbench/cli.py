@@ -157,12 +157,12 @@ def perf_command(
             slo=parse_slo(slo or []), repeats=repeats, seed=seed, timeout_s=timeout, ignore_eos=ignore_eos, out=out,
             bandwidth_gbs=bandwidth, peak_tflops=peak_tflops,
         )  # fmt: skip
-        results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False))
+        results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False, soft_wrap=True))
         _print_perf(console, results)
         if baseline is not None and results.points:
             _print_compare(console, report.compare(baseline, results.to_dict()), [compare[0], results.run_dir])
         if results.status == "interrupted":
-            err.print(f"interrupted: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False)
+            err.print(f"interrupted: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False, soft_wrap=True)
             raise typer.Exit(130)
 
 

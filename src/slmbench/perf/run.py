@@ -124,6 +124,10 @@ Say = Callable[[str], None]
 def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point: Callable[[dict[str, Any]], None] | None = None) -> PerfResults:
     """Measure every point against the model; a Ctrl-C keeps (and writes) what completed."""
     settings.check()
+    if settings.prompts_file:
+        P.from_jsonl(settings.prompts_file, settings.output_len)  # a bad file fails before any server starts
+    if settings.task:
+        P.from_task(settings.task, 1, settings.output_len, settings.seed)
     out = prepare_out(settings.out)
     if spec.backend == "llamacpp" and "parallel" not in spec.model_fields_set:
         # one slot per concurrent request, or the server queues and the point measures the queue
@@ -244,7 +248,15 @@ async def _drive(ep: Endpoint, point: Point, settings: PerfSettings, warm: list[
             await open_loop(client, bodies, point.load, settings.burstiness, settings.duration_s, seed, run)
 
 
+UNIQUE_PROMPTS = 256  # more than any server's prompt cache holds; a long point cycles them
+
+
 def _bodies(ep: Endpoint, root: str, point: Point, settings: PerfSettings, count: int, seed: int) -> list[bytes]:
+    bodies = _unique_bodies(ep, root, point, settings, min(count, UNIQUE_PROMPTS), seed)
+    return [bodies[i % len(bodies)] for i in range(count)]
+
+
+def _unique_bodies(ep: Endpoint, root: str, point: Point, settings: PerfSettings, count: int, seed: int) -> list[bytes]:
     if settings.prompts_file:
         prompts = P.cycle(P.from_jsonl(settings.prompts_file, settings.output_len), count)
     elif settings.task:

@@ -45,21 +45,43 @@ class StreamClient:
     async def send(self, body: bytes, record: RequestRecord, origin: float) -> RequestRecord:
         """Stream one request (body has "stream": true) into record; times relative to origin."""
         assert self._session is not None, "use StreamClient as an async context manager"
-        sent = time.perf_counter()
-        record.start = sent - origin
+        for fresh_try in (False, True):
+            sent = time.perf_counter()
+            record.start = sent - origin
+            try:
+                return await self._send_once(body, record, sent)
+            except _StaleConnection as exc:
+                # A kept-alive connection the server had already closed (llama-server closes idle
+                # ones): the request never left, so it is sent again on a new connection, timed afresh.
+                if fresh_try:
+                    return _fail(record, CONNECTION, str(exc))
+        raise AssertionError("unreachable")
+
+    async def _send_once(self, body: bytes, record: RequestRecord, sent: float) -> RequestRecord:
+        assert self._session is not None
+        got_response = False
         try:
             async with self._session.post(self.url, data=body, headers=self.headers) as resp:
+                got_response = True
                 if resp.status != 200:
                     raw = await resp.read()
                     kind = RATE_LIMITED if resp.status == 429 else SERVER_ERROR if resp.status >= 500 else CLIENT_ERROR
                     return _fail(record, kind, f"HTTP {resp.status}: {raw[:200].decode('utf-8', 'replace')}")
+                if resp.content_type != "text/event-stream":
+                    raw = await resp.read()
+                    return _fail(record, MALFORMED, f"expected an event stream, got {resp.content_type}: {raw[:200]!r}")
                 done = await _read_stream(resp, record, sent)
         except TimeoutError:
             return _fail(record, TIMEOUT, f"no complete answer within {self.timeout.total:g} s")
         except aiohttp.ClientPayloadError as exc:
             return _fail(record, DROPPED, f"stream cut off: {exc}")
+        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+            if not got_response and not isinstance(exc, aiohttp.ClientConnectorError):
+                raise _StaleConnection(f"{type(exc).__name__}: {exc}") from None
+            kind = DROPPED if record.chunk_times or got_response else CONNECTION
+            return _fail(record, kind, f"{type(exc).__name__}: {exc}")
         except aiohttp.ClientConnectionError as exc:
-            kind = DROPPED if record.chunk_times else CONNECTION
+            kind = DROPPED if record.chunk_times or got_response else CONNECTION
             return _fail(record, kind, f"{type(exc).__name__}: {exc}")
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
             return _fail(record, MALFORMED, f"bad stream chunk ({type(exc).__name__}: {exc})")
@@ -69,6 +91,10 @@ class StreamClient:
         if not done:
             return _fail(record, DROPPED, f"stream ended without [DONE] after {len(record.chunk_times)} content chunks")
         return record
+
+
+class _StaleConnection(Exception):
+    pass
 
 
 async def _read_stream(resp: aiohttp.ClientResponse, r: RequestRecord, sent: float) -> bool:
