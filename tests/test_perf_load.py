@@ -41,7 +41,8 @@ def test_stream_is_timed_per_chunk_with_usage_and_server_timings():
     r = run.records[0]
     assert r.output_tokens == 8 and r.prompt_tokens == 5 and r.finish_reason == "length"
     assert len(r.chunk_times) == 8 and r.chunk_tokens == [1] * 8 and r.multi_token_chunks == 0
-    assert r.ttft >= 0.05 and r.e2e >= r.ttft + 7 * 0.01  # server pauses are lower bounds
+    # the server's pauses are lower bounds (asyncio timers may fire up to ~1 ms early)
+    assert r.ttft >= 0.049 and r.e2e - r.ttft >= 7 * 0.009
     assert min(r.itl) >= 0.009
     assert r.server["predicted_n"] == 8
     assert server.max_in_flight <= 2

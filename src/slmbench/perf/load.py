@@ -68,13 +68,7 @@ async def closed_loop(
         for i, body in pending:
             if deadline is not None and time.perf_counter() >= deadline:
                 return
-            record = RequestRecord(i, 0.0)
-            try:
-                await client.send(body, record, origin)
-            finally:
-                if record.error_kind != CANCELLED:
-                    into.records.append(record)
-                into.duration_s = time.perf_counter() - origin
+            await _send(client, body, RequestRecord(i, 0.0), origin, into)
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, len(bodies)))))
 
@@ -98,13 +92,7 @@ async def open_loop(
     lag = 0.0
 
     async def one(i: int, body: bytes, due: float) -> None:
-        record = RequestRecord(i, 0.0, scheduled=due)
-        try:
-            await client.send(body, record, origin)
-        finally:
-            if record.error_kind != CANCELLED:
-                into.records.append(record)
-            into.duration_s = time.perf_counter() - origin
+        await _send(client, body, RequestRecord(i, 0.0, scheduled=due), origin, into)
 
     try:
         for i, due in enumerate(schedule):
@@ -123,3 +111,13 @@ async def open_loop(
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def _send(client: StreamClient, body: bytes, record: RequestRecord, origin: float, into: PointRun) -> None:
+    """Send, then keep the record at once (unless the run was stopped while it was in flight)."""
+    try:
+        await client.send(body, record, origin)
+    finally:
+        if record.error_kind != CANCELLED:
+            into.records.append(record)
+        into.duration_s = time.perf_counter() - origin

@@ -12,7 +12,7 @@ import time
 import aiohttp
 import orjson
 
-from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, RATE_LIMITED, SERVER_ERROR, TIMEOUT
+from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, RATE_LIMITED, SERVER_ERROR, TIMEOUT, ChatClient
 from .sse import SSEParser
 from .stats import RequestRecord
 
@@ -20,27 +20,11 @@ DROPPED = "dropped"  # the stream ended before the server said it was done
 CANCELLED = "cancelled"  # still in flight when the run was stopped
 
 
-class StreamClient:
-    """A connection pool to one endpoint; `async with StreamClient(...) as c`."""
+class StreamClient(ChatClient):
+    """ChatClient's connection pool, sending streamed requests; `async with StreamClient(...) as c`."""
 
     def __init__(self, base_url: str, *, connections: int, timeout_s: float, api_key: str | None = None) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.connections = connections
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self.headers = {"Content-Type": "application/json"}
-        if api_key:
-            self.headers["Authorization"] = f"Bearer {api_key}"
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> StreamClient:
-        connector = aiohttp.TCPConnector(limit=self.connections, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        super().__init__(base_url, concurrency=connections, timeout_s=timeout_s, api_key=api_key)
 
     async def send(self, body: bytes, record: RequestRecord, origin: float) -> RequestRecord:
         """Stream one request (body has "stream": true) into record; times relative to origin."""
