@@ -196,3 +196,13 @@ def test_duration_or_requests_bound_a_point(tmp_path, flag):
         assert p["pooled"]["requests"]["completed"] == 5
     else:  # about 0.1 s per answer at 2 in flight: ~20 in a second, never the default cap
         assert 4 <= p["pooled"]["requests"]["completed"] <= 60 and p["pooled"]["duration_s"] < 3
+
+
+def test_cli_says_when_a_rate_cannot_be_met(tmp_path):
+    with ScriptedServer(lambda b: WORDS, chunk_delay_s=0.05) as server:  # every answer takes 0.35 s or more
+        result = run_cli("perf", "-m", f"scripted={server.url}", "--rate", "100", "--requests", "20", "--input-len", "16",
+                         "--output-len", "8", "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "rate not met: requested 100 requests/s" in " ".join(result.stdout.split())
+    rate = json.loads(((tmp_path / "latest").resolve() / "perf.json").read_text())["points"][0]["repeats"][0]["rate"]
+    assert rate["requested"] == 100 and rate["met"] is False and rate["achieved"] < 90

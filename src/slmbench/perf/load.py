@@ -27,6 +27,7 @@ class PointRun:
     # open loop: the rate asked for and the rates reached (requests sent / completed per second)
     rate_requested: float | None = None
     rate_sent: float | None = None
+    rate_scheduled: float | None = None  # what this random schedule asked for (a short one strays from the rate)
     max_send_lag_s: float | None = None
 
 
@@ -87,6 +88,7 @@ async def open_loop(
     if duration_s:
         schedule = [t for t in schedule if t < duration_s] or schedule[:1]
     into.rate_requested = rate
+    into.rate_scheduled = len(schedule) / schedule[-1]
     origin = time.perf_counter()
     tasks: set[asyncio.Task[None]] = set()
     lag = 0.0
