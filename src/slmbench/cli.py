@@ -109,6 +109,101 @@ def eval_command(
             raise typer.Exit(1)
 
 
+@app.command("perf")
+def perf_command(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL.")] = None,
+    gguf: Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")] = None,
+    concurrency: Annotated[str | None, typer.Option(help="Closed-loop points: requests in flight, e.g. 1,2,4 (default 1,2,4 unless --rate).")] = None,
+    rate: Annotated[str | None, typer.Option(help="Open-loop points: requests/s, e.g. 0.5,1.")] = None,
+    burstiness: Annotated[float, typer.Option(help="Open loop: gamma shape of arrivals (1 = Poisson, <1 burstier).")] = 1.0,
+    requests: Annotated[int | None, typer.Option(help="Measured requests per point (default 4 x concurrency, at least 8).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Seconds per point (stop sending after this).")] = None,
+    warmup: Annotated[int | None, typer.Option(help="Warm-up requests per point, not measured (default: the concurrency).")] = None,
+    input_len: Annotated[str, typer.Option(help="Synthetic prompt tokens (chat template included), e.g. 128,512.")] = "128",
+    output_len: Annotated[int, typer.Option(help="Tokens to generate per request.")] = 64,
+    prompts: Annotated[Path | None, typer.Option(help='Prompts from a JSONL file ({"prompt": ...} or {"messages": [...]}).')] = None,
+    task: Annotated[str | None, typer.Option(help="Prompts from an eval task (e.g. arithmetic).")] = None,
+    slo: Annotated[list[str] | None, typer.Option(help="Goodput objectives in ms, e.g. --slo 'ttft:500 tpot:50'.")] = None,
+    repeats: Annotated[int, typer.Option(help="Runs of each point (confidence intervals over repeats).")] = 1,
+    compare: Annotated[list[Path] | None, typer.Option(help="A perf run folder to compare with; twice: compare two runs, run nothing.")] = None,
+    ignore_eos: Annotated[bool, typer.Option(help="Synthetic prompts: generate exactly --output-len tokens.")] = True,
+    bandwidth: Annotated[float | None, typer.Option(help="Memory bandwidth GB/s for the limit (default: measured here).")] = None,
+    peak_tflops: Annotated[float | None, typer.Option(help="Peak TFLOP/s for the prefill limit (default: measured here).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for prompts and arrivals.")] = 0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for one streamed answer.")] = 300.0,
+    out: Annotated[Path, typer.Option(help="Folder for the store and run folders.")] = Path("slmbench-runs"),
+    parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots (default: the largest concurrency).")] = None,
+    threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
+    port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
+    llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+) -> None:
+    """Load-test a model: TTFT, TPOT, ITL, throughput and % of the physical limit per load point."""
+    with user_errors():
+        from rich.console import Console
+
+        from . import config as cfg
+        from .errors import SlmbenchError
+        from .perf import report
+        from .perf.run import PerfSettings, run_perf
+        from .perf.stats import parse_list, parse_slo
+
+        console, err = Console(width=None if Console().is_terminal else 160), Console(stderr=True)
+        if compare and len(compare) > 2:
+            raise SlmbenchError("--compare takes one run folder (compare with a new run) or two (compare those)")
+        if compare and len(compare) == 2:
+            _print_compare(console, report.compare(report.load_run(compare[0]), report.load_run(compare[1])), compare)
+            return
+        baseline = report.load_run(compare[0]) if compare else None
+        if model and gguf:
+            raise SlmbenchError("pass --model or --gguf, not both")
+        spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
+        server_opts = {"parallel": parallel, "threads": threads, "port": port, "llama_server": llama_server}
+        if spec.backend == "llamacpp":
+            spec = spec.model_copy(update={k: v for k, v in server_opts.items() if v is not None})
+        settings = PerfSettings(
+            concurrency=parse_list(concurrency, int, "--concurrency"), rates=parse_list(rate, float, "--rate"),
+            burstiness=burstiness, requests=requests, duration_s=duration, warmup=warmup,
+            input_lens=parse_list(input_len, int, "--input-len"), output_len=output_len, prompts_file=prompts, task=task,
+            slo=parse_slo(slo or []), repeats=repeats, seed=seed, timeout_s=timeout, ignore_eos=ignore_eos, out=out,
+            bandwidth_gbs=bandwidth, peak_tflops=peak_tflops,
+        )  # fmt: skip
+        results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False, soft_wrap=True))
+        _print_perf(console, results)
+        if baseline is not None and results.points:
+            _print_compare(console, report.compare(baseline, results.to_dict()), [compare[0], results.run_dir])
+        if results.status == "interrupted":
+            err.print(f"interrupted: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False, soft_wrap=True)
+            raise typer.Exit(130)
+
+
+def _print_perf(console: Any, results: Any) -> None:
+    from rich.table import Table
+
+    from .perf.report import TABLE_HEADER, table_row
+
+    table = Table(*TABLE_HEADER, title=f"slmbench perf {results.run_id} ({results.status})")
+    for point in results.points:
+        table.add_row(*table_row(point))
+    console.print(table)
+    for note in results.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    console.print(f"results: {results.run_dir / 'perf.json'}  {results.run_dir / 'perf.md'}", highlight=False, soft_wrap=True)
+
+
+def _print_compare(console: Any, rows: list[dict[str, Any]], runs: list[Path]) -> None:
+    from rich.table import Table
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    table = Table("point", "metric", "A", "B", "B - A", "95% CI", "significant", title=f"A = {runs[0]}  B = {runs[1]}")
+    for r in rows:
+        ci = "-" if r["ci_low"] is None else f"[{num(r['ci_low'])}, {num(r['ci_high'])}]"
+        sig = {None: "n too small", True: "yes", False: "no"}[r.get("significant")]
+        table.add_row(r["point"], r["metric"], num(r["a"]), num(r["b"]), num(r["diff"]), ci, sig)
+    console.print(table)
+
+
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders (or an --out folder, for its latest run) to compare.")],

@@ -55,7 +55,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
     models = config.models or [embedded_model()]
     _check_unique_names(models)
-    out = _prepare_out(settings.out)
+    out = prepare_out(settings.out)
     for spec in models:
         preflight(spec)
     tasks = [TASKS[name] for name in settings.tasks]
@@ -64,10 +64,10 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
     store = Store(out / STORE_FILE)
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    run_id = new_run_id()
     run_dir = out / run_id
     run_dir.mkdir()
-    _point_latest(out, run_id)
+    point_latest(out, run_id)
     results = Results(run_id, run_dir, "running", _manifest(settings, tasks, samples))
     for name, info in prepared.items():
         results.manifest["tasks"][name] |= info
@@ -77,7 +77,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
         for spec in models:
             try:
                 with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message) as ep:
-                    results.manifest["models"][spec.name] = _endpoint_manifest(spec, ep)
+                    results.manifest["models"][spec.name] = endpoint_manifest(spec, ep)
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
                     mine = dict(samples)  # --target-ci-width may grow this model's samples
@@ -124,7 +124,7 @@ def _evaluate_model(
     unique = {r.key for r in requests}  # identical requests are sent once
     observer.start(ep.name, len(unique), len(unique) - len(todo))
     if todo:
-        _run_async(_send(ep, todo, settings, store, run_id, answers, observer))
+        run_async(_send(ep, todo, settings, store, run_id, answers, observer))
     observer.finish()
 
     rows = []
@@ -230,13 +230,17 @@ async def _send(
             store.flush()
 
 
-def _run_async(coro: Any) -> None:
+def run_async(coro: Any) -> Any:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
+        return asyncio.run(coro)
     else:
-        uvloop.run(coro)
+        return uvloop.run(coro)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdict]:
@@ -316,7 +320,7 @@ def _check_unique_names(models: list[ModelSpec]) -> None:
         raise SlmbenchError(f"model name {twice[0]!r} is used twice; give each model its own name")
 
 
-def _prepare_out(out: Path) -> Path:
+def prepare_out(out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
@@ -329,7 +333,7 @@ def _prepare_out(out: Path) -> Path:
     return out
 
 
-def _point_latest(out: Path, run_id: str) -> None:
+def point_latest(out: Path, run_id: str) -> None:
     link = out / "latest"
     try:
         if link.is_symlink() or link.exists():
@@ -370,7 +374,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
     }
 
 
-def _endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
+def endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
     info: dict[str, Any] = {
         "backend": spec.backend,
         "server": ep.server,

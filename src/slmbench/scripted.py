@@ -21,6 +21,8 @@ OK = "ok"
 DROP = "drop"  # close the connection without a reply
 MALFORMED = "malformed"  # 200 with a body that is not JSON
 HANG = "hang"  # never answer (the client must time out)
+DROP_MID = "drop_mid"  # streaming: send half the chunks, then close the connection
+STREAM = "stream"  # internal: reply() hands _Protocol a list of SSE events to send
 # Any int is answered as that HTTP status with an error body.
 
 # An answer: the text, or (text, finish_reason), or (text, finish_reason, reasoning_content).
@@ -42,12 +44,19 @@ class ScriptedServer:
         models: tuple[str, ...] = ("scripted",),
         delay_s: float = 0.0,
         port: int = 0,
+        chunk_delay_s: float = 0.0,
+        tokens_per_chunk: int = 1,
     ) -> None:
         self.answer = answer
         self.script = list(script or [])
         self.models = models
         self.delay_s = delay_s
         self.port = port
+        # Streaming requests ("stream": true): a word is a token; the pause between chunks
+        # and how many tokens each chunk carries.
+        self.chunk_delay_s = chunk_delay_s
+        self.tokens_per_chunk = tokens_per_chunk
+        self.vocab: dict[str, int] = {}
         self.chat_requests = 0  # chat requests received, whatever was answered
         self.in_flight = 0
         self.max_in_flight = 0
@@ -90,7 +99,7 @@ class ScriptedServer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     # behaviour ---------------------------------------------------------------
-    def reply(self, method: str, path: str, body: bytes) -> tuple[str | int, bytes]:
+    def reply(self, method: str, path: str, body: bytes) -> tuple[str | int, bytes | list[bytes]]:
         """The action and response body for one request."""
         path = path.split("?", 1)[0]
         if method == "GET" and path in ("/v1/models", "/models"):
@@ -100,6 +109,8 @@ class ScriptedServer:
         if method == "GET" and path == "/stats":
             stats = {"chat_requests": self.chat_requests, "first_chat_at": self.first_chat_at}
             return 200, json.dumps(stats).encode()
+        if method == "POST" and path in ("/tokenize", "/detokenize"):
+            return 200, self._tokenizer(path, json.loads(body))
         if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
             return 404, b'{"error":{"message":"not found"}}'
         self.chat_requests += 1
@@ -108,10 +119,14 @@ class ScriptedServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         action: str | int = self.script.pop(0) if self.script else OK
-        if action != OK:
+        if action == DROP_MID and b'"stream":true' not in body.replace(b" ", b""):
+            action = DROP
+        if action not in (OK, DROP_MID):
             return action, b'{"error":{"message":"scripted failure"}}'
         request = json.loads(body)
         self.bodies.append(request)
+        if request.get("stream"):
+            return STREAM, self._stream(request, drop=action == DROP_MID)
         result = self.answer(request)
         text, finish, *thinking = result if isinstance(result, tuple) else (result, "stop")
         message = {"role": "assistant", "content": text}
@@ -127,6 +142,46 @@ class ScriptedServer:
             }
         ).encode()
 
+
+    def _tokenizer(self, path: str, request: dict[str, Any]) -> bytes:
+        """llama.cpp's /tokenize and /detokenize, with a word as a token."""
+        if path == "/tokenize":
+            ids = [self.vocab.setdefault(w, len(self.vocab)) for w in request.get("content", "").split()]
+            return json.dumps({"tokens": ids}).encode()
+        words = {i: w for w, i in self.vocab.items()}
+        return json.dumps({"content": " ".join(words[i] for i in request.get("tokens", []))}).encode()
+
+    def _stream(self, request: dict[str, Any], *, drop: bool) -> list[bytes]:
+        """SSE events as llama.cpp sends them: content chunks (with per-token timings when asked),
+        a final chunk with finish_reason and timings, a usage chunk, [DONE]. With `drop`, only
+        the first half of the content chunks."""
+        result = self.answer(request)
+        text, finish = (result, "stop") if isinstance(result, str) else result[:2]
+        words = text.split() or [""]
+        limit = request.get("max_tokens")
+        if request.get("ignore_eos") and limit:
+            words = (words * (limit // len(words) + 1))[:limit]
+            finish = "length"
+        elif limit and len(words) > limit:
+            words, finish = words[:limit], "length"
+        prompt_n = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", [])) + 4
+        per_token = bool(request.get("timings_per_token"))
+        step = max(1, self.tokens_per_chunk)
+        events: list[bytes] = []
+        for i in range(0, len(words), step):
+            piece = " ".join(words[i : i + step]) + " "
+            chunk: dict[str, Any] = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            if per_token:
+                chunk["timings"] = {"predicted_n": min(i + step, len(words))}
+            events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        if drop:
+            return events[: max(1, len(events) // 2)] + [b""]  # b"": close here
+        timings = {"prompt_n": prompt_n, "prompt_ms": 1.0, "predicted_n": len(words), "predicted_ms": 1.0}
+        final = {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "timings": timings}
+        usage = {"choices": [], "usage": {"prompt_tokens": prompt_n, "completion_tokens": len(words),
+                                          "total_tokens": prompt_n + len(words)}}  # fmt: skip
+        events += [b"data: " + json.dumps(final).encode() + b"\n\n", b"data: " + json.dumps(usage).encode() + b"\n\n"]
+        return events + [b"data: [DONE]\n\n"]
 
 _REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -163,7 +218,18 @@ class _Protocol(asyncio.Protocol):
             chat = method == "POST" and "chat/completions" in path
             self._respond(*self.server.reply(method, path, body), chat)
 
-    def _respond(self, action: str | int, body: bytes, chat: bool) -> None:
+    def _respond(self, action: str | int, body: bytes | list[bytes], chat: bool) -> None:
+        if action == STREAM:
+            assert isinstance(body, list) and self.transport is not None
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            if self.server.delay_s:  # the time to first token
+                asyncio.get_running_loop().call_later(self.server.delay_s, self._send_events, body, chat)
+            else:
+                self._send_events(body, chat)
+            return
+        assert isinstance(body, bytes)
         if action == HANG:
             return
         if action == DROP:
@@ -183,6 +249,24 @@ class _Protocol(asyncio.Protocol):
         else:
             self._write(head + body, chat)
 
+    def _send_events(self, events: list[bytes], chat: bool) -> None:
+        """Write events as HTTP chunks, chunk_delay_s apart; an empty event closes the connection."""
+        while events:
+            if self.transport is None or self.transport.is_closing():
+                self.server.in_flight -= chat
+                return
+            event = events.pop(0)
+            if not event:
+                self.transport.close()
+                self.server.in_flight -= chat
+                return
+            self.transport.write(b"%x\r\n%s\r\n" % (len(event), event))
+            if self.server.chunk_delay_s and events:
+                asyncio.get_running_loop().call_later(self.server.chunk_delay_s, self._send_events, events, chat)
+                return
+        self.transport.write(b"0\r\n\r\n")
+        self.server.in_flight -= chat
+
     def _write(self, data: bytes, chat: bool) -> None:
         self.server.in_flight -= chat
         if self.transport is not None and not self.transport.is_closing():
@@ -194,8 +278,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--model", default="scripted")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed chunks")
     args = parser.parse_args()
-    server = ScriptedServer(models=(args.model,), delay_s=args.delay, port=args.port)
+    server = ScriptedServer(models=(args.model,), delay_s=args.delay, port=args.port, chunk_delay_s=args.chunk_delay)
 
     async def serve() -> None:
         await server.start()

@@ -62,6 +62,24 @@ CREATE TABLE IF NOT EXISTS sample_results (
     why TEXT NOT NULL,
     PRIMARY KEY (run_id, model, task, sample_id)
 );
+CREATE TABLE IF NOT EXISTS perf_points (
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    point TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, model, point, repeat)
+);
+CREATE TABLE IF NOT EXISTS perf_requests (
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    point TEXT NOT NULL,
+    repeat INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, model, point, repeat, idx)
+);
 """
 
 _RESPONSE_COLUMNS = (
@@ -167,6 +185,29 @@ class Store:
                 "VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             )
+
+
+    # perf (load test) points: the summary of each point and every request it timed -----------
+    def save_perf_point(
+        self, run_id: str, model: str, point: str, repeat: int, summary: dict[str, Any], records: Iterable[dict[str, Any]]
+    ) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT OR REPLACE INTO perf_points (run_id, model, point, repeat, summary, created) VALUES (?,?,?,?,?,?)",
+                (run_id, model, point, repeat, orjson.dumps(summary).decode(), time.time()),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO perf_requests (run_id, model, point, repeat, idx, record) VALUES (?,?,?,?,?,?)",
+                [(run_id, model, point, repeat, r["index"], orjson.dumps(r).decode()) for r in records],
+            )
+
+    def perf_points(self, run_id: str) -> list[tuple[str, str, int, dict[str, Any]]]:
+        """(model, point, repeat, summary) of a run, in the order they were measured."""
+        rows = self.db.execute(
+            "SELECT model, point, repeat, summary FROM perf_points WHERE run_id = ? ORDER BY created", (run_id,)
+        )
+        return [(m, p, r, orjson.loads(s)) for m, p, r, s in rows]
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

@@ -20,3 +20,5 @@ class Endpoint:
     api_key: str | None = None
     # How the server renders serving.llamacpp.PROBE_CONVERSATION, where it can tell.
     chat_template_probe: str | None = None
+    # The command line of a server slmbench started (for run manifests).
+    command: tuple[str, ...] | None = None

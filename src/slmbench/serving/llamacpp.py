@@ -114,6 +114,7 @@ class LlamaCppServer(process.Supervised):
                 "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
             },
             chat_template_probe=template,
+            command=tuple(self.argv(port)),
             max_context=(props.get("default_generation_settings") or {}).get("n_ctx"),
         )
 
