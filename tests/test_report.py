@@ -128,3 +128,17 @@ def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tm
         browser.close()
     assert all(u.startswith(("file://", "data:")) for u in requests), requests
     assert path.with_name("report.png").stat().st_size > 10_000
+
+
+def test_perf_runs_join_the_report_with_curves_and_a_table(two_runs, tmp_path):
+    with ScriptedServer(models=("strong",)) as server:
+        result = run_cli("perf", "-m", f"strong={server.url}", "--concurrency", "1,2", "--requests", "4",
+                         "--input-len", "32,64", "--output-len", "8", "--out", str(tmp_path / "perf"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = load([two_runs[0], tmp_path / "perf"])
+    assert list(report.perf) == ["strong"] and [m.name for m in report.models] == ["strong"]
+    html = write(report, tmp_path / "out", ("html",))["html"].read_text()
+    for title in ("Serving performance (slmbench perf)", "Output throughput vs concurrency", "TTFT vs load",
+                  "TTFT vs prompt length"):  # fmt: skip
+        assert title in html, title
+    assert html.count("<td>strong</td>") >= 4  # one table row per load point (2 concurrencies x 2 lengths)

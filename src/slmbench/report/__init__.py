@@ -146,16 +146,16 @@ def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
             lengths, depths, scores = charts.needle_scores(result.get("samples", []))
             if scores:
                 out.append((f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores)))
-    speed = {m.name: _tokens_per_s(m) for m in ok_models}
+    speed = {m.name: _perf_speed(report, m.name) or _tokens_per_s(m) for m in ok_models}
     quality = {m.name: _mean_quality(report, m.name) for m in ok_models}
     points = {n: (speed[n], quality[n]) for n in speed if speed[n] is not None and quality[n] is not None}
     if points:
-        out.append(("Quality vs speed", charts.scatter("output tokens/s per request (eval)", "mean score, %", points)))  # type: ignore[arg-type]
+        out.append(("Quality vs speed", charts.scatter("output tokens/s (perf at concurrency 1, else eval)", "mean score, %", points)))  # type: ignore[arg-type]
     sizes = {m.name: m.endpoint.get("model_bytes") for m in ok_models}
     points = {n: (sizes[n] / 1e9, quality[n]) for n in sizes if sizes[n] and quality[n] is not None}
     if points:
         out.append(("Quality vs memory", charts.scatter("model weights, GB", "mean score, %", points)))  # type: ignore[arg-type]
-    out += _perf_charts(report, charts)
+    out += _perf_charts(report, charts) if report.perf else []
     return out
 
 
@@ -176,6 +176,13 @@ def _mean_quality(report: Report, model: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _perf_speed(report: Report, model: str) -> float | None:
+    """Output tokens/s at concurrency 1, when perf ran for this model."""
+    curve = report.perf.get(model, {}).get("curves", {}).get("throughput_vs_concurrency", [])
+    single = [c["output_throughput"] for c in curve if c.get("concurrency") == 1 and c.get("output_throughput")]
+    return single[0] if single else None
+
+
 def _tokens_per_s(m: Any) -> float | None:
     tokens = latency = 0.0
     for result in m.tasks.values():
@@ -186,35 +193,41 @@ def _tokens_per_s(m: Any) -> float | None:
     return tokens / latency if latency else None
 
 
-def _perf_points(report: Report) -> dict[str, list[dict[str, Any]]]:
-    return {model: list(perf.get("points", [])) for model, perf in report.perf.items()}
-
-
 def _perf_charts(report: Report, charts: Any) -> list[tuple[str, str]]:
-    points = _perf_points(report)
-    if not any(points.values()):
-        return []
+    """perf.json's curve series (docs/perf.md), one line per model."""
     out = []
-    for key, title, ylabel in (
-        ("output_tokens_per_s", "Output throughput vs concurrency", "output tokens/s"),
-        ("ttft_p50_ms", "TTFT p50 vs concurrency", "ms"),
-        ("tpot_p50_ms", "TPOT p50 vs concurrency", "ms"),
-    ):
-        series = {m: [(p["concurrency"], p[key]) for p in pts if p.get(key) is not None and p.get("concurrency")]
-                  for m, pts in points.items()}  # fmt: skip
+    throughput = {m: [(c["concurrency"], c["output_throughput"]) for c in p["curves"]["throughput_vs_concurrency"]
+                      if c.get("output_throughput") is not None] for m, p in report.perf.items()}  # fmt: skip
+    if any(throughput.values()):
+        out.append(("Output throughput vs concurrency",
+                    charts.curves("Output throughput vs concurrency", "concurrency", "output tokens/s", throughput)))  # fmt: skip
+    for metric, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
+        series = {f"{m} p{q}": [(c["load"], c[metric][f"p{q}"]) for c in p["curves"]["latency_vs_load"]
+                               if c.get(metric) and c[metric].get(f"p{q}") is not None]
+                  for m, p in report.perf.items() for q in (50, 99)}  # fmt: skip
         if any(series.values()):
-            out.append((title, charts.curves(title, "concurrency", ylabel, series)))
+            out.append((f"{label} vs load", charts.curves(f"{label} percentiles vs load", "concurrency or rate", "ms", series)))
+    by_length = {m: [(c["prompt_tokens"], c["ttft_ms"]["p50"]) for c in p["curves"]["ttft_vs_prompt_length"]
+                     if c.get("prompt_tokens") and c["ttft_ms"].get("p50") is not None] for m, p in report.perf.items()}  # fmt: skip
+    if sum(len({x for x, _ in v}) for v in by_length.values()) > 1:
+        out.append(("TTFT vs prompt length", charts.curves("TTFT p50 vs prompt length", "prompt tokens", "ms", by_length)))
     return out
 
 
 def _perf_tables(report: Report) -> list[dict[str, Any]]:
-    points = _perf_points(report)
-    if not any(points.values()):
-        return []
-    header = ["model", "concurrency", "requests/s", "output tok/s", "TTFT p50 ms", "TPOT p50 ms", "% of limit"]
-    keys = ["concurrency", "requests_per_s", "output_tokens_per_s", "ttft_p50_ms", "tpot_p50_ms", "percent_of_limit"]
-    rows = [[m] + [_num(p.get(k)) for k in keys] for m, pts in points.items() for p in pts]
-    return [{"title": "Serving performance", "header": header, "rows": rows}]
+    header = ["model", "point", "requests/s", "output tok/s", "TTFT p50 ms", "TPOT p50 ms", "ITL p50 ms",
+              "errors", "decode ceiling tok/s", "% of limit"]  # fmt: skip
+    rows = []
+    for model, perf in report.perf.items():
+        for point in perf["points"]:
+            pooled, limit = point["pooled"], point.get("limit") or {}
+            rows.append([
+                model, point["key"], _num(pooled.get("request_throughput")), _num(pooled.get("output_throughput")),
+                _num((pooled.get("ttft_ms") or {}).get("p50")), _num((pooled.get("tpot_ms") or {}).get("p50")),
+                _num((pooled.get("itl_ms") or {}).get("p50")), str(pooled["requests"].get("failed", 0)),
+                _num(limit.get("decode_tokens_per_s")), _num(limit.get("output_throughput_pct")),
+            ])  # fmt: skip
+    return [{"title": "Serving performance (slmbench perf)", "header": header, "rows": rows}] if rows else []
 
 
 def _num(v: Any) -> str:

@@ -39,7 +39,7 @@ DIMENSIONS = (
     Dimension("coding", "Coding pass rate", "Coding", (("coding", "pass@1"),)),
     Dimension("multilingual", "Multilingual BLEU-4", "Multilingual", (("multilingual", "bleu"),)),
     Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens"),
-    Dimension("understanding", "Text understanding ROUGE-L", "Understanding", (("understanding", "rouge_l"),)),
+    Dimension("understanding", "Text understanding ROUGE-L", "Understanding", (("understanding", "rougeL"),)),
     Dimension("understanding_f1", "Text understanding F1", "Understanding F1", (("understanding", "extraction_f1"), ("understanding", "qa_f1"))),
     Dimension("structured", "Structured output", "Structured", (("structured", "valid_prompt"), ("structured", "valid_json_schema"))),
 )  # fmt: skip
@@ -91,28 +91,39 @@ class Report:
         }
 
 
+RUN_FILES = ("results.json", "perf.json")
+
+
 def resolve_run(path: str | Path) -> Path:
-    """A run folder from a folder, its results.json, or an --out folder (its latest run)."""
+    """A run folder (eval or perf) from a folder, one of its files, or an --out folder (its latest run)."""
     p = Path(path)
-    if p.is_file() and p.name == "results.json":
+    if p.is_file() and p.name in RUN_FILES:
         return p.parent
-    if (p / "results.json").is_file():
-        return p
-    if (p / "latest" / "results.json").is_file():
-        return (p / "latest").resolve()
-    raise SlmbenchError(f"{path} holds no results.json; pass a run folder (e.g. slmbench-runs/latest)")
+    for folder in (p, p / "latest"):
+        if any((folder / name).is_file() for name in RUN_FILES):
+            return folder.resolve()
+    raise SlmbenchError(f"{path} holds no results.json or perf.json; pass a run folder (e.g. slmbench-runs/latest)")
+
+
+def _read(file: Path) -> dict[str, Any]:
+    try:
+        return orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise SlmbenchError(f"cannot read {file} ({exc}); rerun the command that wrote it") from None
 
 
 def load(paths: list[str | Path]) -> Report:
     if not paths:
         raise SlmbenchError("no runs given; pass one or more run folders, e.g. slmbench report slmbench-runs/latest")
-    runs, models = [], []
+    runs, models, perf = [], [], {}
     for path in paths:
         run_dir = resolve_run(path)
-        try:
-            data = orjson.loads((run_dir / "results.json").read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise SlmbenchError(f"cannot read {run_dir / 'results.json'} ({exc}); rerun the eval to rewrite it") from None
+        if (run_dir / "perf.json").is_file():
+            data = _read(run_dir / "perf.json")
+            perf[data["manifest"]["model"]["model"]] = data
+        if not (run_dir / "results.json").is_file():
+            continue
+        data = _read(run_dir / "results.json")
         runs.append({"run_id": data["run_id"], "status": data["status"], "dir": str(run_dir), "manifest": data["manifest"]})
         for m in data["models"]:
             models.append(ModelRun(m["name"], data["run_id"], run_dir, m["endpoint"], m.get("error"), m["tasks"], data["manifest"]))
@@ -120,11 +131,6 @@ def load(paths: list[str | Path]) -> Report:
     table = {m.name: _cells(m) for m in models}
     comparisons = _compare_all(models)
     _mark_leaders(table, comparisons)
-    perf = {}
-    for m in models:
-        perf_file = m.run_dir / "perf.json"
-        if perf_file.is_file():
-            perf[m.name] = orjson.loads(perf_file.read_bytes())
     return Report(runs, models, table, comparisons, perf)
 
 
