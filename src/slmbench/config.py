@@ -50,11 +50,15 @@ class ModelSpec(BaseModel):
         return self.backend == "llamacpp" and self.gguf is None
 
 
+OFFLINE_SUITES = ("arithmetic", "instruction", "reasoning", "structured", "understanding", "multilingual", "coding")
+
+
 class EvalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # The built-in offline suites; `ifeval` needs --data, so it is opt-in.
-    tasks: list[str] = Field(default_factory=lambda: ["arithmetic", "instruction", "structured"])
+    # The built-in offline suites; the public data sets (ifeval, zebralogic, aime2025, math500,
+    # mbpp, livecodebench) need --data, so they are opt-in.
+    tasks: list[str] = Field(default_factory=lambda: list(OFFLINE_SUITES))
     limit: int | None = None
     seed: int = 0
     concurrency: int = Field(default=8, ge=1, le=4096)
