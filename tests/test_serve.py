@@ -165,7 +165,9 @@ def test_attach_validates_and_reports_capabilities(state):
         result = run_cli("serve", "--backend", "attach", "--url", server.url, env=state)
     assert result.returncode == 0, result.stderr
     assert f"attached: m1 at {server.url}" in result.stdout
-    assert "streaming     no" in result.stdout and "note: streaming did not work" in result.stdout
+    # the scripted server streams server-sent events, with usage in the last chunk
+    assert "streaming     yes" in result.stdout and "usage in stream: yes" in result.stdout
+    assert "/tokenize     yes" in result.stdout and "note: streaming did not work" not in result.stdout
 
 
 def test_attach_to_a_url_that_is_not_openai_compatible(state, tmp_path):
@@ -187,7 +189,7 @@ def test_probe_against_the_scripted_server():
         caps = probe(server.url, "s", timeout_s=5)
     assert caps.answers and caps.usage and caps.models == ["s"]
     assert caps.reasoning == "think-tags"
-    assert not caps.streams and not caps.json_schema and not caps.tokenize and caps.max_context is None
+    assert caps.streams and caps.tokenize and not caps.json_schema and caps.max_context is None  # scripted: SSE + /tokenize
     with ScriptedServer(lambda body: '{"ok": true}', models=("s",)) as server:
         caps = probe(server.url, "s", timeout_s=5)
     assert caps.json_schema and caps.reasoning is None
