@@ -82,16 +82,18 @@ class Report:
             "dimensions": [{"key": d.key, "label": d.label, "unit": d.unit} for d in DIMENSIONS],
             "table": {m: {k: vars(c) for k, c in cells.items()} for m, cells in self.table.items()},
             "comparisons": self.comparisons,
-            "models": [
-                {"name": m.name, "run_id": m.run_id, "endpoint": m.endpoint, "error": m.error,
-                 "tasks": {t: {k: v for k, v in r.items() if k != "samples"} for t, r in m.tasks.items()}}
-                for m in self.models
-            ],  # fmt: skip
+            "models": [_summary(m) for m in self.models],
             "perf": self.perf,
         }
 
 
 RUN_FILES = ("results.json", "perf.json")
+
+
+def _summary(m: ModelRun) -> dict[str, Any]:
+    """A model's entry in report.json: everything but the per-sample records."""
+    tasks = {t: {k: v for k, v in r.items() if k != "samples"} for t, r in m.tasks.items()}
+    return {"name": m.name, "run_id": m.run_id, "endpoint": m.endpoint, "error": m.error, "tasks": tasks}
 
 
 def resolve_run(path: str | Path) -> Path:

@@ -23,12 +23,12 @@ import pickle
 import re
 import urllib.request
 import zlib
-from pathlib import Path
 from typing import Any
 
 from ..errors import SlmbenchError
 from ..sandbox.driver import encode
 from .code_problems import BY_NAME, PROBLEMS, problem_cases
+from .datafiles import parse_jsonl, read_text
 
 INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function (and any imports "
@@ -154,20 +154,8 @@ def _jsonl(source: str, url: str, task: str, name: str) -> list[dict[str, Any]]:
         except OSError as exc:
             raise SlmbenchError(f"cannot download {name} ({exc}); download it and pass --data {task}=PATH") from None
     else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SlmbenchError(f"cannot read {name} data {source} ({exc.strerror}); pass a JSONL file path") from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                raise SlmbenchError(f"{source} line {number} is not JSON; pass {name}'s JSONL file") from None
-            if not isinstance(row, dict):
-                raise SlmbenchError(f"{source} line {number} is not a JSON object; pass {name}'s JSONL file")
-            rows.append(row)
+        text = read_text(source, name)
+    rows = parse_jsonl(text, source, name)
     if not rows:
         raise SlmbenchError(f"{source} holds no {name} rows; pass {name}'s JSONL file")
     return rows

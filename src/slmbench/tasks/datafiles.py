@@ -24,12 +24,9 @@ PAGE = 100  # the API's largest page
 def read_rows(path: str, what: str) -> list[dict[str, Any]]:
     """The rows of a local data file; `what` names the data set in errors."""
     file = Path(path)
-    try:
-        if file.suffix == ".parquet":
-            return _read_parquet(file, what)
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SlmbenchError(f"cannot read {what} data {path} ({exc.strerror}); pass an existing file") from None
+    if file.suffix == ".parquet":
+        return _read_parquet(file, what)
+    text = read_text(path, what)
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and file.suffix == ".json"):
         try:
@@ -41,6 +38,19 @@ def read_rows(path: str, what: str) -> list[dict[str, Any]]:
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise SlmbenchError(f"{path} holds no list of {what} rows; pass JSONL or a JSON list of objects")
         return data
+    return parse_jsonl(text, path, what)
+
+
+def read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise SlmbenchError(f"cannot read {what} data {path} ({why}); pass an existing file") from None
+
+
+def parse_jsonl(text: str, where: str, what: str) -> list[dict[str, Any]]:
+    """JSON Lines into rows: each non-blank line one object, else a one-line error naming it."""
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -48,9 +58,9 @@ def read_rows(path: str, what: str) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise SlmbenchError(f"{path} line {number} is not JSON ({exc.msg}); fix or remove it") from None
+            raise SlmbenchError(f"{where} line {number} is not JSON ({exc.msg}); fix or remove it") from None
         if not isinstance(row, dict):
-            raise SlmbenchError(f"{path} line {number} is not a JSON object; each line must be one {what} row")
+            raise SlmbenchError(f"{where} line {number} is not a JSON object; each line must be one {what} row")
         rows.append(row)
     return rows
 

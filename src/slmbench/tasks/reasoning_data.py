@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from .reasoning import cell_accuracy_by_bucket, score_grid, score_math, strip_th
 HIDDEN = {"", "___"}  # how public copies blank out solution cells
 
 
-class _DataTask:
+class _DataTask(ABC):
     """Shared by the three: rows from a file or the hub, turned into samples by `_sample`."""
 
     name: str
@@ -53,8 +54,8 @@ class _DataTask:
                 raise SlmbenchError(f"{where} row {number} is not a {self.what} row ({exc}); fix or remove it") from None
         return samples
 
-    def _sample(self, row: dict[str, Any], number: int) -> Sample:
-        raise NotImplementedError
+    @abstractmethod
+    def _sample(self, row: dict[str, Any], number: int) -> Sample: ...
 
 
 class ZebraLogic(_DataTask):

@@ -30,6 +30,7 @@ from ..metrics.stats import Estimate, bootstrap_mean
 from ..metrics.text import contains_phrase, exact_match, field_prf, rouge, token_f1
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 from .datafiles import hub_rows as fetch_rows
+from .datafiles import parse_jsonl, read_text
 from .structured import FIRST, LAST, MONTHS, SERVICES, parse_json
 
 SUBTASKS = ("extract", "qa", "summarise")
@@ -395,22 +396,8 @@ def load_summaries(source: str, limit: int) -> list[Sample]:
 
 
 def _read_rows(path: str) -> list[dict[str, Any]]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise SlmbenchError(f"cannot read summarisation data {path} ({why}); pass a CSV or JSONL file") from None
+    text = read_text(path, "summarisation")
     if path.endswith(".csv"):
         csv.field_size_limit(1 << 30)  # articles are longer than the csv module's 128 KB default
         return list(csv.DictReader(text.splitlines(keepends=True)))
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            if not isinstance(row, dict):
-                raise SlmbenchError(f"{path} line {number} is not a JSON object; pass JSONL rows or a .csv file")
-            rows.append(row)
-    return rows
+    return parse_jsonl(text, path, "summarisation")
