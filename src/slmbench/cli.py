@@ -123,6 +123,42 @@ def report(
 
 
 @app.command()
+def chat(
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Chat with a running endpoint: SERVED_ID=URL (repeatable; one chat profile each).")] = None,
+    gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp for the chat (repeatable).")] = None,
+    host: Annotated[str, typer.Option(help="Interface the chat listens on; anything but loopback needs --password-auth.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Chat port (default: a free one).", min=1, max=65535)] = None,
+    password_auth: Annotated[bool, typer.Option("--password-auth", help="Require a login; slmbench generates and prints the password.")] = False,
+    ctx_per_slot: Annotated[int, typer.Option(help="llama.cpp context tokens per slot for models started here.", min=256)] = 8192,
+    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots (concurrent chats) for models started here.", min=1)] = 2,
+    llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+) -> None:
+    """Chat in the browser (Chainlit) with the embedded model or any endpoint; Ctrl-C stops it."""
+    with user_errors():
+        from contextlib import ExitStack
+
+        from . import config as cfg
+        from .chat.launcher import check_host, serve_chat
+        from .paths import cache_dir
+        from .serving import open_endpoint, preflight
+
+        check_host(host, password_auth)  # before minutes of model start-up
+        specs = [cfg.parse_model_flag(m) for m in model or []] + [cfg.gguf_model(p) for p in gguf or []]
+        specs = [s.model_copy(update={"parallel": parallel, "llama_server": llama_server}) if s.backend == "llamacpp" else s
+                 for s in specs or [cfg.embedded_model()]]  # fmt: skip
+        for spec in specs:
+            preflight(spec)
+        try:
+            with ExitStack() as stack:
+                log_dir = cache_dir() / "chat-logs"  # kept: a start-up error points into it
+                endpoints = [stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot)) for s in specs]
+                server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth))
+                raise server.wait()
+        except KeyboardInterrupt:
+            sys.stderr.write("chat stopped\n")
+
+
+@app.command()
 def tasks() -> None:
     """List the available tasks."""
     from rich.console import Console

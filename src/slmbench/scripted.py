@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ OK = "ok"
 DROP = "drop"  # close the connection without a reply
 MALFORMED = "malformed"  # 200 with a body that is not JSON
 HANG = "hang"  # never answer (the client must time out)
+STREAM = "stream"  # internal: a `"stream": true` request answered as server-sent events
 # Any int is answered as that HTTP status with an error body.
 
 # An answer: the text, or (text, finish_reason), or (text, finish_reason, reasoning_content).
@@ -40,6 +42,7 @@ class ScriptedServer:
         *,
         script: list[str | int] | None = None,
         models: tuple[str, ...] = ("scripted",),
+        stream_delay_s: float = 0.0,
         delay_s: float = 0.0,
         port: int = 0,
     ) -> None:
@@ -53,6 +56,11 @@ class ScriptedServer:
         self.max_in_flight = 0
         self.first_chat_at: float | None = None  # time.time() of the first chat request
         self.bodies: list[dict[str, Any]] = []
+        # Streaming: seconds between chunks, and how streams ended (a client that closes the
+        # connection mid-stream, as a Stop button should, counts as cancelled).
+        self.stream_delay_s = stream_delay_s
+        self.streams_completed = 0
+        self.streams_cancelled = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -114,6 +122,8 @@ class ScriptedServer:
         self.bodies.append(request)
         result = self.answer(request)
         text, finish, *thinking = result if isinstance(result, tuple) else (result, "stop")
+        if request.get("stream"):
+            return STREAM, _sse_events(request, self.chat_requests, text, finish)
         message = {"role": "assistant", "content": text}
         if thinking:
             message["reasoning_content"] = thinking[0]
@@ -128,6 +138,19 @@ class ScriptedServer:
         ).encode()
 
 
+def _sse_events(request: dict[str, Any], n: int, text: str, finish: str) -> bytes:
+    """OpenAI streaming chunks, one per word, then usage when asked for, then [DONE]."""
+    words = re.findall(r"\s*\S+", text) or [""]
+    base = {"id": f"chatcmpl-{n}", "object": "chat.completion.chunk", "model": request.get("model")}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
+    chunks += [{**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in words]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    if (request.get("stream_options") or {}).get("include_usage"):
+        usage = {"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)}
+        chunks.append({**base, "choices": [], "usage": usage})
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
 _REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -138,9 +161,16 @@ class _Protocol(asyncio.Protocol):
         self.server = server
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
+        self.streaming = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.streaming:
+            self.streaming = False
+            self.server.streams_cancelled += 1
+            self.server.in_flight -= 1
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -166,6 +196,10 @@ class _Protocol(asyncio.Protocol):
     def _respond(self, action: str | int, body: bytes, chat: bool) -> None:
         if action == HANG:
             return
+        if action == STREAM:
+            self.streaming = True
+            asyncio.get_running_loop().create_task(self._stream(body))
+            return
         if action == DROP:
             assert self.transport is not None
             self.transport.close()
@@ -182,6 +216,21 @@ class _Protocol(asyncio.Protocol):
             asyncio.get_running_loop().call_later(self.server.delay_s, self._write, head + body, chat)
         else:
             self._write(head + body, chat)
+
+    async def _stream(self, events: bytes) -> None:
+        """Chunked transfer encoding, one event per chunk, stream_delay_s apart."""
+        assert self.transport is not None
+        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for event in events.split(b"\n\n")[:-1]:
+            await asyncio.sleep(self.server.stream_delay_s)
+            if not self.streaming:  # the client went away
+                return
+            data = event + b"\n\n"
+            self.transport.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.transport.write(b"0\r\n\r\n")
+        self.streaming = False
+        self.server.streams_completed += 1
+        self.server.in_flight -= 1
 
     def _write(self, data: bytes, chat: bool) -> None:
         self.server.in_flight -= chat
