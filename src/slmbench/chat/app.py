@@ -3,6 +3,7 @@ slmbench.chat.launcher starts; its configuration comes from $SLMBENCH_CHAT_CONFI
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
@@ -15,12 +16,12 @@ import openai
 from chainlit.input_widget import Slider, Switch, TextInput
 
 from slmbench.chat.engine import (
-    DOCUMENT_SHARE,
     DOCUMENT_TYPES,
     AnswerStats,
     Settings,
     Tokens,
     check_json,
+    document_limit,
     document_message,
     document_text,
     explain_error,
@@ -67,6 +68,7 @@ def current_model() -> dict[str, Any]:
 @cl.on_chat_start
 async def start() -> None:
     model = current_model()
+    top = model.get("max_context") or 8192  # the answer cap cannot exceed the context
     cl.user_session.set("client", openai.AsyncOpenAI(base_url=model["base_url"], api_key=model.get("api_key") or "none", max_retries=0))
     cl.user_session.set("tokens", Tokens(model["base_url"], model.get("api_key")))
     cl.user_session.set("answers", {})  # message id -> answer text (history without stats or errors)
@@ -76,7 +78,7 @@ async def start() -> None:
             TextInput(id="system_prompt", label="System prompt", initial=DEFAULTS.system_prompt, multiline=True),
             Slider(id="temperature", label="Temperature", initial=DEFAULTS.temperature, min=0, max=2, step=0.05),
             Slider(id="top_p", label="Top p", initial=DEFAULTS.top_p, min=0.05, max=1, step=0.05),
-            Slider(id="max_tokens", label="Max tokens", initial=DEFAULTS.max_tokens, min=16, max=8192, step=16),
+            Slider(id="max_tokens", label="Max tokens", initial=min(DEFAULTS.max_tokens, top), min=16, max=top, step=16),
             Switch(id="json_mode", label="JSON mode (response_format)", initial=False),
             TextInput(id="json_schema", label="JSON schema (optional, with JSON mode)", initial="", multiline=True),
         ]
@@ -133,7 +135,7 @@ async def read_documents(message: cl.Message) -> list[dict[str, str]]:
             await cl.ErrorMessage(content=f"{exc}; it was left out.").send()
             continue
         size = await tokens.count(text)
-        limit = int((model["max_context"] - settings.max_tokens) * DOCUMENT_SHARE) if model.get("max_context") else None
+        limit = document_limit(model.get("max_context"), settings.max_tokens)
         if limit is not None and size > limit:
             await cl.Message(
                 author="documents",
@@ -187,6 +189,7 @@ async def answer() -> None:
         first = last = None
         chunks = 0
         usage = None
+        params["max_tokens"] = fitted.max_tokens
         stream = await client.chat.completions.create(
             model=model["model"], messages=fitted.messages, stream=True, stream_options={"include_usage": True}, **params
         )
@@ -200,6 +203,10 @@ async def answer() -> None:
                     first = first or last
                     chunks += 1
                     await msg.stream_token(delta)
+    except asyncio.CancelledError:  # Stop: what was shown so far stays in the history
+        if msg.content:
+            answers[msg.id] = msg.content
+        raise
     except Exception as exc:  # every failure becomes a message; the UI must stay usable
         if msg.content:
             await msg.send()

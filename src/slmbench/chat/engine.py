@@ -102,6 +102,17 @@ class Fitted:
     messages: list[dict[str, str]]
     prompt_tokens: int
     dropped: int  # earlier messages left out to fit
+    max_tokens: int  # the answer's cap, lowered to what the context leaves when needed
+
+
+def answer_room(max_context: int, max_tokens: int) -> int:
+    """Tokens kept free for the answer: max_tokens, but at most half the context."""
+    return min(max_tokens, max_context // 2)
+
+
+def document_limit(max_context: int | None, max_tokens: int) -> int | None:
+    """The most tokens a document may have to go whole into the context."""
+    return int((max_context - answer_room(max_context, max_tokens)) * DOCUMENT_SHARE) if max_context else None
 
 
 async def fit_history(
@@ -112,19 +123,21 @@ async def fit_history(
     max_context: int | None,
     max_tokens: int,
 ) -> Fitted:
-    """system + the newest history that fits + current, within max_context - max_tokens.
+    """system + the newest history that fits + current, within the model's context.
 
-    Oldest messages go first, a user message together with the answers after it, so that the
-    history never starts with an answer. The current turn must fit on its own."""
+    The answer keeps answer_room() free; when max_tokens asks for more, its cap is lowered to
+    what the prompt leaves. Oldest messages go
+    first, a user message together with the answers after it, so that the history never
+    starts with an answer. The current turn must fit on its own."""
     must = system + current
     used = sum([await tokens.count_message(m) for m in must])
     if max_context is None:
-        return Fitted(system + history + current, used, 0)
-    budget = max_context - max_tokens
+        return Fitted(system + history + current, used, 0, max_tokens)
+    budget = max_context - answer_room(max_context, max_tokens)
     if used > budget:
         raise SlmbenchError(
-            f"this message needs about {used} tokens, and with the answer's {max_tokens} max tokens that exceeds "
-            f"the model's context of {max_context} tokens; shorten it, or lower max tokens in the settings"
+            f"this message needs about {used} tokens; with room for the answer ({max_tokens} max tokens) that exceeds "
+            f"the model's context of {max_context} tokens. Shorten it, or lower max tokens in the settings"
         )
     kept: list[dict[str, str]] = []
     for i in range(len(history) - 1, -1, -1):
@@ -135,7 +148,7 @@ async def fit_history(
         kept.insert(0, history[i])
     while kept and kept[0]["role"] != "user":
         used -= await tokens.count_message(kept.pop(0))
-    return Fitted(system + kept + current, used, len(history) - len(kept))
+    return Fitted(system + kept + current, used, len(history) - len(kept), min(max_tokens, max_context - used))
 
 
 def document_text(path: Path, name: str) -> str:

@@ -274,5 +274,7 @@ def serve_chat(endpoints: list[Endpoint], *, host: str, port: int | None, passwo
         say(f"chat: {url}")
         if password:
             say(f"login: user {AUTH_USER}, password {password}")
-        say(f"ready in {time.monotonic() - started:.1f} s; models: {', '.join(ep.name for ep in endpoints)}. Ctrl-C stops the chat.")
+        for ep in endpoints:
+            say(f"model {ep.name}: {ep.base_url} (served id {ep.model}, context {ep.max_context or 'not reported'})")
+        say(f"ready in {time.monotonic() - started:.1f} s. Ctrl-C stops the chat.")
         yield server
