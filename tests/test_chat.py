@@ -86,6 +86,23 @@ def test_page_is_offline_and_streams_answers_with_history(page, scripted, tmp_pa
     assert page.outside == []
 
 
+def test_regenerate_answers_the_same_conversation_again(page, scripted, tmp_path):
+    send(page, "regenerate me")
+    wait_answer(page, "Echo: regenerate me")
+    before = scripted.bodies[-1]
+    page.get_by_role("button", name="Regenerate").first.click()
+    deadline = time.monotonic() + 30
+    while scripted.bodies[-1] is before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scripted.bodies[-1]["messages"] == before["messages"]
+    page.wait_for_function("() => !document.querySelector('.loading-cursor')")
+    page.get_by_role("button", name="Regenerate").first.wait_for()
+    # replaced, not added: one answer, one statistics line
+    assert page.locator(ANSWER, has_text="Echo: regenerate me").count() == 1
+    assert page.locator(ANSWER, has_text="tokens/s").count() == 1
+    page.screenshot(path=str(tmp_path / "regenerated.png"), full_page=True)
+
+
 def test_stop_cancels_the_request_upstream(page, scripted):
     cancelled, completed = scripted.streams_cancelled, scripted.streams_completed
     send(page, "a long answer please")

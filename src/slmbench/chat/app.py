@@ -73,6 +73,7 @@ async def start() -> None:
     cl.user_session.set("tokens", Tokens(model["base_url"], model.get("api_key")))
     cl.user_session.set("answers", {})  # message id -> answer text (history without stats or errors)
     cl.user_session.set("documents", {})  # user message id -> document messages that went into context
+    cl.user_session.set("stats", {})  # answer message id -> its statistics message
     values = await cl.ChatSettings(
         [
             TextInput(id="system_prompt", label="System prompt", initial=DEFAULTS.system_prompt, multiline=True),
@@ -112,7 +113,9 @@ async def regenerate(action: cl.Action) -> None:
     for m in cl.chat_context.get():
         if m.id == action.forId:
             await m.remove()
-    await action.remove()
+    stats = cl.user_session.get("stats").pop(action.forId, None)
+    if stats is not None:
+        await stats.remove()
     await answer()
 
 
@@ -228,4 +231,6 @@ async def answer() -> None:
     if settings.json_mode:
         ok, shown = check_json(text, settings.schema())
         footer += "\n\n" + shown
-    await cl.Message(author=STATS_AUTHOR, content=footer, parent_id=msg.id).send()
+    stats_msg = cl.Message(author=STATS_AUTHOR, content=footer, parent_id=msg.id)
+    await stats_msg.send()
+    cl.user_session.get("stats")[msg.id] = stats_msg
