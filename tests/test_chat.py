@@ -103,6 +103,21 @@ def test_regenerate_answers_the_same_conversation_again(page, scripted, tmp_path
     page.screenshot(path=str(tmp_path / "regenerated.png"), full_page=True)
 
 
+def test_editing_a_message_reruns_from_there(page, scripted):
+    send(page, "first question")
+    wait_answer(page, "Echo: first question")
+    send(page, "second question")
+    wait_answer(page, "Echo: second question")
+    first = page.locator('.step[data-step-type="user_message"]', has_text="first question")
+    first.hover()
+    first.locator(".edit-message").click()
+    page.locator("#edit-chat-input").fill("edited question")
+    page.locator(".confirm-edit").click()
+    wait_answer(page, "Echo: edited question")
+    # Chainlit truncated its chat context at the edit; the request follows it
+    assert scripted.bodies[-1]["messages"][1:] == [{"role": "user", "content": "edited question"}]
+
+
 def test_stop_cancels_the_request_upstream(page, scripted):
     cancelled, completed = scripted.streams_cancelled, scripted.streams_completed
     send(page, "a long answer please")
