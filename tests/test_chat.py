@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -174,7 +176,7 @@ def test_server_down_is_a_message_and_the_ui_stays_usable(page):
     send(page, "anyone there?")
     error = page.locator(ANSWER, has_text="Cannot reach the model server").first
     error.wait_for()
-    assert "127.0.0.1" in error.inner_text()
+    assert "for nothing at http://127.0.0.1:" in error.inner_text()  # the "down" profile's model
     page.locator("#chat-submit").wait_for()
     assert page.locator("#chat-input").is_editable()
 
@@ -217,6 +219,15 @@ def chat_children(pid: int) -> list[int]:
     return children_named(pid, "python") + children_named(pid, os.path.basename(sys.executable))
 
 
+def login(url: str, user: str, password: str) -> int:
+    form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/login", data=form)) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def test_cli_chat_with_auth_serves_and_ctrl_c_leaves_no_orphans(scripted):
     # CI=true must not reach Chainlit (it would switch to CI mode)
     proc, lines = start_cli_chat("--model", f"scripted-model={scripted.url}", "--password-auth", "--host", "127.0.0.1",
@@ -225,6 +236,9 @@ def test_cli_chat_with_auth_serves_and_ctrl_c_leaves_no_orphans(scripted):
     assert any(line.startswith("login: user slmbench, password ") for line in lines)
     with urllib.request.urlopen(f"{url}/auth/config") as reply:
         assert json.load(reply)["requireLogin"] is True
+    password = next(line.rsplit(" ", 1)[1] for line in lines if line.startswith("login: "))
+    assert login(url, "slmbench", password) == 200
+    assert login(url, "slmbench", password + "x") == 401
     children = set(chat_children(proc.pid))
     assert children, "the Chainlit child is not running"
     proc.send_signal(signal.SIGINT)
