@@ -50,6 +50,7 @@ def chat_url(scripted):
     config = ChatConfig(models=[
         ChatModel(name="scripted", base_url=scripted.url, model="scripted-model", max_context=4096),
         ChatModel(name="down", base_url=f"http://127.0.0.1:{down}/v1", model="nothing", max_context=4096),
+        ChatModel(name="tiny", base_url=scripted.url, model="scripted-model", max_context=256),
     ])  # fmt: skip
     with ChatServer(config) as url:
         yield url
@@ -179,6 +180,19 @@ def test_server_down_is_a_message_and_the_ui_stays_usable(page):
     assert "for nothing at http://127.0.0.1:" in error.inner_text()  # the "down" profile's model
     page.locator("#chat-submit").wait_for()
     assert page.locator("#chat-input").is_editable()
+
+
+def test_long_document_and_context_overflow_are_messages(page, scripted, tmp_path):
+    choose_profile(page, "tiny")  # 256 tokens of context
+    doc = tmp_path / "long.md"
+    doc.write_text("All work and no play makes Jack a dull boy. " * 40)
+    send(page, "summarise this", files=[str(doc)])
+    page.locator(ANSWER, has_text="long-document summarisation is not available").first.wait_for()
+    wait_answer(page, "Echo: summarise this")
+    assert not any("dull boy" in m["content"] for m in scripted.bodies[-1]["messages"])
+    send(page, "word " * 400)
+    page.locator(ANSWER, has_text="exceeds the model's context of 256 tokens").first.wait_for()
+    page.locator("#chat-submit").wait_for()
 
 
 def test_launcher_refuses_a_busy_port(scripted):
