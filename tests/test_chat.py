@@ -160,6 +160,12 @@ def test_json_mode_sends_response_format_and_checks_the_answer(page, scripted):
         "type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True},
     }  # fmt: skip
     page.locator(ANSWER, has_text="matches the schema").first.wait_for()
+    dialog = open_settings(page)
+    dialog.locator("#json_schema").fill("{not json")
+    confirm_settings(page)
+    page.locator(ANSWER, has_text="the JSON schema in the settings is not JSON").first.wait_for()
+    send(page, "and now?")
+    page.locator(ANSWER, has_text="the JSON schema in the settings is not JSON").nth(1).wait_for()
 
 
 def test_short_text_upload_goes_into_the_request(page, scripted, tmp_path):

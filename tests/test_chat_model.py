@@ -4,6 +4,7 @@ and no process left behind after Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -14,6 +15,8 @@ import pytest
 from chat_browser import ANSWER, chromium, confirm_settings, open_chat, open_settings, send
 from helpers import alive, children_named
 from test_chat import chat_children, start_cli_chat
+
+from slmbench.chat.engine import Tokens
 
 pytestmark = pytest.mark.model
 
@@ -41,6 +44,8 @@ def test_embedded_chat_streams_stops_upstream_and_leaves_no_orphans(tmp_path):
         servers = children_named(proc.pid, "llama-server")
         chainlit = chat_children(proc.pid)
         assert servers and chainlit
+        tokens = Tokens(f"{root}/v1")  # history is trimmed with the server's own tokenizer
+        assert 1 <= asyncio.run(tokens.count("Hello world")) <= 4 and tokens.exact is True
         with chromium() as browser, open_chat(browser, url) as page:
             # Stop first, with the answer cap at its maximum (the context) so that generation runs long.
             set_max_tokens(page, "End")

@@ -74,8 +74,14 @@ class Tokens:
         self.root = base_url.rstrip("/").removesuffix("/v1")
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.exact: bool | None = None  # unknown until the first count
+        self._counted: dict[str, int] = {}  # every turn re-counts the history: ask the server once
 
     async def count(self, text: str) -> int:
+        if text not in self._counted:
+            self._counted[text] = await self._count(text)
+        return self._counted[text]
+
+    async def _count(self, text: str) -> int:
         if self.exact is not False:
             try:
                 async with httpx.AsyncClient(timeout=30) as client:
