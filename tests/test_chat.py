@@ -213,6 +213,21 @@ def test_launcher_refuses_a_busy_port(scripted):
     assert result.returncode == 1 and result.stderr.startswith("error: port") and "Traceback" not in result.stderr
 
 
+def test_a_port_taken_after_it_was_picked_is_not_taken_for_ready(monkeypatch):
+    """Chainlit on a busy port says it is available and exits 0; another server answers there."""
+    from slmbench.chat import launcher
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert launcher.holds_listener(os.getpid(), port) and not launcher.holds_listener(os.getppid(), port)
+        monkeypatch.setattr(launcher, "pick_port", lambda host, wanted: port)  # the race, made certain
+        with pytest.raises(PortInUse, match=f"port {port} was taken before the chat could bind it"):
+            with ChatServer(ChatConfig(models=[ChatModel(name="m", base_url="http://127.0.0.1:9/v1", model="m")])):
+                pass
+
+
 def test_non_loopback_host_needs_password_auth():
     result = run_cli("chat", "--host", "0.0.0.0", "--model", "m=http://127.0.0.1:9/v1", timeout=60)
     assert result.returncode == 1 and "--password-auth" in result.stderr and "Traceback" not in result.stderr
