@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from subprocess import Popen
 
@@ -92,7 +92,6 @@ class ChatModel:
 class ChatConfig:
     models: list[ChatModel]
     password: str | None = None  # password auth for AUTH_USER when set
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def is_loopback(host: str) -> bool:
