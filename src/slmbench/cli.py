@@ -42,6 +42,7 @@ def eval_command(
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
     limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
+    lengths: Annotated[str | None, typer.Option(help="Long-context lengths in tokens, e.g. 1k,2k,4k (default: the task's grid).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for generated samples and sampling.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
@@ -85,6 +86,7 @@ def eval_command(
             "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
             "data": dict(cfg.parse_data_flag(d) for d in data) if data else None,
+            "lengths": cfg.parse_lengths_flag(lengths) if lengths else None,
         }  # fmt: skip
         try:
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})
@@ -141,6 +143,10 @@ def _print_results(results: Any) -> None:
     if not console.is_terminal:
         console = Console(width=160)  # a log file should not wrap the table at 80 columns
     console.print(table)
+    for m in results.models:
+        for t in m.tasks.values():
+            if "effective_context" in t.extra:
+                console.print(f"{m.name} / {t.task}: effective context {t.extra['effective_context'] or 'n/a'} tokens ({t.extra['effective_context_why']})", highlight=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
 
 

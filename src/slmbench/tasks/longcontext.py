@@ -35,6 +35,13 @@ OTHER_KINDS = ("variable_tracking", "common_words", "frequent_words")
 KINDS = NEEDLE_KINDS + OTHER_KINDS
 DEPTHS = (0.1, 0.5, 0.9)
 DEFAULT_LENGTHS = (1024, 2048, 4096)
+_K = 1024
+# Opt-in grids up to a model's max context; each is a separate registered task.
+LONG_VARIANTS = {
+    "longcontext-32k": (1 * _K, 2 * _K, 4 * _K, 8 * _K, 16 * _K, 32 * _K),
+    "longcontext-128k": (4 * _K, 8 * _K, 16 * _K, 32 * _K, 64 * _K, 128 * _K),
+    "longcontext-256k": (4 * _K, 8 * _K, 16 * _K, 32 * _K, 64 * _K, 128 * _K, 256 * _K),
+}
 MAX_TOKENS = 96
 # Effective context: the longest length up to which every length scores at least the
 # shortest length's score minus MARGIN (absolute, on the 0-1 recall score).
@@ -70,7 +77,6 @@ class Plan:
 
 class LongContext:
     version = "1"
-    description = "needle in a haystack (length x depth) + RULER-style multi-needle, variable tracking, word extraction"
     max_tokens = MAX_TOKENS
     breakdown = "kind"
     headline = "accuracy"
@@ -79,6 +85,8 @@ class LongContext:
     def __init__(self, name: str = "longcontext", lengths: Sequence[int] = DEFAULT_LENGTHS) -> None:
         self.name = name
         self.lengths = tuple(sorted(lengths))
+        grid = ",".join(f"{n // _K}k" if n % _K == 0 else str(n) for n in self.lengths)
+        self.description = f"needle in a haystack ({grid} x {len(DEPTHS)} depths) + RULER-style multi-needle, variable tracking, word extraction"
         # One grid repetition: every kind at every length, needle kinds at every depth.
         self.default_limit = len(self.lengths) * (len(NEEDLE_KINDS) * len(DEPTHS) + len(OTHER_KINDS))
         # Prompt tokens of the longest sample: with max_tokens, exactly the longest length.
