@@ -108,8 +108,11 @@ class ScriptedServer:
             request = json.loads(body)
             if "messages" in request:
                 count = sum(len(m["content"].split()) + 4 for m in request["messages"])
-            else:
-                count = len(request.get("prompt", "").split())
+            elif "prompt" in request:
+                count = len(request["prompt"].split())
+            else:  # as vLLM answers llama.cpp's {"content": ...}
+                return 400, b'{"error":{"message":"prompt or messages required"}}'
+
             return 200, json.dumps({"count": count, "tokens": list(range(count)), "max_model_len": self.max_model_len}).encode()
         if method == "GET" and path == "/health":
             return 200, b'{"status":"ok"}'
