@@ -101,6 +101,92 @@ def eval_command(
             raise typer.Exit(1)
 
 
+longdoc_app = typer.Typer(help="Long documents: map-reduce summaries and anchored answers within the model's context.", no_args_is_help=True)
+app.add_typer(longdoc_app, name="longdoc")
+
+_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (default: the embedded model).")]
+_GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
+_CtxOpt = Annotated[int, typer.Option(help="llama.cpp context tokens per slot (started servers only).")]
+_ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.")]
+_ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (default: as large as the context allows).")]
+_QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _longdoc_model(model: str | None, gguf: Path | None, parallel: int) -> Any:
+    from . import config as cfg
+
+    if model and gguf:
+        from .errors import SlmbenchError
+
+        raise SlmbenchError("pass --model or --gguf, not both")
+    spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
+    return spec.model_copy(update={"parallel": parallel}) if spec.backend == "llamacpp" else spec
+
+
+@longdoc_app.command("summarize")
+def longdoc_summarize(
+    file: Annotated[Path, typer.Argument(help="A .txt, .md, .pdf, .docx or .html document.")],
+    model: _ModelOpt = None,
+    gguf: _GgufOpt = None,
+    chunk_tokens: _ChunkOpt = None,
+    overlap: Annotated[int, typer.Option(help="Tokens of whole sentences repeated between chunks.")] = 64,
+    summary_tokens: Annotated[int, typer.Option(help="Max tokens of each partial summary.")] = 256,
+    final_tokens: Annotated[int, typer.Option(help="Max tokens of the final summary.")] = 512,
+    ctx_per_slot: _CtxOpt = 4096,
+    parallel: _ParallelOpt = 4,
+    quiet: _QuietOpt = False,
+) -> None:
+    """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
+    with user_errors():
+        from rich.console import Console
+
+        from . import longdoc
+        from .progress import Quiet, RichProgress
+
+        text = longdoc.load_text(file)
+        err = Console(stderr=True)
+        settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
+                                    final_tokens=final_tokens, concurrency=parallel)  # fmt: skip
+        with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx_per_slot, say=err.print) as (ep, budget):
+            result = longdoc.run(longdoc.summarize(text, ep, budget, title=file.name, settings=settings,
+                                                   observer=Quiet() if quiet else RichProgress(err)))  # fmt: skip
+        print(result.text)
+        u = result.usage
+        err.print(f"{file.name}: {len(text):,} chars, {result.chunks} chunks, {result.levels} reduce levels, "
+                  f"{u.requests} requests, {u.prompt_tokens:,} prompt + {u.completion_tokens:,} completion tokens "
+                  f"({budget.counter.source}), {u.truncated} cut at max tokens, {result.seconds:.1f} s", highlight=False)  # fmt: skip
+
+
+@longdoc_app.command("ask")
+def longdoc_ask(
+    file: Annotated[Path, typer.Argument(help="A .txt, .md, .pdf, .docx or .html document.")],
+    question: Annotated[str, typer.Argument(help="The question.")],
+    model: _ModelOpt = None,
+    gguf: _GgufOpt = None,
+    chunk_tokens: _ChunkOpt = None,
+    passages: Annotated[int, typer.Option(help="Most relevant passages to put in the prompt.")] = 4,
+    final_tokens: Annotated[int, typer.Option(help="Max tokens of the answer.")] = 384,
+    ctx_per_slot: _CtxOpt = 4096,
+    quiet: _QuietOpt = False,
+) -> None:
+    """Answer a question about a long document from its most relevant passages (BM25), best first."""
+    with user_errors():
+        from rich.console import Console
+
+        from . import longdoc
+        from .progress import Quiet, RichProgress
+
+        text = longdoc.load_text(file)
+        err = Console(stderr=True)
+        settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
+        with longdoc.served(_longdoc_model(model, gguf, 1), ctx_per_slot=ctx_per_slot, say=err.print) as (ep, budget):
+            result = longdoc.run(longdoc.ask(text, question, ep, budget, settings=settings,
+                                             observer=Quiet() if quiet else RichProgress(err)))  # fmt: skip
+        print(result.text)
+        used = ", ".join(f"P{i + 1} ({result.chunks[i].start}-{result.chunks[i].end})" for i in result.passages)
+        err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False)
+
+
 @app.command()
 def tasks() -> None:
     """List the available tasks."""
