@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -43,6 +44,8 @@ def load_text(path: Path) -> str:
 def _pdf(path: Path) -> str:
     from pypdf import PdfReader
 
+    # pypdf logs recoverable oddities ("EOF marker not found") to stderr; an unreadable file raises.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     reader = PdfReader(path)
     if reader.is_encrypted and not reader.decrypt(""):
         raise SlmbenchError(f"{path} is an encrypted PDF; decrypt it first")

@@ -87,5 +87,8 @@ class ConversationMemory:
             dropped.append(self._conclusions.pop(0).text)
         if dropped and self.condense is not None:
             note = self._item(self.condense(dropped))
+            while note.tokens + self.tokens > self.budget_tokens and self._conclusions:
+                dropped.append(self._conclusions.pop(0).text)  # make room for the note itself
+                note = self._item(self.condense(dropped))
             if note.tokens + self.tokens <= self.budget_tokens:
                 self._conclusions.insert(0, note)
