@@ -138,18 +138,14 @@ def longdoc_summarize(
 ) -> None:
     """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
     with user_errors():
-        from rich.console import Console
-
         from . import longdoc
-        from .progress import Quiet, RichProgress
 
-        text = longdoc.load_text(file)
-        err = Console(stderr=True)
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
                                     final_tokens=final_tokens, concurrency=parallel)  # fmt: skip
-        with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx_per_slot, say=err.print) as (ep, budget):
-            result = longdoc.run(longdoc.summarize(text, ep, budget, title=file.name, settings=settings,
-                                                   observer=Quiet() if quiet else RichProgress(err)))  # fmt: skip
+        text, result, budget, err = _run_longdoc(
+            file, _longdoc_model(model, gguf, parallel), ctx_per_slot, quiet,
+            lambda text, ep, budget, observer: longdoc.summarize(text, ep, budget, title=file.name, settings=settings, observer=observer),
+        )  # fmt: skip
         print(result.text)
         u = result.usage
         err.print(f"{file.name}: {len(text):,} chars, {result.chunks} chunks, {result.levels} reduce levels, "
@@ -171,20 +167,30 @@ def longdoc_ask(
 ) -> None:
     """Answer a question about a long document from its most relevant passages (BM25), best first."""
     with user_errors():
-        from rich.console import Console
-
         from . import longdoc
-        from .progress import Quiet, RichProgress
 
-        text = longdoc.load_text(file)
-        err = Console(stderr=True)
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
-        with longdoc.served(_longdoc_model(model, gguf, 1), ctx_per_slot=ctx_per_slot, say=err.print) as (ep, budget):
-            result = longdoc.run(longdoc.ask(text, question, ep, budget, settings=settings,
-                                             observer=Quiet() if quiet else RichProgress(err)))  # fmt: skip
+        _, result, _, err = _run_longdoc(
+            file, _longdoc_model(model, gguf, 1), ctx_per_slot, quiet,
+            lambda text, ep, budget, observer: longdoc.ask(text, question, ep, budget, settings=settings, observer=observer),
+        )  # fmt: skip
         print(result.text)
         used = ", ".join(f"P{i + 1} ({result.chunks[i].start}-{result.chunks[i].end})" for i in result.passages)
         err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False)
+
+
+def _run_longdoc(file: Path, spec: Any, ctx_per_slot: int, quiet: bool, work: Any) -> tuple[str, Any, Any, Any]:
+    """Load the document, serve the model, run `work(text, endpoint, budget, observer)` on it."""
+    from rich.console import Console
+
+    from . import longdoc
+    from .progress import Quiet, RichProgress
+
+    text = longdoc.load_text(file)
+    err = Console(stderr=True)
+    with longdoc.served(spec, ctx_per_slot=ctx_per_slot, say=err.print) as (ep, budget):
+        result = longdoc.run(work(text, ep, budget, Quiet() if quiet else RichProgress(err)))
+    return text, result, budget, err
 
 
 @app.command()
