@@ -228,3 +228,10 @@ def test_lengths_need_a_long_context_task(tmp_path, oracle):
     with pytest.raises(SlmbenchError, match="--lengths applies to the long-context tasks"):
         slmbench.evaluate([attach(oracle)], ["arithmetic"], out=tmp_path, config=Config(eval=EvalSettings(lengths=[1024])))
     assert oracle.chat_requests == 0
+
+
+def test_long_prompts_get_a_longer_request_timeout():
+    from slmbench.runner import request_timeout
+
+    assert request_timeout(EvalSettings(), [TASKS["arithmetic"]]) == 300.0
+    assert request_timeout(EvalSettings(), [TASKS["longcontext"]]) == 60 + 0.25 * 96 + 0.25 * (4000 - 2048)

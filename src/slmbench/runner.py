@@ -289,11 +289,14 @@ def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) 
 
 def request_timeout(settings: EvalSettings, tasks: Iterable[Task]) -> float:
     """--timeout, else 300 s or, for long answers, 60 s plus 0.25 s per allowed token: a CPU
-    server sharing its cores among slots can decode as slowly as 4 tokens/s per request."""
+    server sharing its cores among slots can decode as slowly as 4 tokens/s per request. Long
+    prompts (over 2048 tokens) add 0.25 s per prompt token: a loaded 2-core CPU processed a 4K
+    prompt at ~30 tokens/s, and a request may wait for another slot's prompt first."""
     if settings.timeout_s is not None:
         return settings.timeout_s
     longest = max((settings.max_tokens or t.max_tokens for t in tasks), default=0)
-    return max(300.0, 60.0 + 0.25 * longest)
+    prompt = max((t.context_tokens for t in tasks), default=0)
+    return max(300.0, 60.0 + 0.25 * longest + 0.25 * max(0, prompt - 2048))
 
 
 def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:
