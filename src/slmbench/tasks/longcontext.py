@@ -119,8 +119,10 @@ class LongContext:
                 reason = (f"skipped-over-context: length {plan.length} > the endpoint's context "
                           f"{budget.max_context}; not sent")  # fmt: skip
                 out.append(replace(s, meta=s.meta | {"skip_reason": reason}))
-            else:
+            elif budget.counter.exact or max_tokens != MAX_TOKENS:
                 out.append(build(plan, budget.counter, max_tokens))
+            else:
+                out.append(s)  # already sized by the estimate for this max_tokens
         return out
 
     def score(self, sample: Sample, completion: Completion) -> Verdict:
