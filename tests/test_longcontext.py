@@ -93,7 +93,7 @@ def test_a_large_haystack_is_sized_exactly_too():
 def test_the_needle_sits_at_its_depth_on_a_sentence_boundary(depth):
     sample = build(Plan("niah_single", 4096, depth, 3), Estimate(), 96)
     text = sample.messages[0]["content"]
-    needle = f"One of the special magic numbers for"
+    needle = "One of the special magic numbers for"
     at = text.index(needle)
     haystack_start = text.index("\n") + 1
     haystack_end = text.rindex("\n")

@@ -1,5 +1,6 @@
 """The long-document toolkit: chunking invariants, map-reduce, anchored QA, memory, file parsers."""
 
+import itertools
 import re
 
 import pytest
@@ -63,7 +64,7 @@ def test_chunking_invariants(counter, overlap):
             assert sentence_edge(text, c.start), text[c.start - 20 : c.start + 20]
         if c.end not in inside:
             assert c.end == len(text) or text[c.end - 1] in ".!?" or text[c.end : c.end + 2] == "\n\n"
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         if overlap:
             assert b.start <= a.end or not text[a.end : b.start].strip()  # no text skipped
             if b.start < a.end:
@@ -71,7 +72,7 @@ def test_chunking_invariants(counter, overlap):
         else:
             assert b.start >= a.end
     if overlap:
-        assert sum(b.start < a.end for a, b in zip(chunks, chunks[1:])) >= len(chunks) // 2
+        assert sum(b.start < a.end for a, b in itertools.pairwise(chunks)) >= len(chunks) // 2
 
 
 def test_chunks_prefer_paragraph_ends():

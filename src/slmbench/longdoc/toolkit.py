@@ -267,6 +267,6 @@ async def ask(
                   [scores[c.index] for c in chosen])  # fmt: skip
 
 
-def run(coro):  # noqa: ANN001, ANN201 - a coroutine and its result
+def run(coro):
     """Run a toolkit coroutine from synchronous code (the CLI, the chat UI's worker thread)."""
     return asyncio.run(coro)

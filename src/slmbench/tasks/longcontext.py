@@ -26,7 +26,8 @@ from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from ..tokens import Budget, Estimate as EstimateTokens, TokenCounter
+from ..tokens import Budget, TokenCounter
+from ..tokens import Estimate as EstimateTokens
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 from .haystack import ADJECTIVES, NOUNS, essay_words, join_words, made_up_words, sentence_ends
 
