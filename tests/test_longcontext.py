@@ -235,3 +235,10 @@ def test_long_prompts_get_a_longer_request_timeout():
 
     assert request_timeout(EvalSettings(), [TASKS["arithmetic"]]) == 300.0
     assert request_timeout(EvalSettings(), [TASKS["longcontext"]]) == 60 + 0.25 * 96 + 0.25 * (4000 - 2048)
+
+
+def test_bad_lengths_flag_is_a_one_line_error():
+    from helpers import run_cli
+
+    result = run_cli("eval", "--task", "longcontext", "--lengths", "1q", timeout=60)
+    assert result.returncode == 1 and result.stderr == "error: --lengths '1q': '1q' is not a length like 4k or 4096; write it like --lengths 1k,2k,4k\n"
