@@ -237,3 +237,32 @@ def test_bad_files_are_one_line_errors(tmp_path):
 
 def test_html_text_keeps_block_structure():
     assert html_to_text("<ul><li>one</li><li>two</li></ul>") == "one\n\ntwo"
+
+
+def needle_reader(body):
+    """Answers like a perfect reader: the asked key's value when the prompt holds it, else NONE;
+    a reduce request gets the candidates' number back."""
+    prompt = body["messages"][-1]["content"]
+    if prompt.startswith("Parts of a document were searched"):
+        return re.findall(r"\d{7}", prompt.split("Question:")[0])[0]
+    keys = re.findall(r"special magic numbers? for ([a-z]+-[a-z]+)", prompt.split("Question")[-1] if "Question" in prompt else prompt)
+    values = [v for k in dict.fromkeys(keys) for v in re.findall(rf"for {k} is: (\d+)\.", prompt)]
+    return ", ".join(values) if values else "NONE"
+
+
+def test_strategy_comparison_scores_each_strategy_on_the_same_documents(tmp_path):
+    from slmbench.longdoc import compare as cmp
+
+    with ScriptedServer(needle_reader, max_model_len=1500) as server:
+        ep, budget = endpoint(server)
+        samples = cmp.documents(budget, [1024, 2048], limit=4, max_tokens=32)
+        assert {s.meta["kind"] for s in samples} == {"niah_single"} and {s.meta["length"] for s in samples} == {1024, 2048}
+        settings = longdoc.Settings(summary_tokens=32, final_tokens=32, chunk_tokens=300)
+        trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings))
+    result = cmp.summary(trials)
+    whole, anchored, mapped = (result["strategies"][s] for s in cmp.STRATEGIES)
+    # The 2K documents do not fit a 1500-token context whole; split strategies still answer them.
+    assert whole["n"] == 2 and whole["skipped"] == 2 and whole["recall"] == 1.0
+    assert anchored["n"] == 4 and anchored["recall"] == 1.0 and mapped["n"] == 4 and mapped["recall"] == 1.0
+    assert mapped["prompt_tokens"] > anchored["prompt_tokens"] > 0
+    assert result["by_length"]["whole"][2048]["skipped"] == 2

@@ -179,6 +179,44 @@ def longdoc_ask(
         err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False)
 
 
+@longdoc_app.command("compare")
+def longdoc_compare(
+    model: _ModelOpt = None,
+    gguf: _GgufOpt = None,
+    lengths: Annotated[str, typer.Option(help="Document lengths in tokens.")] = "1k,2k,4k",
+    limit: Annotated[int, typer.Option(help="Needle documents (spread over the lengths).")] = 6,
+    max_tokens: Annotated[int, typer.Option(help="Max tokens of each answer.")] = 64,
+    parallel: _ParallelOpt = 2,
+    out: Annotated[Path, typer.Option(help="Where to write the comparison (JSON).")] = Path("longdoc-compare.json"),
+) -> None:
+    """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
+    with user_errors():
+        import orjson
+        from rich.console import Console
+        from rich.table import Table
+
+        from . import config as cfg
+        from . import longdoc
+        from .longdoc import compare as cmp
+
+        grid = cfg.parse_lengths_flag(lengths)
+        err = Console(stderr=True)
+        settings = longdoc.Settings(summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
+        ctx = max(4096, 1 << (grid[-1] - 1).bit_length())
+        with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx, say=err.print) as (ep, budget):
+            samples = cmp.documents(budget, grid, limit, max_tokens=max_tokens)
+            trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings, on_trial=lambda t: err.print(
+                f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False)))  # fmt: skip
+        result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": grid}
+        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        table = Table("strategy", "recall", "ok / n", "skipped", "prompt tokens", "seconds", title=f"{ep.name}: strategies on {len(samples)} needle documents")
+        for name, g in result["strategies"].items():
+            fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+            table.add_row(name, fmt(g["recall"], ".2f"), f"{g['ok']} / {g['n']}", str(g["skipped"]), fmt(g["prompt_tokens"], ".0f"), fmt(g["seconds"], ".1f"))
+        Console().print(table)
+        print(f"comparison: {out}")
+
+
 def _run_longdoc(file: Path, spec: Any, ctx_per_slot: int, quiet: bool, work: Any) -> tuple[str, Any, Any, Any]:
     """Load the document, serve the model, run `work(text, endpoint, budget, observer)` on it."""
     from rich.console import Console

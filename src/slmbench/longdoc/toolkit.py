@@ -267,6 +267,56 @@ async def ask(
                   [scores[c.index] for c in chosen])  # fmt: skip
 
 
+_MAP_QA = ("This is part {part} of {parts} of a document.\n\n---\n{text}\n---\n\nQuestion: {question}\n"
+           "If this part answers the question, reply with the answer only. If it does not, reply exactly NONE.")
+_REDUCE_QA = ("Parts of a document were searched for the answer to a question. Candidate answers, by part:\n\n"
+              "{candidates}\n\nQuestion: {question}\nGive the final answer only.")
+
+
+async def ask_map_reduce(
+    text: str, question: str, ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    observer: Observer | None = None,
+) -> Answer:
+    """Ask every chunk (concurrently), then combine the parts' candidate answers in one request."""
+    settings = settings or Settings()
+    observer = observer or Quiet()
+    start = time.perf_counter()
+    async with _Caller(ep, budget, settings, observer) as caller:
+        fixed = [{"role": "user", "content": _MAP_QA.format(part=999, parts=999, text="", question=question)}]
+        room = caller.room(fixed, settings.summary_tokens)
+        if room < 64:
+            raise SlmbenchError(f"the question leaves no room for document text in {caller.context} tokens")
+        chunks = chunk_text(text, budget.counter, min(settings.chunk_tokens or room, room), min(settings.overlap_tokens, room // 4))
+        observer.start(f"map: ask {len(chunks)} chunks", len(chunks), 0)
+        replies = await asyncio.gather(*(caller.complete(
+            [{"role": "user", "content": _MAP_QA.format(part=c.index + 1, parts=len(chunks), text=c.text, question=question)}],
+            settings.summary_tokens) for c in chunks))  # fmt: skip
+        observer.finish()
+        found = [(c, r) for c, r in zip(chunks, replies) if r and "NONE" not in r.upper()]
+        if not found:
+            return Answer("NONE", [], chunks, caller.usage, time.perf_counter() - start)
+        candidates = "\n".join(f"Part {c.index + 1}: {r}" for c, r in found)
+        observer.start("reduce: combine candidates", 1, 0)
+        reply = await caller.complete([{"role": "user", "content": _REDUCE_QA.format(candidates=candidates, question=question)}],
+                                      settings.final_tokens)  # fmt: skip
+        observer.finish()
+    return Answer(reply, [c.index for c, _ in found], chunks, caller.usage, time.perf_counter() - start)
+
+
+async def ask_whole(
+    messages: list[dict[str, str]], ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    observer: Observer | None = None,
+) -> Answer | None:
+    """The whole document in one request, as is; None when it does not fit the context."""
+    settings = settings or Settings()
+    start = time.perf_counter()
+    async with _Caller(ep, budget, settings, observer or Quiet()) as caller:
+        if not caller.fits(messages, settings.final_tokens):
+            return None
+        reply = await caller.complete(messages, settings.final_tokens)
+    return Answer(reply, [], [], caller.usage, time.perf_counter() - start)
+
+
 def run(coro):
     """Run a toolkit coroutine from synchronous code (the CLI, the chat UI's worker thread)."""
     return asyncio.run(coro)
