@@ -68,5 +68,6 @@ def test_longdoc_summarize_on_the_embedded_model(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     stats = result.stderr.strip().splitlines()[-1]
+    print(stats)
     assert "chunks" in stats and "llama.cpp /tokenize" in stats
     assert int(stats.split(" chunks")[0].split()[-1]) > 1

@@ -150,7 +150,7 @@ def longdoc_summarize(
         u = result.usage
         err.print(f"{file.name}: {len(text):,} chars, {result.chunks} chunks, {result.levels} reduce levels, "
                   f"{u.requests} requests, {u.prompt_tokens:,} prompt + {u.completion_tokens:,} completion tokens "
-                  f"({budget.counter.source}), {u.truncated} cut at max tokens, {result.seconds:.1f} s", highlight=False)  # fmt: skip
+                  f"({budget.counter.source}), {u.truncated} cut at max tokens, {result.seconds:.1f} s", highlight=False, soft_wrap=True)  # fmt: skip
 
 
 @longdoc_app.command("ask")
@@ -176,7 +176,7 @@ def longdoc_ask(
         )  # fmt: skip
         print(result.text)
         used = ", ".join(f"P{i + 1} ({result.chunks[i].start}-{result.chunks[i].end})" for i in result.passages)
-        err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False)
+        err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False, soft_wrap=True)
 
 
 @longdoc_app.command("compare")
@@ -206,7 +206,7 @@ def longdoc_compare(
         with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx, say=err.print) as (ep, budget):
             samples = cmp.documents(budget, grid, limit, max_tokens=max_tokens)
             trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings, on_trial=lambda t: err.print(
-                f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False)))  # fmt: skip
+                f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False, soft_wrap=True)))  # fmt: skip
         result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": grid}
         out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
         table = Table("strategy", "recall", "ok / n", "skipped", "prompt tokens", "seconds", title=f"{ep.name}: strategies on {len(samples)} needle documents")
