@@ -237,16 +237,9 @@ async def ask(
     observer: Observer | None = None,
 ) -> Answer:
     """Locate the relevant chunks (BM25), put them first, point the model at the best one."""
-    settings = settings or Settings()
-    observer = observer or Quiet()
-    start = time.perf_counter()
-    question = question.strip()
-    if not question:
-        raise SlmbenchError("the question is empty; ask something about the document")
+    settings, observer, start = settings or Settings(), observer or Quiet(), time.perf_counter()
     async with _Caller(ep, budget, settings, observer) as caller:
-        asked, limit = budget.counter.count(question), (caller.context - settings.final_tokens) // 6
-        if asked > limit:  # asked twice, it may take at most a third of the prompt
-            raise SlmbenchError(f"the question is {asked} tokens, too long for a {caller.context}-token context; keep it under {limit} tokens")
+        question = _checked(question, caller)
         room = caller.room(_qa_prompt(question, [], None), settings.final_tokens) - 64  # the pointer line
         chunk_tokens = min(settings.chunk_tokens or room // max(1, settings.top_passages), room)
         chunks = chunk_text(text, budget.counter, max(64, chunk_tokens), min(settings.overlap_tokens, chunk_tokens // 4))
@@ -267,6 +260,17 @@ async def ask(
                   [scores[c.index] for c in chosen])  # fmt: skip
 
 
+def _checked(question: str, caller: _Caller) -> str:
+    """The question, stripped; refused when empty or too long to leave room for the document."""
+    question = question.strip()
+    if not question:
+        raise SlmbenchError("the question is empty; ask something about the document")
+    asked, limit = caller.budget.counter.count(question), (caller.context - caller.settings.final_tokens) // 6
+    if asked > limit:  # asked twice, it may take at most a third of the prompt
+        raise SlmbenchError(f"the question is {asked} tokens, too long for a {caller.context}-token context; keep it under {limit} tokens")
+    return question
+
+
 _MAP_QA = ("This is part {part} of {parts} of a document.\n\n---\n{text}\n---\n\nQuestion: {question}\n"
            "If this part answers the question, reply with the answer only. If it does not, reply exactly NONE.")
 _REDUCE_QA = ("Parts of a document were searched for the answer to a question. Candidate answers, by part:\n\n"
@@ -278,10 +282,9 @@ async def ask_map_reduce(
     observer: Observer | None = None,
 ) -> Answer:
     """Ask every chunk (concurrently), then combine the parts' candidate answers in one request."""
-    settings = settings or Settings()
-    observer = observer or Quiet()
-    start = time.perf_counter()
+    settings, observer, start = settings or Settings(), observer or Quiet(), time.perf_counter()
     async with _Caller(ep, budget, settings, observer) as caller:
+        question = _checked(question, caller)
         fixed = [{"role": "user", "content": _MAP_QA.format(part=999, parts=999, text="", question=question)}]
         room = caller.room(fixed, settings.summary_tokens)
         if room < 64:
