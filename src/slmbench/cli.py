@@ -186,6 +186,7 @@ def longdoc_compare(
     lengths: Annotated[str, typer.Option(help="Document lengths in tokens.")] = "1k,2k,4k",
     limit: Annotated[int, typer.Option(help="Needle documents (spread over the lengths).")] = 6,
     max_tokens: Annotated[int, typer.Option(help="Max tokens of each answer.")] = 64,
+    chunk_tokens: Annotated[int, typer.Option(help="Chunk size for the anchored and map-reduce strategies.")] = 512,
     parallel: _ParallelOpt = 2,
     out: Annotated[Path, typer.Option(help="Where to write the comparison (JSON).")] = Path("longdoc-compare.json"),
 ) -> None:
@@ -201,7 +202,7 @@ def longdoc_compare(
 
         grid = cfg.parse_lengths_flag(lengths)
         err = Console(stderr=True)
-        settings = longdoc.Settings(summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
+        settings = longdoc.Settings(chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
         ctx = max(4096, 1 << (grid[-1] - 1).bit_length())
         with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx, say=err.print) as (ep, budget):
             samples = cmp.documents(budget, grid, limit, max_tokens=max_tokens)
