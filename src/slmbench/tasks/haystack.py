@@ -7,6 +7,7 @@ varied and free of the needles' patterns (no 7-digit numbers, no `VAR` lines).
 from __future__ import annotations
 
 import random
+import re
 
 NOUNS = (
     "city river garden engineer teacher market library village harbour machine orchard valley "
@@ -37,6 +38,9 @@ TEMPLATES = (
 )
 
 
+_AN = re.compile(r"(^|\s)[aA] ([aeiou])")
+
+
 def essay_words(rng: random.Random, count: int) -> list[str]:
     """At least `count` words of pseudo-essay; a paragraph break is a word "\\n\\n" of its own."""
     words: list[str] = []
@@ -47,7 +51,7 @@ def essay_words(rng: random.Random, count: int) -> list[str]:
         adjectives = rng.sample(ADJECTIVES, 2)
         sentence = template.format(n=nouns[0], n2=nouns[1], n3=nouns[2], a=adjectives[0], a2=adjectives[1],
                                    v=rng.choice(VERBS), adv=rng.choice(ADVERBS), c=rng.choice(CONNECTIVES))  # fmt: skip
-        words += sentence.split()
+        words += _AN.sub(r"\1an \2", sentence).split()
         sentences_left -= 1
         if sentences_left == 0:
             words.append("\n\n")

@@ -100,12 +100,10 @@ class LongContext:
         # Lengths vary fastest, so a small --limit still spans the whole length range.
         cells = [(k, d) for k in NEEDLE_KINDS for d in DEPTHS] + [(k, None) for k in OTHER_KINDS]
         plans: list[Plan] = []
-        rep = 0
         while len(plans) < limit:
             for kind, depth in cells:
                 for length in self.lengths:
                     plans.append(Plan(kind, length, depth, seed * 1_000_003 + len(plans)))
-            rep += 1
         return plans[:limit]
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
