@@ -70,7 +70,7 @@ async def compare(
             if answer is None:
                 trials.append(Trial(s.id, s.meta["kind"], s.meta["length"], strategy, "skipped", 0.0, 0, 0, 0, 0.0, None))
             else:
-                v = score_answer(s.meta["kind"], s.target, answer.text, answer.usage.truncated > 0)
+                v = score_answer(s.meta["kind"], s.target, answer.text, answer.usage.last_cut)
                 u = answer.usage
                 trials.append(Trial(s.id, s.meta["kind"], s.meta["length"], strategy, v.verdict, v.score, u.prompt_tokens,
                                     u.completion_tokens, u.requests, round(answer.seconds, 3), answer.text))  # fmt: skip

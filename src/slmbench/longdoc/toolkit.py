@@ -45,12 +45,14 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     truncated: int = 0  # answers that hit max_tokens
+    last_cut: bool = False  # the latest answer (the final one, once done) hit max_tokens
 
     def add(self, c: Completion) -> None:
         self.requests += 1
         self.prompt_tokens += c.prompt_tokens or 0
         self.completion_tokens += c.completion_tokens or 0
-        self.truncated += c.finish_reason == "length"
+        self.last_cut = c.finish_reason == "length"
+        self.truncated += self.last_cut
 
 
 @dataclass
