@@ -45,12 +45,18 @@ class ScriptedServer:
         stream_delay_s: float = 0.0,
         delay_s: float = 0.0,
         port: int = 0,
+        max_model_len: int | None = None,
+        tokenize: bool = False,
     ) -> None:
         self.answer = answer
         self.script = list(script or [])
         self.models = models
         self.delay_s = delay_s
         self.port = port
+        # vLLM-like extras: a max context in /v1/models, and POST /tokenize counting one token per word.
+        self.max_model_len = max_model_len
+        self.tokenize = tokenize
+        self.tokenize_requests = 0
         self.chat_requests = 0  # chat requests received, whatever was answered
         self.in_flight = 0
         self.max_in_flight = 0
@@ -102,7 +108,20 @@ class ScriptedServer:
         """The action and response body for one request."""
         path = path.split("?", 1)[0]
         if method == "GET" and path in ("/v1/models", "/models"):
-            return 200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}).encode()
+            extra = {"max_model_len": self.max_model_len} if self.max_model_len else {}
+            data = [{"id": m, "object": "model", **extra} for m in self.models]
+            return 200, json.dumps({"object": "list", "data": data}).encode()
+        if method == "POST" and path == "/tokenize" and self.tokenize:
+            self.tokenize_requests += 1
+            request = json.loads(body)
+            if "messages" in request:
+                count = sum(len(m["content"].split()) + 4 for m in request["messages"])
+            elif "prompt" in request:
+                count = len(request["prompt"].split())
+            else:  # as vLLM answers llama.cpp's {"content": ...}
+                return 400, b'{"error":{"message":"prompt or messages required"}}'
+
+            return 200, json.dumps({"count": count, "tokens": list(range(count)), "max_model_len": self.max_model_len}).encode()
         if method == "GET" and path == "/health":
             return 200, b'{"status":"ok"}'
         if method == "GET" and path == "/stats":
