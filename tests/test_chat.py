@@ -188,14 +188,29 @@ def test_server_down_is_a_message_and_the_ui_stays_usable(page):
     assert page.locator("#chat-input").is_editable()
 
 
-def test_long_document_and_context_overflow_are_messages(page, scripted, tmp_path):
-    choose_profile(page, "tiny")  # 256 tokens of context
+def test_long_document_is_summarised_in_steps_and_anchors_the_answer(page, scripted, tmp_path):
+    paragraphs = [f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(400)]
+    paragraphs[250] = "Section 250. The golden lighthouse stands on the northern cape of Varnholm."
     doc = tmp_path / "long.md"
-    doc.write_text("All work and no play makes Jack a dull boy. " * 40)
-    send(page, "summarise this", files=[str(doc)])
-    page.locator(ANSWER, has_text="long-document summarisation is not available").first.wait_for()
-    wait_answer(page, "Echo: summarise this")
-    assert not any("dull boy" in m["content"] for m in scripted.bodies[-1]["messages"])
+    doc.write_text("\n\n".join(paragraphs))  # ~8k tokens by the estimate: more than the 4096 context
+    first = len(scripted.bodies)
+    send(page, "where is the golden lighthouse?", files=[str(doc)])
+    wait_answer(page, "Echo: where is the golden lighthouse?", timeout_ms=180_000)
+    maps = [b for b in scripted.bodies[first:] if b["messages"][-1]["content"].startswith("This is part")]
+    assert len(maps) >= 3  # one map request per chunk
+    assert page.get_by_text("Passages of long.md").count() >= 1
+    page.get_by_text("Summarising long.md").first.click()  # steps open folded
+    for k in range(1, len(maps) + 1):  # each map step shown, nested in the summarising step
+        page.get_by_text(f"map {k}/{len(maps)}").first.wait_for()
+    final = scripted.bodies[-1]["messages"]
+    assert "Summary of the document long.md" in final[0]["content"]  # a conclusion of the conversation memory
+    anchored = next(m["content"] for m in final if m["content"].startswith("Passages of the document long.md"))
+    assert "golden lighthouse" in anchored.split("\n\n[P")[1]  # the most relevant passage first
+    assert final[-1] == {"role": "user", "content": "where is the golden lighthouse?"}
+
+
+def test_context_overflow_is_a_message(page):
+    choose_profile(page, "tiny")  # 256 tokens of context
     send(page, "word " * 400)
     page.locator(ANSWER, has_text="exceeds the model's context of 256 tokens").first.wait_for()
     page.locator("#chat-submit").wait_for()

@@ -4,7 +4,6 @@ and no process left behind after Ctrl-C."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -16,7 +15,8 @@ from chat_browser import ANSWER, chromium, confirm_settings, open_chat, open_set
 from helpers import alive, children_named
 from test_chat import chat_children, start_cli_chat
 
-from slmbench.chat.engine import Tokens
+from slmbench.serving.base import Endpoint
+from slmbench.tokens import probe
 
 pytestmark = pytest.mark.model
 
@@ -44,8 +44,8 @@ def test_embedded_chat_streams_stops_upstream_and_leaves_no_orphans(tmp_path):
         servers = children_named(proc.pid, "llama-server")
         chainlit = chat_children(proc.pid)
         assert servers and chainlit
-        tokens = Tokens(f"{root}/v1")  # history is trimmed with the server's own tokenizer
-        assert 1 <= asyncio.run(tokens.count("Hello world")) <= 4 and tokens.exact is True
+        budget = probe(Endpoint(name="g", base_url=f"{root}/v1", model="gemma-3-270m", server="chat"))
+        assert budget.counter.exact and budget.max_context == 2048  # history is trimmed with the server's tokenizer
         with chromium() as browser, open_chat(browser, url) as page:
             # Stop first, with the answer cap at its maximum (the context) so that generation runs long.
             set_max_tokens(page, "End")

@@ -15,19 +15,25 @@ import chainlit as cl
 import openai
 from chainlit.input_widget import Slider, Switch, TextInput
 
+from slmbench import longdoc
 from slmbench.chat.engine import (
     DOCUMENT_TYPES,
     AnswerStats,
     Settings,
-    Tokens,
     check_json,
     document_limit,
     document_message,
     document_text,
     explain_error,
     fit_history,
+    long_document_chunks,
+    passages,
+    passages_message,
+    summary_conclusion,
 )
 from slmbench.errors import SlmbenchError
+from slmbench.serving.base import Endpoint
+from slmbench.tokens import Budget, probe
 
 CONFIG = json.loads(Path(os.environ["SLMBENCH_CHAT_CONFIG"]).read_text())
 MODELS = {m["name"]: m for m in CONFIG["models"]}
@@ -61,6 +67,11 @@ async def profiles(user: Any = None, language: Any = None) -> list[cl.ChatProfil
     ]
 
 
+def endpoint(model: dict[str, Any]) -> Endpoint:
+    return Endpoint(name=model["name"], base_url=model["base_url"], model=model["model"], server="chat",
+                    max_context=model.get("max_context"), api_key=model.get("api_key"))  # fmt: skip
+
+
 def current_model() -> dict[str, Any]:
     return MODELS.get(cl.user_session.get("chat_profile") or "", CONFIG["models"][0])
 
@@ -70,7 +81,10 @@ async def start() -> None:
     model = current_model()
     top = model.get("max_context") or 8192  # the answer cap cannot exceed the context
     cl.user_session.set("client", openai.AsyncOpenAI(base_url=model["base_url"], api_key=model.get("api_key") or "none", max_retries=0))
-    cl.user_session.set("tokens", Tokens(model["base_url"], model.get("api_key")))
+    ep = endpoint(model)
+    cl.user_session.set("endpoint", ep)
+    cl.user_session.set("budget", await asyncio.to_thread(probe, ep))  # the server's tokenizer, else the estimate
+    cl.user_session.set("long_documents", {})  # user message id -> [(name, chunks, summary conclusion)]
     cl.user_session.set("answers", {})  # message id -> answer text (history without stats or errors)
     cl.user_session.set("documents", {})  # user message id -> document messages that went into context
     cl.user_session.set("stats", {})  # answer message id -> its statistics message
@@ -120,9 +134,10 @@ async def regenerate(action: cl.Action) -> None:
 
 
 async def read_documents(message: cl.Message) -> list[dict[str, str]]:
-    """Document messages for the context: short documents whole; long ones are announced."""
+    """Document messages for the context: short documents whole; long ones are summarised
+    (map-reduce, each map step shown) and their passages ranked for every question."""
     settings: Settings = cl.user_session.get("settings")
-    tokens: Tokens = cl.user_session.get("tokens")
+    budget: Budget = cl.user_session.get("budget")
     model = current_model()
     out = []
     for element in message.elements or []:
@@ -133,24 +148,61 @@ async def read_documents(message: cl.Message) -> list[dict[str, str]]:
             await cl.ErrorMessage(content=f"{name}: only {', '.join(DOCUMENT_TYPES)} documents can be read; it was left out.").send()
             continue
         try:
-            text = document_text(Path(element.path), name)
+            text = await asyncio.to_thread(document_text, Path(element.path), name)
+            size = await asyncio.to_thread(budget.counter.count, text)
+            limit = document_limit(budget.max_context, settings.max_tokens)
+            if limit is not None and size > limit:
+                await summarise(message.id, name, text, size, limit)
+                continue
         except SlmbenchError as exc:
-            await cl.ErrorMessage(content=f"{exc}; it was left out.").send()
-            continue
-        size = await tokens.count(text)
-        limit = document_limit(model.get("max_context"), settings.max_tokens)
-        if limit is not None and size > limit:
-            await cl.Message(
-                author="documents",
-                content=(
-                    f"**{name}** is about {size} tokens: it exceeds what fits into {model['name']}'s context next to the "
-                    f"conversation ({limit} tokens of {model['max_context']}), and long-document summarisation is not "
-                    "available in the chat yet. It was left out; paste the part you want to ask about."
-                ),
-            ).send()
+            await cl.ErrorMessage(content=f"{exc}; {name} was left out.").send()
             continue
         out.append({"role": "user", "content": document_message(name, text)})
     return out
+
+
+class StepObserver:
+    """The toolkit's progress observer: each finished request becomes a Chainlit step. The
+    toolkit runs in a worker thread (its token counting is synchronous HTTP); steps are sent
+    on the chat's own event loop, in the chat's context (copied into the thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.phase, self.total, self.done_count = loop, "", 0, 0
+
+    def message(self, text: str) -> None:
+        pass
+
+    def start(self, label: str, total: int, cached: int) -> None:
+        self.phase, self.total, self.done_count = label.split(":")[0], total, 0
+
+    def done(self, completion: Any) -> None:
+        self.done_count += 1
+        name = f"{self.phase} {self.done_count}/{self.total}"
+        asyncio.run_coroutine_threadsafe(self._step(name, completion.text or ""), self.loop).result()
+
+    def finish(self) -> None:
+        pass
+
+    async def _step(self, name: str, output: str) -> None:
+        async with cl.Step(name=name, type="llm") as step:
+            step.output = output
+
+
+async def summarise(message_id: str, name: str, text: str, size: int, limit: int) -> None:
+    """Map-reduce summary of a long document (kept as a conclusion of the conversation memory),
+    and its chunks for anchored passages."""
+    model = current_model()
+    ep: Endpoint = cl.user_session.get("endpoint")
+    budget: Budget = cl.user_session.get("budget")
+    observer = StepObserver(asyncio.get_running_loop())
+    async with cl.Step(name=f"Summarising {name}", type="run") as step:
+        step.input = f"{size} tokens: more than fits into {model['name']}'s context next to the conversation ({limit} tokens)"
+        summary = await asyncio.to_thread(longdoc.run, longdoc.summarize(text, ep, budget, title=name, observer=observer))
+        chunks = await asyncio.to_thread(long_document_chunks, text, budget.counter, limit)
+        step.output = f"{summary.chunks} parts, {summary.levels} reduce levels, {summary.seconds:.0f} s\n\n{summary.text}"
+    cl.user_session.get("long_documents").setdefault(message_id, []).append(
+        (name, chunks, summary_conclusion(name, size, summary.chunks, summary.text))
+    )
 
 
 def history() -> list[tuple[str, dict[str, str]]]:
@@ -173,21 +225,33 @@ async def answer() -> None:
     closes the upstream stream (the server then stops generating)."""
     settings: Settings = cl.user_session.get("settings")
     client: openai.AsyncOpenAI = cl.user_session.get("client")
-    tokens: Tokens = cl.user_session.get("tokens")
+    budget: Budget = cl.user_session.get("budget")
     answers: dict[str, str] = cl.user_session.get("answers")
     model = current_model()
     turns = history()
     if not turns:
         return
-    # The current turn: the last user message and its documents.
-    last_id = turns[-1][0]
-    current = [m for i, m in turns if i == last_id]
-    earlier = [m for i, m in turns if i != last_id]
-    system = [{"role": "system", "content": settings.system_prompt}] if settings.system_prompt.strip() else []
+    # The current turn: the user messages (and documents) after the last answer.
+    ids = [i for i, m in turns]
+    answered = max((k for k, (_, m) in enumerate(turns) if m["role"] == "assistant"), default=-1)
+    earlier = [m for _, m in turns[: answered + 1]]
+    current = [m for _, m in turns[answered + 1 :]]
+    # Long documents of messages still in the conversation: summaries as memory conclusions,
+    # and for this turn the passages most relevant to it.
+    long_docs = [d for i, docs in cl.user_session.get("long_documents").items() if i in ids for d in docs]
+    question = current[-1]["content"] if current else ""
+    limit = document_limit(budget.max_context, settings.max_tokens) or 4096
+    for name, chunks, _ in long_docs:
+        chosen = passages(chunks, question, limit // (2 * len(long_docs)))
+        if chosen:
+            async with cl.Step(name=f"Passages of {name}", type="tool") as step:
+                step.output = ", ".join(f"P{c.index + 1} (characters {c.start}-{c.end})" for c in chosen)
+            current.insert(len(current) - 1, {"role": "user", "content": passages_message(name, chosen)})
     msg = cl.Message(content="")
     try:
         params = settings.request_params()
-        fitted = await fit_history(system, earlier, current, tokens, model.get("max_context"), settings.max_tokens)
+        fitted = await asyncio.to_thread(fit_history, settings.system_prompt.strip(), earlier, current, budget.counter,
+                                         budget.max_context, settings.max_tokens, [c for *_, c in long_docs])  # fmt: skip
         started = time.perf_counter()
         first = last = None
         chunks = 0
@@ -225,7 +289,7 @@ async def answer() -> None:
         ttft_s=(first - started) if first else None,
         generation_s=(last - first) if first and last else 0.0,
         dropped=fitted.dropped,
-        exact_prompt=usage is not None or bool(tokens.exact),
+        exact_prompt=usage is not None or budget.counter.exact,
     )
     footer = stats.line()
     if settings.json_mode:

@@ -1,26 +1,26 @@
-"""What the chat does, without Chainlit: request parameters, token counting and history
-trimming, document text, JSON checks, readable errors and answer statistics."""
+"""What the chat does, without Chainlit: request parameters, history trimming (through the
+long-document toolkit's conversation memory), documents and their most relevant passages,
+JSON checks, readable errors and answer statistics.
+
+Tokens are counted with slmbench.tokens: the server's own tokenizer (llama.cpp or vLLM
+`/tokenize`), else its documented estimate (4 characters per token, 8 per message)."""
 
 from __future__ import annotations
 
 import json
-import math
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 
 from ..errors import SlmbenchError
-
-# The fallback when the server has no tokenizer endpoint (llama.cpp and vLLM have one):
-# ~4 characters per token for English BPE/SentencePiece vocabularies, plus chat-template
-# markup per message. It errs on the long side for code and non-Latin scripts less often
-# than a words-based guess.
-CHARS_PER_TOKEN = 4.0
-TEMPLATE_TOKENS_PER_MESSAGE = 8
-DOCUMENT_TYPES = (".txt", ".md", ".pdf", ".docx")
+from ..longdoc import ConversationMemory, chunk_text, load_text, rank_chunks
+from ..longdoc.chunking import Chunk
+from ..longdoc.loaders import SUFFIXES as DOCUMENT_TYPES
+from ..tokens import TEMPLATE_TOKENS_PER_MESSAGE, TokenCounter
 # A document goes whole into the context when it takes at most this share of what is left
 # after the answer's max tokens; longer ones need the long-document path.
 DOCUMENT_SHARE = 0.6
@@ -67,50 +67,6 @@ class Settings:
         return params
 
 
-class Tokens:
-    """Counts tokens with the server's own tokenizer (llama.cpp `POST /tokenize`), else estimates."""
-
-    def __init__(self, base_url: str, api_key: str | None = None) -> None:
-        self.root = base_url.rstrip("/").removesuffix("/v1")
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.exact: bool | None = None  # unknown until the first count
-        self._counted: dict[str, int] = {}  # every turn re-counts the history: ask the server once
-
-    async def count(self, text: str) -> int:
-        if text not in self._counted:
-            self._counted[text] = await self._count(text)
-        return self._counted[text]
-
-    async def _count(self, text: str) -> int:
-        if self.exact is not False:
-            try:
-                async with httpx.AsyncClient(timeout=30) as client:
-                    reply = await client.post(f"{self.root}/tokenize", json={"content": text}, headers=self.headers)
-                tokens = reply.json().get("tokens") if reply.status_code == 200 else None
-                if isinstance(tokens, list):
-                    self.exact = True
-                    return len(tokens)
-            except (httpx.HTTPError, ValueError, AttributeError):
-                pass
-            self.exact = False
-        return estimate(text)
-
-    async def count_message(self, message: dict[str, str]) -> int:
-        return await self.count(message["content"]) + TEMPLATE_TOKENS_PER_MESSAGE
-
-
-def estimate(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
-
-
-@dataclass
-class Fitted:
-    messages: list[dict[str, str]]
-    prompt_tokens: int
-    dropped: int  # earlier messages left out to fit
-    max_tokens: int  # the answer's cap, lowered to what the context leaves when needed
-
-
 def answer_room(max_context: int, max_tokens: int) -> int:
     """Tokens kept free for the answer: max_tokens, but at most half the context."""
     return min(max_tokens, max_context // 2)
@@ -121,59 +77,117 @@ def document_limit(max_context: int | None, max_tokens: int) -> int | None:
     return int((max_context - answer_room(max_context, max_tokens)) * DOCUMENT_SHARE) if max_context else None
 
 
-async def fit_history(
-    system: list[dict[str, str]],
-    history: list[dict[str, str]],
+@dataclass
+class Fitted:
+    messages: list[dict[str, str]]
+    prompt_tokens: int
+    dropped: int  # earlier turns left out to fit
+    max_tokens: int  # the answer's cap, lowered to what the context leaves when needed
+
+
+class _PerMessage:
+    """A counter that adds the chat template's markup to every text (the memory counts texts)."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        self.counter = counter
+
+    def count(self, text: str) -> int:
+        return self.counter.count(text) + TEMPLATE_TOKENS_PER_MESSAGE
+
+    def count_messages(self, messages: list[dict[str, str]]) -> int:
+        return self.counter.count_messages(messages)
+
+
+def turns_of(history: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
+    """(user, assistant) pairs; user messages before one answer (documents, unanswered
+    messages) are joined into one user text."""
+    pairs, pending = [], []
+    for m in history:
+        if m["role"] == "assistant":
+            pairs.append(("\n\n".join(pending), m["content"]))
+            pending = []
+        else:
+            pending.append(m["content"])
+    if pending:  # unanswered: kept with an empty answer rather than lost
+        pairs.append(("\n\n".join(pending), ""))
+    return pairs
+
+
+def fit_history(
+    system: str,
+    history: Sequence[dict[str, str]],
     current: list[dict[str, str]],
-    tokens: Tokens,
+    counter: TokenCounter,
     max_context: int | None,
     max_tokens: int,
+    conclusions: Sequence[str] = (),
 ) -> Fitted:
-    """system + the newest history that fits + current, within the model's context.
+    """The request's messages: the system prompt with `conclusions` (kept longest: document
+    summaries), the newest turns that fit, and the current turn, within the model's context.
 
-    The answer keeps answer_room() free; when max_tokens asks for more, its cap is lowered to
-    what the prompt leaves. Oldest messages go
-    first, a user message together with the answers after it, so that the history never
-    starts with an answer. The current turn must fit on its own."""
-    must = system + current
-    used = sum([await tokens.count_message(m) for m in must])
+    Trimming is the long-document toolkit's ConversationMemory (oldest turns go first, then
+    oldest conclusions). The answer keeps answer_room() free; when max_tokens asks for more,
+    its cap is lowered to what the prompt leaves. The current turn must fit on its own.
+    Counting is synchronous HTTP: call this in a worker thread."""
+    turns = turns_of(history)
     if max_context is None:
-        return Fitted(system + history + current, used, 0, max_tokens)
-    budget = max_context - answer_room(max_context, max_tokens)
-    if used > budget:
+        budget = None
+    else:
+        budget = max_context - answer_room(max_context, max_tokens)
+    need = counter.count_messages(([{"role": "system", "content": system}] if system else []) + current)
+    if budget is not None and need > budget:
         raise SlmbenchError(
-            f"this message needs about {used} tokens; with room for the answer ({max_tokens} max tokens) that exceeds "
+            f"this message needs about {need} tokens; with room for the answer ({max_tokens} max tokens) that exceeds "
             f"the model's context of {max_context} tokens. Shorten it, or lower max tokens in the settings"
         )
-    kept: list[dict[str, str]] = []
-    for i in range(len(history) - 1, -1, -1):
-        cost = await tokens.count_message(history[i])
-        if used + cost > budget:
-            break
-        used += cost
-        kept.insert(0, history[i])
-    while kept and kept[0]["role"] != "user":
-        used -= await tokens.count_message(kept.pop(0))
-    return Fitted(system + kept + current, used, len(history) - len(kept), min(max_tokens, max_context - used))
+    memory = ConversationMemory(_PerMessage(counter), budget_tokens=10**12 if budget is None else budget - need)
+    for conclusion in conclusions:
+        memory.remember(conclusion)
+    for user, assistant in turns:
+        memory.add_turn(user, assistant)
+    messages = memory.messages(system=system or None) + current
+    used = need + memory.tokens
+    cap = max_tokens if max_context is None else min(max_tokens, max_context - used)
+    return Fitted(messages, used, len(turns) - len(memory.turns), cap)
 
 
 def document_text(path: Path, name: str) -> str:
-    """The plain text of an uploaded .txt, .md, .pdf or .docx file."""
-    suffix = Path(name).suffix.lower()
-    try:
-        if suffix in (".txt", ".md"):
-            return path.read_bytes().decode("utf-8", "replace")
-        if suffix == ".pdf":
-            from pypdf import PdfReader
+    """The plain text of an uploaded document (the toolkit's loaders, chosen by the file's name:
+    Chainlit stores uploads under a name of its own)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        named = Path(tmp) / Path(name).name
+        named.symlink_to(Path(path).resolve())
+        try:
+            return load_text(named)
+        except SlmbenchError as exc:
+            raise SlmbenchError(str(exc).replace(str(named), name)) from None
 
-            return "\n\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
-        if suffix == ".docx":
-            import docx
 
-            return "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
-    except Exception as exc:  # pypdf and python-docx raise many types for damaged files
-        raise SlmbenchError(f"could not read {name} ({type(exc).__name__}: {exc}); is it a valid {suffix} file?") from None
-    raise SlmbenchError(f"{name}: only {', '.join(DOCUMENT_TYPES)} documents can be read")
+def passages(chunks: Sequence[Chunk], question: str, budget_tokens: int) -> list[Chunk]:
+    """The chunks most relevant to the question (BM25), best first, within budget_tokens."""
+    chosen, used = [], 0
+    for index, score in rank_chunks(chunks, question):
+        if score <= 0 or used + chunks[index].tokens > budget_tokens:
+            break
+        chosen.append(chunks[index])
+        used += chunks[index].tokens
+    return chosen
+
+
+def passages_message(name: str, chosen: Sequence[Chunk]) -> str:
+    body = "\n\n".join(f"[P{c.index + 1}] (characters {c.start}-{c.end})\n{c.text}" for c in chosen)
+    return (f"Passages of the document {name} most relevant to the next message, most relevant first. "
+            f"Cite the passage you use, like [P{chosen[0].index + 1}].\n\n{body}")  # fmt: skip
+
+
+def summary_conclusion(name: str, tokens: int, chunks: int, summary: str) -> str:
+    return f"Summary of the document {name} ({tokens} tokens, summarised in {chunks} parts):\n{summary}"
+
+
+def long_document_chunks(text: str, counter: TokenCounter, limit: int) -> list[Chunk]:
+    """Chunks for anchored passages: a few of them fit where the document itself does not."""
+    size = max(64, min(512, limit // 4))
+    return chunk_text(text, counter, size, size // 8)
 
 
 def document_message(name: str, text: str) -> str:
@@ -252,5 +266,5 @@ class AnswerStats:
         rate = self.tokens_per_s
         parts.append(f"{rate:.1f} tokens/s" if rate is not None else "tokens/s n/a")
         if self.dropped:
-            parts.append(f"{self.dropped} earlier messages left out to fit the context")
+            parts.append(f"{self.dropped} earlier turns left out to fit the context")
         return " · ".join(parts)
