@@ -56,7 +56,7 @@ edit_message = true
 
 [features.spontaneous_file_upload]
 enabled = true
-accept = ["text/plain", "text/markdown", "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".txt", ".md", ".pdf", ".docx"]
+accept = ["text/plain", "text/markdown", "text/html", "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
 max_files = 5
 max_size_mb = 50
 
