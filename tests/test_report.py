@@ -142,3 +142,25 @@ def test_perf_runs_join_the_report_with_curves_and_a_table(two_runs, tmp_path):
                   "TTFT vs prompt length"):  # fmt: skip
         assert title in html, title
     assert html.count("<td>strong</td>") >= 4  # one table row per load point (2 concurrencies x 2 lengths)
+
+
+def test_long_context_column_is_the_measured_effective_context(tmp_path):
+    from test_longcontext import gold
+
+    from slmbench.config import Config, EvalSettings
+
+    dirs = []
+    for name, answer in (("reader", gold), ("blind", lambda body: "I do not know.")):
+        with ScriptedServer(answer, max_model_len=8192, tokenize=True) as server:
+            model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
+            config = Config(eval=EvalSettings(lengths=[1024, 2048]))
+            dirs.append(slmbench.evaluate([model], ["longcontext"], limit=12, out=tmp_path / name, config=config).run_dir)
+    report = load(dirs)
+    reader, blind = report.table["reader"]["longcontext"], report.table["blind"]["longcontext"]
+    assert (reader.value, reader.n, reader.note) == (2048, 12, "")
+    assert blind.value is None and "shortest length" in blind.note
+    paths = write(report, tmp_path / "out", ("md", "html"))
+    md = paths["md"].read_text()
+    assert "2,048 tokens n=12" in md and "| none n=12 |" in md and "Long context, blind: none, scores 0.00" in md
+    html = paths["html"].read_text()
+    assert "Needle retrieval: reader / longcontext" in html and "Needle retrieval: blind / longcontext" in html

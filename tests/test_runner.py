@@ -7,15 +7,14 @@ the right failure kinds.
 import json
 
 import pytest
+from helpers import gold_arithmetic, wrong_arithmetic
 
 import slmbench
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.runner import request_timeout, run
-from slmbench.tasks import TASKS
 from slmbench.scripted import HANG, MALFORMED, ScriptedServer
-
-from helpers import gold_arithmetic, wrong_arithmetic
+from slmbench.tasks import TASKS
 
 
 def attach(server, name="scripted"):
@@ -32,7 +31,7 @@ def test_oracle_scores_100_percent(tmp_path, oracle):
     est = results.score("scripted", "arithmetic")
     assert est.value == 1.0 and est.n == 20 and est.ci_high == 1.0 and est.ci_low > 0.8
     task = results.models[0].tasks["arithmetic"]
-    assert task.counts == {"ok": 20, "wrong": 0, "truncated": 0, "extraction_failed": 0, "error": 0, "timeout": 0}
+    assert task.counts == {"ok": 20, "wrong": 0, "truncated": 0, "extraction_failed": 0, "error": 0, "timeout": 0, "skipped": 0}
     assert set(task.breakdown["level"]) == {"1", "2", "3", "4"}
     assert all(e.value == 1.0 for e in task.breakdown["level"].values())
     assert results.status == "complete"
@@ -120,7 +119,7 @@ def test_concurrency_setting_bounds_requests_in_flight(tmp_path):
 def test_results_files_follow_the_documented_schema(tmp_path, oracle):
     results = evaluate(oracle, tmp_path, limit=8)
     data = json.loads((results.run_dir / "results.json").read_text())
-    assert data["schema_version"] == 2 and data["status"] == "complete"
+    assert data["schema_version"] == 3 and data["status"] == "complete"
     model = data["models"][0]
     task = model["tasks"]["arithmetic"]
     assert task["metrics"]["accuracy"] == {"value": 1.0, "n": 8, "ci_low": pytest.approx(0.6756, abs=1e-3), "ci_high": 1.0}
@@ -128,7 +127,7 @@ def test_results_files_follow_the_documented_schema(tmp_path, oracle):
     assert data["manifest"]["models"]["scripted"]["identity"] == {"server": "attached", "url": oracle.url, "model": "scripted"}
     assert data["manifest"]["tasks"]["arithmetic"] == {"version": "1", "samples": 8, "max_tokens": 192}
     md = (results.run_dir / "results.md").read_text()
-    assert "| scripted | arithmetic | accuracy | 100.0 [67.6, 100.0] | 8 | 8 | 0 | 0 | 0 | 0 | 0 |" in md
+    assert "| scripted | arithmetic | accuracy | 100.0 [67.6, 100.0] | 8 | 8 | 0 | 0 | 0 | 0 | 0 | 0 |" in md
     assert (tmp_path / "latest").resolve() == results.run_dir.resolve()
 
 

@@ -44,6 +44,7 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
     target_ci_width: Annotated[float | None, typer.Option(help="Add samples until each headline 95% CI is at most this many points wide.")] = None,
     max_samples: Annotated[int | None, typer.Option(help="Cap per task for --target-ci-width (default 1000).")] = None,
+    lengths: Annotated[str | None, typer.Option(help="Long-context lengths in tokens, e.g. 1k,2k,4k (default: the task's grid).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for generated samples and sampling.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
@@ -91,6 +92,7 @@ def eval_command(
             "target_ci_width": target_ci_width, "max_samples": max_samples,
             "data": dict(cfg.parse_data_flag(d) for d in data) if data else None, "samples": samples,
             "unsafe_no_sandbox": unsafe_no_sandbox or None,
+            "lengths": cfg.parse_lengths_flag(lengths) if lengths else None,
         }  # fmt: skip
         try:
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})
@@ -204,6 +206,137 @@ def _print_compare(console: Any, rows: list[dict[str, Any]], runs: list[Path]) -
     console.print(table)
 
 
+longdoc_app = typer.Typer(help="Long documents: map-reduce summaries and anchored answers within the model's context.", no_args_is_help=True)
+app.add_typer(longdoc_app, name="longdoc")
+
+_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (default: the embedded model).")]
+_GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
+_CtxOpt = Annotated[int, typer.Option(help="llama.cpp context tokens per slot (started servers only).")]
+_ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.")]
+_ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (default: as large as the context allows).")]
+_QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _longdoc_model(model: str | None, gguf: Path | None, parallel: int) -> Any:
+    from . import config as cfg
+
+    if model and gguf:
+        from .errors import SlmbenchError
+
+        raise SlmbenchError("pass --model or --gguf, not both")
+    spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
+    return spec.model_copy(update={"parallel": parallel}) if spec.backend == "llamacpp" else spec
+
+
+@longdoc_app.command("summarize")
+def longdoc_summarize(
+    file: Annotated[Path, typer.Argument(help="A .txt, .md, .pdf, .docx or .html document.")],
+    model: _ModelOpt = None,
+    gguf: _GgufOpt = None,
+    chunk_tokens: _ChunkOpt = None,
+    overlap: Annotated[int, typer.Option(help="Tokens of whole sentences repeated between chunks.")] = 64,
+    summary_tokens: Annotated[int, typer.Option(help="Max tokens of each partial summary.")] = 256,
+    final_tokens: Annotated[int, typer.Option(help="Max tokens of the final summary.")] = 512,
+    ctx_per_slot: _CtxOpt = 4096,
+    parallel: _ParallelOpt = 4,
+    quiet: _QuietOpt = False,
+) -> None:
+    """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
+    with user_errors():
+        from . import longdoc
+
+        settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
+                                    final_tokens=final_tokens, concurrency=parallel)  # fmt: skip
+        text, result, budget, err = _run_longdoc(
+            file, _longdoc_model(model, gguf, parallel), ctx_per_slot, quiet,
+            lambda text, ep, budget, observer: longdoc.summarize(text, ep, budget, title=file.name, settings=settings, observer=observer),
+        )  # fmt: skip
+        print(result.text)
+        u = result.usage
+        err.print(f"{file.name}: {len(text):,} chars, {result.chunks} chunks, {result.levels} reduce levels, "
+                  f"{u.requests} requests, {u.prompt_tokens:,} prompt + {u.completion_tokens:,} completion tokens "
+                  f"({budget.counter.source}), {u.truncated} cut at max tokens, {result.seconds:.1f} s", highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@longdoc_app.command("ask")
+def longdoc_ask(
+    file: Annotated[Path, typer.Argument(help="A .txt, .md, .pdf, .docx or .html document.")],
+    question: Annotated[str, typer.Argument(help="The question.")],
+    model: _ModelOpt = None,
+    gguf: _GgufOpt = None,
+    chunk_tokens: _ChunkOpt = None,
+    passages: Annotated[int, typer.Option(help="Most relevant passages to put in the prompt.")] = 4,
+    final_tokens: Annotated[int, typer.Option(help="Max tokens of the answer.")] = 384,
+    ctx_per_slot: _CtxOpt = 4096,
+    quiet: _QuietOpt = False,
+) -> None:
+    """Answer a question about a long document from its most relevant passages (BM25), best first."""
+    with user_errors():
+        from . import longdoc
+
+        settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
+        _, result, _, err = _run_longdoc(
+            file, _longdoc_model(model, gguf, 1), ctx_per_slot, quiet,
+            lambda text, ep, budget, observer: longdoc.ask(text, question, ep, budget, settings=settings, observer=observer),
+        )  # fmt: skip
+        print(result.text)
+        used = ", ".join(f"P{i + 1} ({result.chunks[i].start}-{result.chunks[i].end})" for i in result.passages)
+        err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False, soft_wrap=True)
+
+
+@longdoc_app.command("compare")
+def longdoc_compare(
+    model: _ModelOpt = None,
+    gguf: _GgufOpt = None,
+    lengths: Annotated[str, typer.Option(help="Document lengths in tokens.")] = "1k,2k,4k",
+    limit: Annotated[int, typer.Option(help="Needle documents (spread over the lengths).")] = 6,
+    max_tokens: Annotated[int, typer.Option(help="Max tokens of each answer.")] = 64,
+    chunk_tokens: Annotated[int, typer.Option(help="Chunk size for the anchored and map-reduce strategies.")] = 512,
+    parallel: _ParallelOpt = 2,
+    out: Annotated[Path, typer.Option(help="Where to write the comparison (JSON).")] = Path("longdoc-compare.json"),
+) -> None:
+    """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
+    with user_errors():
+        import orjson
+        from rich.console import Console
+        from rich.table import Table
+
+        from . import config as cfg
+        from . import longdoc
+        from .longdoc import compare as cmp
+
+        grid = cfg.parse_lengths_flag(lengths)
+        err = Console(stderr=True)
+        settings = longdoc.Settings(chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
+        ctx = max(4096, 1 << (grid[-1] - 1).bit_length())
+        with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx, say=err.print) as (ep, budget):
+            samples = cmp.documents(budget, grid, limit, max_tokens=max_tokens)
+            trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings, on_trial=lambda t: err.print(
+                f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False, soft_wrap=True)))  # fmt: skip
+        result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": grid}
+        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        table = Table("strategy", "recall", "ok / n", "skipped", "prompt tokens", "seconds", title=f"{ep.name}: strategies on {len(samples)} needle documents")
+        for name, g in result["strategies"].items():
+            fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+            table.add_row(name, fmt(g["recall"], ".2f"), f"{g['ok']} / {g['n']}", str(g["skipped"]), fmt(g["prompt_tokens"], ".0f"), fmt(g["seconds"], ".1f"))
+        Console().print(table)
+        print(f"comparison: {out}")
+
+
+def _run_longdoc(file: Path, spec: Any, ctx_per_slot: int, quiet: bool, work: Any) -> tuple[str, Any, Any, Any]:
+    """Load the document, serve the model, run `work(text, endpoint, budget, observer)` on it."""
+    from rich.console import Console
+
+    from . import longdoc
+    from .progress import Quiet, RichProgress
+
+    text = longdoc.load_text(file)
+    err = Console(stderr=True)
+    with longdoc.served(spec, ctx_per_slot=ctx_per_slot, say=err.print) as (ep, budget):
+        result = longdoc.run(work(text, ep, budget, Quiet() if quiet else RichProgress(err)))
+    return text, result, budget, err
+
+
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders (or an --out folder, for its latest run) to compare.")],
@@ -218,6 +351,42 @@ def report(
         folder = out or (Path(data.runs[0]["dir"]) if len(data.runs) == 1 else Path("slmbench-report"))
         for path in write(data, folder, tuple(format or FORMATS)).values():
             print(f"report: {path}")
+
+
+@app.command()
+def chat(
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Chat with a running endpoint: SERVED_ID=URL (repeatable; one chat profile each).")] = None,
+    gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp for the chat (repeatable).")] = None,
+    host: Annotated[str, typer.Option(help="Interface the chat listens on; anything but loopback needs --password-auth.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Chat port (default: a free one).", min=1, max=65535)] = None,
+    password_auth: Annotated[bool, typer.Option("--password-auth", help="Require a login; slmbench generates and prints the password.")] = False,
+    ctx_per_slot: Annotated[int, typer.Option(help="llama.cpp context tokens per slot for models started here.", min=256)] = 8192,
+    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots (concurrent chats) for models started here.", min=1)] = 2,
+    llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+) -> None:
+    """Chat in the browser (Chainlit) with the embedded model or any endpoint; Ctrl-C stops it."""
+    with user_errors():
+        from contextlib import ExitStack
+
+        from . import config as cfg
+        from .chat.launcher import check_host, serve_chat
+        from .paths import cache_dir
+        from .serving import open_endpoint, preflight
+
+        check_host(host, password_auth)  # before minutes of model start-up
+        specs = [cfg.parse_model_flag(m) for m in model or []] + [cfg.gguf_model(p) for p in gguf or []]
+        specs = [s.model_copy(update={"parallel": parallel, "llama_server": llama_server}) if s.backend == "llamacpp" else s
+                 for s in specs or [cfg.embedded_model()]]  # fmt: skip
+        for spec in specs:
+            preflight(spec)
+        try:
+            with ExitStack() as stack:
+                log_dir = cache_dir() / "chat-logs"  # kept: a start-up error points into it
+                endpoints = [stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot)) for s in specs]
+                server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth))
+                raise server.wait()
+        except KeyboardInterrupt:
+            sys.stderr.write("chat stopped\n")
 
 
 @app.command()
@@ -390,6 +559,10 @@ def _print_results(results: Any) -> None:
     if not console.is_terminal:
         console = Console(width=160)  # a log file should not wrap the table at 80 columns
     console.print(table)
+    for m in results.models:
+        for t in m.tasks.values():
+            if "effective_context" in t.extra:
+                console.print(f"{m.name} / {t.task}: effective context {t.extra['effective_context'] or 'n/a'} tokens ({t.extra['effective_context_why']})", highlight=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
 
 

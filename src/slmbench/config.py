@@ -50,7 +50,7 @@ class ModelSpec(BaseModel):
         return self.backend == "llamacpp" and self.gguf is None
 
 
-OFFLINE_SUITES = ("arithmetic", "instruction", "reasoning", "structured", "understanding", "multilingual", "coding")
+OFFLINE_SUITES = ("arithmetic", "instruction", "reasoning", "structured", "understanding", "multilingual", "coding", "longcontext")
 
 
 class EvalSettings(BaseModel):
@@ -79,6 +79,8 @@ class EvalSettings(BaseModel):
     samples: int = Field(default=1, ge=1, le=200)
     # run model-written code without bubblewrap (rlimits in a child process only)
     unsafe_no_sandbox: bool = False
+    # Context lengths (tokens) for the long-context tasks; None: each task's own grid.
+    lengths: list[int] | None = None
 
 
 class Config(BaseModel):
@@ -134,6 +136,16 @@ def parse_data_flag(value: str) -> tuple[str, str]:
     if not sep or not task or not source:
         raise SlmbenchError(f"--data {value!r} is not TASK=PATH; write it like --data ifeval=ifeval_input_data.jsonl")
     return task, source
+
+
+def parse_lengths_flag(value: str) -> list[int]:
+    """`1k,2k,4k` -> [1024, 2048, 4096]."""
+    from .tasks.longcontext import parse_lengths
+
+    try:
+        return parse_lengths(value)
+    except ValueError as exc:
+        raise SlmbenchError(f"--lengths {value!r}: {exc}; write it like --lengths 1k,2k,4k") from None
 
 
 def check_settings(settings: EvalSettings, known_tasks: list[str], data_tasks: list[str]) -> None:

@@ -14,7 +14,7 @@ import orjson
 from .metrics.stats import Estimate
 from .tasks.base import VERDICTS
 
-SCHEMA_VERSION = 2  # 2: samples carry `reasoning`
+SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
 
 
 @dataclass(slots=True)
@@ -48,6 +48,8 @@ class TaskResult:
     requests_sent: int
     requests_cached: int
     completion_tokens: int
+    # Task-specific aggregates beyond metrics (long context: heatmap and effective context).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class TaskResult:
             "breakdown": {k: {g: e.as_dict() for g, e in groups.items()} for k, groups in self.breakdown.items()},
             "requests": {"sent": self.requests_sent, "cached": self.requests_cached},
             "completion_tokens": self.completion_tokens,
+            "extra": self.extra,
             "samples": [asdict(s) for s in self.samples],
         }
 
@@ -139,7 +142,7 @@ def table_rows(results: Results) -> list[list[str]]:
 
 
 # Short column names for the counts, so the table fits a terminal.
-COUNT_LABELS = {"ok": "ok", "wrong": "wrong", "truncated": "trunc", "extraction_failed": "unparsed", "error": "error", "timeout": "timeout"}
+COUNT_LABELS = {"ok": "ok", "wrong": "wrong", "truncated": "trunc", "extraction_failed": "unparsed", "error": "error", "timeout": "timeout", "skipped": "skipped"}
 TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(COUNT_LABELS[c] for c in VERDICTS)]
 
 
@@ -151,7 +154,7 @@ def to_markdown(results: Results) -> str:
         "",
         "n counts the samples that got an answer; `error` and `timeout` samples got none and are "
         "left out of n. `trunc`: the answer hit max_tokens before giving a result; `unparsed`: "
-        "no answer could be extracted.",
+        "no answer could be extracted; `skipped`: not sent, the request could not fit the endpoint's context.",
     ]
     for m in results.models:
         for t in m.tasks.values():
@@ -161,6 +164,8 @@ def to_markdown(results: Results) -> str:
             for key, groups in t.breakdown.items():
                 lines += ["", f"## {m.name} / {t.task}: share ok by {key}", "", f"| {key} | % [95% CI] | n |", "|---|---|---|"]
                 lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
+            if "heatmap" in t.extra:
+                lines += _context_markdown(m.name, t.task, t.extra)
     man = results.manifest
     lines += ["", "## Manifest", ""]
     for name, info in man.get("models", {}).items():
@@ -180,6 +185,26 @@ def to_markdown(results: Results) -> str:
             lines.append(f"- {name} {direction} signatures: BLEU `{sigs['bleu']}`, chrF++ `{sigs['chrf']}`")
     lines.append(f"- slmbench {man.get('slmbench')}")
     return "\n".join(lines) + "\n"
+
+
+def _context_markdown(model: str, task: str, extra: dict[str, Any]) -> list[str]:
+    """Long context: mean recall per length x depth (needle kinds), per length, effective context."""
+    depths = [f"{d:g}" for d in extra["depths"]]
+    lines = ["", f"## {model} / {task}: recall by length x needle depth", ""]
+    lines += ["| length | " + " | ".join(f"depth {d}" for d in depths) + " | all kinds | n | skipped |"]
+    lines += ["|---" * (len(depths) + 4) + "|"]
+    for length, row in extra["heatmap"].items():
+        total = extra["by_length"][length]
+        cells = [_share(row[d]["score"]) for d in depths]
+        lines.append(f"| {length} | " + " | ".join(cells) + f" | {_share(total['score'])} | {total['n']} | {total['skipped']} |")
+    effective = extra["effective_context"]
+    lines += ["", f"Effective context: **{effective if effective is not None else 'n/a'}** tokens "
+              f"({extra['effective_context_why']}; margin {extra['margin']:g})."]  # fmt: skip
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

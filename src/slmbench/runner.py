@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, tokens
 from .client import TIMEOUT as TIMEOUT_KIND
 from .client import ChatClient, Completion, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model
@@ -34,7 +34,7 @@ from .serving import Endpoint, open_endpoint, preflight
 from .serving.models import embedded_gguf
 from .store import Store
 from .tasks import TASKS, Sample, Task, known_tasks
-from .tasks.base import ANSWERED, ERROR, OK, TIMEOUT, VERDICTS, Verdict, draws
+from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
 
 STORE_FILE = "slmbench.sqlite"
 COMMIT_EVERY_S = 0.1
@@ -53,12 +53,12 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     observer = observer or Quiet()
     settings = config.eval
     check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
+    tasks = _configure([TASKS[name] for name in settings.tasks], settings)
     models = config.models or [embedded_model()]
     _check_unique_names(models)
     out = prepare_out(settings.out)
     for spec in models:
         preflight(spec)
-    tasks = [TASKS[name] for name in settings.tasks]
     samples = {t.name: _samples(t, settings.limit or t.default_limit, settings) for t in tasks}
     # Task set-up that can fail (e.g. the code sandbox) fails here, before any server starts.
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
@@ -77,13 +77,16 @@ def run(config: Config, observer: Observer | None = None) -> Results:
         for spec in models:
             try:
                 with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message) as ep:
-                    results.manifest["models"][spec.name] = endpoint_manifest(spec, ep)
+                    budget = tokens.probe(ep)
+                    results.manifest["models"][spec.name] = endpoint_manifest(spec, ep) | {"tokens": budget.describe()}
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
                     mine = dict(samples)  # --target-ci-width may grow this model's samples
 
                     def evaluate(these: list[Task]) -> None:
-                        _evaluate_model(ep, these, mine, settings, store, run_id, observer, model_result)  # noqa: B023
+                        # Long-context tasks re-size their prompts with this endpoint's tokenizer.
+                        fitted = _fit(these, mine, budget, settings)  # noqa: B023
+                        _evaluate_model(ep, budget, these, fitted, settings, store, run_id, observer, model_result)  # noqa: B023
 
                     evaluate(tasks)
                     if settings.target_ci_width is not None:
@@ -106,6 +109,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
 
 def _evaluate_model(
     ep: Endpoint,
+    budget: tokens.Budget,
     tasks: list[Task],
     samples: dict[str, list[Sample]],
     settings: EvalSettings,
@@ -115,9 +119,18 @@ def _evaluate_model(
     into: ModelResult,
 ) -> None:
     identity = orjson.dumps(ep.identity, option=orjson.OPT_SORT_KEYS)
-    requests = [
-        _request(ep, identity, task, sample, settings) for task in tasks for sample in samples[task.name]
-    ]
+    # Pre-flight: a request that cannot fit the endpoint's context is recorded, never sent.
+    skipped: dict[tuple[str, str], SampleRecord] = {}
+    requests = []
+    for task in tasks:
+        for sample in samples[task.name]:
+            counted, reason = _over_context(budget, task, sample, settings)
+            if reason:
+                skipped[task.name, sample.id] = _skipped_record(sample, counted, reason)
+            else:
+                requests.append(_request(ep, identity, task, sample, settings))
+    if skipped:
+        observer.message(f"{ep.name}: {len(skipped)} samples skipped, over the endpoint's context ({budget.max_context} tokens)")
     answers = store.cached([r.key for r in requests])
     cached_keys = set(answers)
     todo = list({r.key: r for r in requests if r.key not in answers}.values())
@@ -133,6 +146,9 @@ def _evaluate_model(
         verdicts = _verdicts(task, [(r.sample, answers[r.key]) for r in task_requests])
         records = [_record(r, answers[r.key], r.key in cached_keys, v) for r, v in zip(task_requests, verdicts, strict=True)]
         rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
+        own_skips = [rec for (name, _), rec in skipped.items() if name == task.name]
+        records += own_skips
+        rows += [(run_id, ep.name, task.name, rec.id, "", rec.verdict, rec.score, rec.why) for rec in own_skips]
         sent = len({r.key for r in task_requests if r.key not in cached_keys})  # identical requests go once
         cached = sum(r.key in cached_keys for r in task_requests)
         into.tasks[task.name] = _aggregate(task, records, sent, cached)
@@ -274,6 +290,40 @@ def _record(r: Request, c: Completion, cached: bool, verdict: Verdict) -> Sample
     )
 
 
+def _over_context(budget: tokens.Budget, task: Task, sample: Sample, settings: EvalSettings) -> tuple[int | None, str | None]:
+    if sample.meta.get("skip_reason"):
+        return None, sample.meta["skip_reason"]
+    try:
+        return budget.check(sample.messages, settings.max_tokens or task.max_tokens)
+    except tokens.TokenizerError as exc:
+        raise SlmbenchError(f"cannot count tokens for a long request: {exc}") from None
+
+
+def _skipped_record(sample: Sample, counted: int | None, reason: str) -> SampleRecord:
+    return SampleRecord(
+        id=sample.id, prompt=sample.messages[-1]["content"], answer=None, target=sample.target, verdict=SKIPPED,
+        score=0.0, why=reason, finish_reason=None, latency_s=None, prompt_tokens=counted, completion_tokens=None,
+        cached=False, meta=sample.meta,
+    )  # fmt: skip
+
+
+def _fit(tasks: list[Task], samples: dict[str, list[Sample]], budget: tokens.Budget, settings: EvalSettings) -> dict[str, list[Sample]]:
+    """Tasks that size prompts in tokens (long context) re-size them with this endpoint's tokenizer."""
+    return {
+        t.name: t.fit(samples[t.name], budget, settings.max_tokens or t.max_tokens) if hasattr(t, "fit") else samples[t.name]
+        for t in tasks
+    }
+
+
+def _configure(tasks: list[Task], settings: EvalSettings) -> list[Task]:
+    """Apply --lengths to the tasks that take a length grid."""
+    if settings.lengths is None:
+        return tasks
+    if not any(hasattr(t, "with_lengths") for t in tasks):
+        raise SlmbenchError("--lengths applies to the long-context tasks; add --task longcontext")
+    return [t.with_lengths(settings.lengths) if hasattr(t, "with_lengths") else t for t in tasks]
+
+
 def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) -> TaskResult:
     counts = Counter(r.verdict for r in records)
     answered = [r for r in records if r.verdict in ANSWERED]
@@ -296,16 +346,20 @@ def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) 
         requests_sent=sent,
         requests_cached=cached,
         completion_tokens=sum(r.completion_tokens or 0 for r in records),
+        extra=task.summary(records) if hasattr(task, "summary") else {},
     )
 
 
 def request_timeout(settings: EvalSettings, tasks: Iterable[Task]) -> float:
     """--timeout, else 300 s or, for long answers, 60 s plus 0.25 s per allowed token: a CPU
-    server sharing its cores among slots can decode as slowly as 4 tokens/s per request."""
+    server sharing its cores among slots can decode as slowly as 4 tokens/s per request. Long
+    prompts (over 2048 tokens) add 0.25 s per prompt token: a loaded 2-core CPU processed a 4K
+    prompt at ~30 tokens/s, and a request may wait for another slot's prompt first."""
     if settings.timeout_s is not None:
         return settings.timeout_s
     longest = max((settings.max_tokens or t.max_tokens for t in tasks), default=0)
-    return max(300.0, 60.0 + 0.25 * longest)
+    prompt = max((t.context_tokens for t in tasks), default=0)
+    return max(300.0, 60.0 + 0.25 * longest + 0.25 * max(0, prompt - 2048))
 
 
 def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,8 @@ class ScriptedServer:
         port: int = 0,
         chunk_delay_s: float = 0.0,
         tokens_per_chunk: int = 1,
+        max_model_len: int | None = None,
+        tokenize: bool = False,
     ) -> None:
         self.answer = answer
         self.script = list(script or [])
@@ -53,10 +56,18 @@ class ScriptedServer:
         self.delay_s = delay_s
         self.port = port
         # Streaming requests ("stream": true): a word is a token; the pause between chunks
-        # and how many tokens each chunk carries.
+        # and how many tokens each chunk carries. How streams ended: a client that closes the
+        # connection mid-stream, as a Stop button should, counts as cancelled.
         self.chunk_delay_s = chunk_delay_s
         self.tokens_per_chunk = tokens_per_chunk
+        self.streams_completed = 0
+        self.streams_cancelled = 0
+        # /tokenize: llama.cpp's ({"content"} -> {"tokens"}) by default; with `tokenize`, vLLM's
+        # ({"prompt"|"messages"} -> {"count"}) instead, and a max context in /v1/models.
         self.vocab: dict[str, int] = {}
+        self.max_model_len = max_model_len
+        self.tokenize = tokenize
+        self.tokenize_requests = 0
         self.chat_requests = 0  # chat requests received, whatever was answered
         self.in_flight = 0
         self.max_in_flight = 0
@@ -103,13 +114,26 @@ class ScriptedServer:
         """The action and response body for one request."""
         path = path.split("?", 1)[0]
         if method == "GET" and path in ("/v1/models", "/models"):
-            return 200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}).encode()
+            extra = {"max_model_len": self.max_model_len} if self.max_model_len else {}
+            data = [{"id": m, "object": "model", **extra} for m in self.models]
+            return 200, json.dumps({"object": "list", "data": data}).encode()
+        if method == "POST" and path == "/tokenize" and self.tokenize:
+            self.tokenize_requests += 1
+            request = json.loads(body)
+            if "messages" in request:
+                count = sum(len(m["content"].split()) + 4 for m in request["messages"])
+            elif "prompt" in request:
+                count = len(request["prompt"].split())
+            else:  # as vLLM answers llama.cpp's {"content": ...}
+                return 400, b'{"error":{"message":"prompt or messages required"}}'
+            return 200, json.dumps({"count": count, "tokens": list(range(count)), "max_model_len": self.max_model_len}).encode()
         if method == "GET" and path == "/health":
             return 200, b'{"status":"ok"}'
         if method == "GET" and path == "/stats":
             stats = {"chat_requests": self.chat_requests, "first_chat_at": self.first_chat_at}
             return 200, json.dumps(stats).encode()
         if method == "POST" and path in ("/tokenize", "/detokenize"):
+            self.tokenize_requests += path == "/tokenize"
             return 200, self._tokenizer(path, json.loads(body))
         if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
             return 404, b'{"error":{"message":"not found"}}'
@@ -142,7 +166,6 @@ class ScriptedServer:
             }
         ).encode()
 
-
     def _tokenizer(self, path: str, request: dict[str, Any]) -> bytes:
         """llama.cpp's /tokenize and /detokenize, with a word as a token."""
         if path == "/tokenize":
@@ -157,9 +180,10 @@ class ScriptedServer:
         the first half of the content chunks."""
         result = self.answer(request)
         text, finish = (result, "stop") if isinstance(result, str) else result[:2]
-        words = text.split() or [""]
+        words = re.findall(r"\s*\S+", text) or [""]  # a word with the space before it: Markdown survives
         limit = request.get("max_tokens")
         if request.get("ignore_eos") and limit:
+            words = [" " + w.lstrip() for w in words]
             words = (words * (limit // len(words) + 1))[:limit]
             finish = "length"
         elif limit and len(words) > limit:
@@ -168,20 +192,22 @@ class ScriptedServer:
         per_token = bool(request.get("timings_per_token"))
         step = max(1, self.tokens_per_chunk)
         events: list[bytes] = []
+        base = {"id": f"chatcmpl-{self.chat_requests}", "object": "chat.completion.chunk", "model": request.get("model")}
         for i in range(0, len(words), step):
-            piece = " ".join(words[i : i + step]) + " "
-            chunk: dict[str, Any] = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            piece = "".join(words[i : i + step])
+            chunk: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             if per_token:
                 chunk["timings"] = {"predicted_n": min(i + step, len(words))}
             events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
         if drop:
             return events[: max(1, len(events) // 2)] + [b""]  # b"": close here
         timings = {"prompt_n": prompt_n, "prompt_ms": 1.0, "predicted_n": len(words), "predicted_ms": 1.0}
-        final = {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "timings": timings}
-        usage = {"choices": [], "usage": {"prompt_tokens": prompt_n, "completion_tokens": len(words),
+        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "timings": timings}
+        usage = {**base, "choices": [], "usage": {"prompt_tokens": prompt_n, "completion_tokens": len(words),
                                           "total_tokens": prompt_n + len(words)}}  # fmt: skip
         events += [b"data: " + json.dumps(final).encode() + b"\n\n", b"data: " + json.dumps(usage).encode() + b"\n\n"]
         return events + [b"data: [DONE]\n\n"]
+
 
 _REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -252,8 +278,9 @@ class _Protocol(asyncio.Protocol):
     def _send_events(self, events: list[bytes], chat: bool) -> None:
         """Write events as HTTP chunks, chunk_delay_s apart; an empty event closes the connection."""
         while events:
-            if self.transport is None or self.transport.is_closing():
+            if self.transport is None or self.transport.is_closing():  # the client went away
                 self.server.in_flight -= chat
+                self.server.streams_cancelled += 1
                 return
             event = events.pop(0)
             if not event:
@@ -266,6 +293,7 @@ class _Protocol(asyncio.Protocol):
                 return
         self.transport.write(b"0\r\n\r\n")
         self.server.in_flight -= chat
+        self.server.streams_completed += 1
 
     def _write(self, data: bytes, chat: bool) -> None:
         self.server.in_flight -= chat

@@ -59,14 +59,19 @@ def to_markdown(report: Report) -> str:
         row = []
         for d in dims:
             c = cells.get(d.key)
-            if c is None or c.value is None:
+            if c is None:
                 row.append("—")
+            elif c.value is None:
+                row.append(f"none n={c.n}" if c.note else "—")
             elif d.unit == "%" and c.ci_low is not None:
                 row.append(f"{fmt(c.value, d.unit)}{c.mark} [{fmt(c.ci_low, d.unit)}, {fmt(c.ci_high, d.unit)}] n={c.n}")
             else:
                 row.append(f"{fmt(c.value, d.unit)}{c.mark} n={c.n}")
         lines.append(f"| {model} | " + " | ".join(row) + " |")
     lines += ["", "Percent with 95% CI and n (samples answered). — : not measured."]
+    for model, cells in report.table.items():
+        if (c := cells.get("longcontext")) is not None and c.note:
+            lines.append(f"Long context, {model}: none, {c.note}.")
     if len(report.table) > 1:
         lines.append("▲: leader beats every other model significantly (paired, p < 0.05); ≈: leads, not significantly.")
     if report.comparisons:
@@ -143,7 +148,7 @@ def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
         out.append(("Headline score per task, with 95% CI", charts.bars_with_ci(tasks, bars)))
     for m in ok_models:
         for task, result in m.tasks.items():
-            lengths, depths, scores = charts.needle_scores(result.get("samples", []))
+            lengths, depths, scores = charts.needle_scores(result)
             if scores:
                 out.append((f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores)))
     speed = {m.name: _perf_speed(report, m.name) or _tokens_per_s(m) for m in ok_models}

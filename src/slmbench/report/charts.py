@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after matplotlib.use: the backend must be chosen first
 
+from .data import ANSWERED
+
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "figure.dpi": 96})  # text stays text: small, no fonts to embed
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -99,14 +101,20 @@ def scatter(xlabel: str, ylabel: str, points: dict[str, tuple[float, float]]) ->
     return _svg(fig)
 
 
-def needle_scores(samples: list[dict[str, Any]]) -> tuple[list[int], list[float], dict[tuple[int, float], float]]:
-    """Mean score per (length, depth) from long-context samples' meta."""
-    acc: dict[tuple[int, float], list[float]] = defaultdict(list)
-    for s in samples:
-        meta = s.get("meta") or {}
-        if "length" in meta and "depth" in meta and s["verdict"] in ("ok", "wrong", "truncated", "extraction_failed"):
-            acc[(int(meta["length"]), float(meta["depth"]))].append(float(s["score"]))
-    scores = {k: sum(v) / len(v) for k, v in acc.items()}
+def needle_scores(result: dict[str, Any]) -> tuple[list[int], list[float], dict[tuple[int, float], float]]:
+    """Mean needle score per (length, depth): the long-context task's own heatmap (needle kinds
+    only), else from samples whose meta has a length and a depth."""
+    heat = (result.get("extra") or {}).get("heatmap")
+    if heat:
+        scores = {(int(length), float(depth)): cell["score"] for length, row in heat.items()
+                  for depth, cell in row.items() if cell.get("score") is not None}  # fmt: skip
+    else:
+        acc: dict[tuple[int, float], list[float]] = defaultdict(list)
+        for s in result.get("samples", []):
+            meta = s.get("meta") or {}
+            if meta.get("length") is not None and meta.get("depth") is not None and s["verdict"] in ANSWERED:
+                acc[(int(meta["length"]), float(meta["depth"]))].append(float(s["score"]))
+        scores = {k: sum(v) / len(v) for k, v in acc.items()}
     return sorted({k[0] for k in scores}), sorted({k[1] for k in scores}), scores
 
 

@@ -38,6 +38,8 @@ DIMENSIONS = (
               (("zebralogic", "accuracy"), ("reasoning", "accuracy"), ("aime2025", "accuracy"), ("math500", "accuracy"))),
     Dimension("coding", "Coding pass rate", "Coding", (("coding", "pass@1"),)),
     Dimension("multilingual", "Multilingual BLEU-4", "Multilingual", (("multilingual", "bleu"),)),
+    # The effective context of the long-context tasks (longcontext, longcontext-32k, ...): their
+    # results' extra, not a metric with an interval.
     Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens"),
     Dimension("understanding", "Text understanding ROUGE-L", "Understanding", (("understanding", "rougeL"),)),
     Dimension("understanding_f1", "Text understanding F1", "Understanding F1", (("understanding", "extraction_f1"), ("understanding", "qa_f1"))),
@@ -55,6 +57,7 @@ class Cell:
     task: str
     metric: str
     mark: str = ""  # "▲": leads every other model significantly; "≈": leads, not significantly
+    note: str = ""  # why there is no value (long context: no length kept the short-context score)
 
 
 @dataclass
@@ -148,12 +151,30 @@ def _disambiguate(models: list[ModelRun]) -> None:
 def _cells(m: ModelRun) -> dict[str, Cell]:
     cells = {}
     for d in DIMENSIONS:
+        if d.key == "longcontext":
+            if (cell := _long_context_cell(m)) is not None:
+                cells[d.key] = cell
+            continue
         for task, metric in d.sources:
             est = m.tasks.get(task, {}).get("metrics", {}).get(metric)
             if est is not None:
                 cells[d.key] = Cell(est["value"], est["ci_low"], est["ci_high"], est["n"], task, metric)
                 break
     return cells
+
+
+def _long_context_cell(m: ModelRun) -> Cell | None:
+    """The longest effective context over the model's long-context tasks; without one, the
+    reason from the task with the longest grid."""
+    measured = [(t, r["extra"]) for t, r in m.tasks.items()
+                if t.split("-")[0] == "longcontext" and "effective_context" in (r.get("extra") or {})]  # fmt: skip
+    if not measured:
+        return None
+    task, extra = max(measured, key=lambda te: (te[1]["effective_context"] or 0, max(te[1]["lengths"])))
+    n = sum(v["n"] for v in extra["by_length"].values())
+    value = extra["effective_context"]
+    note = "" if value is not None else extra.get("effective_context_why", "")
+    return Cell(value, None, None, n, task, "effective_context", note=note)
 
 
 def paired_scores(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[float], list[float]]:

@@ -24,7 +24,14 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def spawn(argv: list[str], log_path: Path, *, die_with_parent: bool = True) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: list[str],
+    log_path: Path,
+    *,
+    die_with_parent: bool = True,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
     """Start argv in its own session (a terminal's Ctrl-C reaches us, not it) logging to a file.
 
     die_with_parent=False is for `serve --detach`: the server must outlive this process.
@@ -38,6 +45,8 @@ def spawn(argv: list[str], log_path: Path, *, die_with_parent: bool = True) -> s
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent else None,
+            env=env,
+            cwd=cwd,
         )
     _live.add(proc)
     return proc

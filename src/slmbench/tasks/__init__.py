@@ -7,6 +7,7 @@ from .base import Sample, Task, Verdict
 from .code_data import livecodebench, mbpp
 from .coding import Coding, CodingData
 from .instruction import IFEval, Instruction
+from .longcontext import LONG_VARIANTS, LongContext
 from .multilingual import Multilingual
 from .reasoning import Reasoning
 from .reasoning_data import AIME2025, MATH500, ZebraLogic
@@ -19,6 +20,7 @@ TASKS: dict[str, Task] = {
         Arithmetic(), Instruction(), IFEval(), Reasoning(), ZebraLogic(), AIME2025(), MATH500(), Structured(),
         Understanding(), Multilingual(), Coding(),
         CodingData("mbpp", "MBPP", mbpp, 500), CodingData("livecodebench", "LiveCodeBench", livecodebench, 1055),
+        LongContext(), *(LongContext(name, lengths) for name, lengths in LONG_VARIANTS.items()),
     )
 }  # fmt: skip
 

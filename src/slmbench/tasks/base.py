@@ -12,14 +12,16 @@ from ..metrics.stats import Estimate, wilson
 if TYPE_CHECKING:
     from ..results import SampleRecord
 
-# Verdicts, as counted in results. The runner sets ERROR and TIMEOUT; tasks set the rest.
+# Verdicts, as counted in results. The runner sets ERROR, TIMEOUT and SKIPPED; tasks set the rest.
 OK = "ok"
 WRONG = "wrong"
 TRUNCATED = "truncated"
 EXTRACTION_FAILED = "extraction_failed"
 ERROR = "error"
 TIMEOUT = "timeout"
-VERDICTS = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED, ERROR, TIMEOUT)
+# Set by the runner's pre-flight: the request could not fit the endpoint's context, so it was not sent.
+SKIPPED = "skipped"
+VERDICTS = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED, ERROR, TIMEOUT, SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,282 @@
+"""Run the Chainlit app as a supervised child process and know when it really serves.
+
+Chainlit pitfalls handled here (see docs in the README's chat section):
+- `chainlit run` on a busy port prints "available at" and exits 0: we pick a free port, then
+  check that the child itself holds the listening socket before saying it is ready.
+- `CI=true` switches Chainlit to CI mode (it replaces OPENAI_API_KEY): the child's
+  environment is sanitised, and API keys travel in a private config file instead.
+- Importing chainlit writes `.chainlit/`, `.files/` and translations into the app root: the
+  app root is a private temporary folder, never the user's current directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from subprocess import Popen
+
+from ..errors import PortInUse, SlmbenchError
+from ..serving import process
+from ..serving.base import Endpoint
+from ..serving.http import get_json
+
+APP = Path(__file__).with_name("app.py")
+AUTH_USER = "slmbench"
+# Variables that change Chainlit's behaviour behind our back.
+_DROPPED_ENV = ("CI", "CHAINLIT_AUTH_SECRET", "CHAINLIT_APP_ROOT", "CHAINLIT_HOST", "CHAINLIT_PORT",
+                "CHAINLIT_ROOT_PATH", "CHAINLIT_URL", "LITERAL_API_KEY", "OPENAI_API_KEY")  # fmt: skip
+
+CONFIG_TOML = """\
+# Written by slmbench for its private app folder; regenerated on every start.
+[project]
+# Chainlit 2.12 sends no telemetry; older versions read this key.
+enable_telemetry = false
+user_env = []
+session_timeout = 3600
+user_session_timeout = 1296000
+cache = false
+allow_origins = ["*"]
+
+[features]
+unsafe_allow_html = false
+latex = false
+edit_message = true
+
+[features.spontaneous_file_upload]
+enabled = true
+accept = ["text/plain", "text/markdown", "text/html", "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
+max_files = 5
+max_size_mb = 50
+
+[UI]
+name = "slmbench chat"
+default_theme = "light"
+cot = "full"
+confirm_new_chat = false
+# The packaged page with its CDN links (Google Fonts, KaTeX CSS) removed: see offline_build().
+custom_build = "./build"
+
+[meta]
+generated_by = "{version}"
+"""
+
+
+@dataclass
+class ChatModel:
+    """What the app needs to know about one endpoint (written to its config file)."""
+
+    name: str
+    base_url: str
+    model: str
+    max_context: int | None = None
+    api_key: str | None = None
+
+    @classmethod
+    def of(cls, ep: Endpoint) -> ChatModel:
+        return cls(name=ep.name, base_url=ep.base_url, model=ep.model, max_context=ep.max_context, api_key=ep.api_key)
+
+
+@dataclass
+class ChatConfig:
+    models: list[ChatModel]
+    password: str | None = None  # password auth for AUTH_USER when set
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, password_auth: bool) -> None:
+    if not is_loopback(host) and not password_auth:
+        raise SlmbenchError(
+            f"--host {host} would expose the chat (and the models behind it) to the network without a login; "
+            "add --password-auth to require the password slmbench generates, or keep the default 127.0.0.1"
+        )
+
+
+def pick_port(host: str, port: int | None) -> int:
+    """The given port if it is free on host, else a free one chosen by the kernel."""
+    bind_host = "0.0.0.0" if host in ("0.0.0.0", "") else ("127.0.0.1" if host == "localhost" else host)
+    family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((bind_host, port or 0))
+        except OSError as exc:
+            if port:
+                raise PortInUse(f"port {port} on {host} is in use by another process; pass another --port or omit it") from None
+            raise SlmbenchError(f"cannot listen on {host} ({exc.strerror}); pass an address of this machine to --host") from None
+        return s.getsockname()[1]
+
+
+class ChatServer:
+    """`with ChatServer(config, host=..., port=...) as url:` serves the chat until the block ends."""
+
+    def __init__(self, config: ChatConfig, *, host: str = "127.0.0.1", port: int | None = None,
+                 ready_timeout_s: float = 180.0, keep_dir: bool = False) -> None:  # fmt: skip
+        self.config = config
+        self.host = host
+        self.port = port
+        self.ready_timeout_s = ready_timeout_s
+        self.keep_dir = keep_dir
+        self.dir: Path | None = None
+        self.proc: Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        assert self.dir is not None
+        return self.dir / "chainlit.log"
+
+    @property
+    def url(self) -> str:
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "localhost") else self.host
+        return f"http://{shown}:{self.port}"
+
+    def __enter__(self) -> str:
+        self.dir = Path(tempfile.mkdtemp(prefix="slmbench-chat-"))
+        try:
+            self.port = pick_port(self.host, self.port)
+            env = self._prepare()
+            self.proc = process.spawn(
+                [sys.executable, "-m", "chainlit", "run", str(APP), "--headless", "--host", self.host, "--port", str(self.port)],
+                self.log_path,
+                env=env,
+                cwd=self.dir,
+            )
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            process.stop(self.proc)
+            self.proc = None
+        if self.dir is not None and not self.keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def wait(self) -> SlmbenchError:
+        """Block while the chat serves; the error to report if it ever stops by itself."""
+        assert self.proc is not None
+        code = self.proc.wait()
+        lines = [line for line in process.tail(self.log_path, 20).splitlines() if line.strip()]
+        return SlmbenchError(f"the chat server exited (code {code}): {lines[-1] if lines else 'no output'}")
+
+    def _prepare(self) -> dict[str, str]:
+        assert self.dir is not None
+        from importlib.metadata import version
+
+        (self.dir / ".chainlit").mkdir()
+        (self.dir / ".chainlit" / "config.toml").write_text(CONFIG_TOML.replace("{version}", version("chainlit")))
+        offline_build(self.dir / "build")
+        (self.dir / "chainlit.md").write_text("")  # else Chainlit writes its own welcome readme
+        config_path = self.dir / "slmbench-chat.json"
+        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it may hold API keys
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(self.config), f)
+        env = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+        env.update(CHAINLIT_APP_ROOT=str(self.dir), SLMBENCH_CHAT_CONFIG=str(config_path), PYTHONUNBUFFERED="1")
+        if self.config.password:
+            env["CHAINLIT_AUTH_SECRET"] = secrets.token_urlsafe(48)
+        return env
+
+    def _wait_ready(self) -> None:
+        """Ready: the child is alive, holds the listening socket itself, and / answers 200."""
+        assert self.proc is not None
+        deadline = time.monotonic() + self.ready_timeout_s
+        probe = f"http://{'127.0.0.1' if self.host in ('0.0.0.0', 'localhost') else self.host}:{self.port}"
+        if ":" in self.host and self.host != "::":
+            probe = f"http://[{self.host}]:{self.port}"
+        while True:
+            if self.proc.poll() is not None:
+                raise self._diagnose()
+            if holds_listener(self.proc.pid, self.port):
+                status, _ = get_json(f"{probe}/", timeout_s=5)
+                if status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise SlmbenchError(f"the chat did not start within {self.ready_timeout_s:g} s; see {self.log_path}")
+            time.sleep(0.2)
+
+    def _diagnose(self) -> SlmbenchError:
+        log = process.tail(self.log_path, 30)
+        if "address already in use" in log.lower() or "available at" in log.lower():
+            return PortInUse(f"port {self.port} was taken before the chat could bind it; run again (or pass another --port)")
+        lines = [line for line in log.splitlines() if line.strip()]
+        return SlmbenchError(f"the chat exited while starting ({lines[-1] if lines else 'no output'}); log: {self.log_path}")
+
+
+def offline_build(target: Path) -> None:
+    """Chainlit's packaged page without its links to other hosts (fonts, KaTeX CSS, preconnects):
+    index.html patched, everything else linked to the package's own files."""
+    from importlib.util import find_spec
+
+    spec = find_spec("chainlit")  # located, not imported: importing it writes into the cwd
+    if spec is None or spec.origin is None:
+        raise SlmbenchError("the chat needs Chainlit; install it with `pip install chainlit`")
+    dist = Path(spec.origin).parent / "frontend" / "dist"
+    target.mkdir()
+    for item in dist.iterdir():
+        if item.name != "index.html":
+            (target / item.name).symlink_to(item)
+    html = (dist / "index.html").read_text(encoding="utf-8")
+    (target / "index.html").write_text(re.sub(r"<link\b[^>]*?href=\"https?://[^\"]*\"[^>]*>", "", html, flags=re.S), encoding="utf-8")
+
+
+def holds_listener(pid: int, port: int) -> bool:
+    """Whether pid itself holds a TCP socket listening on port (Linux /proc).
+
+    "Something answers on the port" is not enough: a busy port must not pass as ready. Without
+    /proc (not Linux) this cannot be checked and passes; the process must still be alive."""
+    if not Path("/proc/net/tcp").exists():
+        return True
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{cols[9]}]")
+    try:
+        return any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+@contextmanager
+def serve_chat(endpoints: list[Endpoint], *, host: str, port: int | None, password_auth: bool,
+               say: Callable[[str], None] = print) -> Iterator[ChatServer]:  # fmt: skip
+    """Start the chat over ready endpoints; print its URL (and login) once it answers."""
+    check_host(host, password_auth)
+    password = secrets.token_urlsafe(12) if password_auth else None
+    started = time.monotonic()
+    server = ChatServer(ChatConfig(models=[ChatModel.of(ep) for ep in endpoints], password=password), host=host, port=port)
+    with server as url:
+        say(f"chat: {url}")
+        if password:
+            say(f"login: user {AUTH_USER}, password {password}")
+        for ep in endpoints:
+            say(f"model {ep.name}: {ep.base_url} (served id {ep.model}, context {ep.max_context or 'not reported'})")
+        say(f"ready in {time.monotonic() - started:.1f} s. Ctrl-C stops the chat.")
+        yield server

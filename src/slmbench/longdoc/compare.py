@@ -1,0 +1,99 @@
+"""Whole context vs anchored vs map-reduce, on generated documents whose answers are known.
+
+The documents are the long-context suite's needle haystacks (sized with the endpoint's
+tokenizer), so each strategy's answer is scored by the same exact match; tokens and latency
+come from the server's usage and the wall clock. The evidence behind "split, summarise,
+anchor": where whole-context answers fail, do the other two hold, and at what cost?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..serving.base import Endpoint
+from ..tasks.base import Sample
+from ..tasks.longcontext import DEFAULT_LENGTHS, NEEDLE_KINDS, LongContext, build, score_answer
+from ..tokens import Budget
+from .toolkit import Settings, ask, ask_map_reduce, ask_whole
+
+STRATEGIES = ("whole", "anchored", "map_reduce")
+
+
+@dataclass
+class Trial:
+    sample: str
+    kind: str
+    length: int
+    strategy: str
+    verdict: str  # as in eval results; "skipped" when the whole document does not fit
+    score: float
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+    seconds: float
+    answer: str | None
+
+
+def documents(budget: Budget, lengths: Sequence[int] = DEFAULT_LENGTHS, limit: int = 12, seed: int = 0, max_tokens: int = 64) -> list[Sample]:
+    """Needle samples of the long-context suite, sized for this endpoint."""
+    task = LongContext(lengths=lengths)
+    plans = [p for p in task.plans(limit * len(NEEDLE_KINDS) * 2, seed) if p.kind in NEEDLE_KINDS][:limit]
+    return [build(p, budget.counter, max_tokens) for p in plans]
+
+
+def split(sample: Sample) -> tuple[str, str]:
+    """(document, question) of a needle prompt: intro line, haystack, question line."""
+    content = sample.messages[-1]["content"]
+    _, _, rest = content.partition("\n")
+    document, _, question = rest.rpartition("\n")
+    return document, question
+
+
+async def compare(
+    samples: Sequence[Sample], ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+) -> list[Trial]:
+    """Every sample through every strategy, one at a time (so latencies do not compete)."""
+    settings = settings or Settings(summary_tokens=64, final_tokens=64)
+    trials: list[Trial] = []
+    for s in samples:
+        document, question = split(s)
+        for strategy in STRATEGIES:
+            if strategy == "whole":
+                answer = await ask_whole(s.messages, ep, budget, settings=settings)
+            elif strategy == "anchored":
+                answer = await ask(document, question, ep, budget, settings=settings)
+            else:
+                answer = await ask_map_reduce(document, question, ep, budget, settings=settings)
+            if answer is None:
+                trials.append(Trial(s.id, s.meta["kind"], s.meta["length"], strategy, "skipped", 0.0, 0, 0, 0, 0.0, None))
+            else:
+                v = score_answer(s.meta["kind"], s.target, answer.text, answer.usage.last_cut)
+                u = answer.usage
+                trials.append(Trial(s.id, s.meta["kind"], s.meta["length"], strategy, v.verdict, v.score, u.prompt_tokens,
+                                    u.completion_tokens, u.requests, round(answer.seconds, 3), answer.text))  # fmt: skip
+            if on_trial is not None:
+                on_trial(trials[-1])
+    return trials
+
+
+def summary(trials: Sequence[Trial]) -> dict[str, Any]:
+    """Per strategy (and per strategy x length): mean recall, share ok, mean tokens and seconds."""
+    def group(ts: list[Trial]) -> dict[str, Any]:
+        run = [t for t in ts if t.verdict != "skipped"]
+        n = len(run)
+        return {"n": n, "skipped": len(ts) - n,
+                "recall": sum(t.score for t in run) / n if n else None,
+                "ok": sum(t.verdict == "ok" for t in run),
+                "prompt_tokens": sum(t.prompt_tokens for t in run) / n if n else None,
+                "completion_tokens": sum(t.completion_tokens for t in run) / n if n else None,
+                "seconds": sum(t.seconds for t in run) / n if n else None}  # fmt: skip
+
+    lengths = sorted({t.length for t in trials})
+    return {
+        "strategies": {s: group([t for t in trials if t.strategy == s]) for s in STRATEGIES},
+        "by_length": {s: {n: group([t for t in trials if t.strategy == s and t.length == n]) for n in lengths} for s in STRATEGIES},
+        "trials": [asdict(t) for t in trials],
+    }

@@ -1,0 +1,297 @@
+"""`slmbench chat`: the Chainlit app in a real headless Chromium against a scripted streaming
+server (what the app sends, Stop, settings, uploads, errors) and the launcher's guarantees.
+The embedded model's turn is in test_chat_model.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from chat_browser import ANSWER, choose_profile, chromium, confirm_settings, open_chat, open_settings, send, wait_answer
+from helpers import alive, run_cli
+
+from slmbench.chat.launcher import ChatConfig, ChatModel, ChatServer
+from slmbench.errors import PortInUse
+from slmbench.scripted import ScriptedServer
+
+LONG = " ".join(f"word{i}" for i in range(600))
+PERSON = '{"name": "Ada", "born": 1815}'
+
+
+def scripted_answer(body):
+    last = body["messages"][-1]["content"]
+    if body.get("response_format"):
+        return PERSON
+    if "long answer" in last:
+        return LONG
+    return f"Echo: {last[:60]}"
+
+
+@pytest.fixture(scope="module")
+def scripted():
+    with ScriptedServer(scripted_answer, models=("scripted-model",), chunk_delay_s=0.02) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chat_url(scripted):
+    with socket.socket() as s:  # a port nothing listens on: the "down" model
+        s.bind(("127.0.0.1", 0))
+        down = s.getsockname()[1]
+    config = ChatConfig(models=[
+        ChatModel(name="scripted", base_url=scripted.url, model="scripted-model", max_context=4096),
+        ChatModel(name="down", base_url=f"http://127.0.0.1:{down}/v1", model="nothing", max_context=4096),
+        ChatModel(name="tiny", base_url=scripted.url, model="scripted-model", max_context=256),
+    ])  # fmt: skip
+    with ChatServer(config) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser, chat_url):
+    with open_chat(browser, chat_url) as page:
+        yield page
+
+
+def test_page_is_offline_and_streams_answers_with_history(page, scripted, tmp_path):
+    send(page, "hello there")
+    assert "Echo: hello there" in wait_answer(page, "Echo: hello there")
+    stats = page.locator(ANSWER, has_text="tokens/s").first.inner_text()
+    assert "answer tokens" in stats and "TTFT" in stats
+    first = scripted.bodies[-1]
+    assert first["stream"] is True and first["model"] == "scripted-model"
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    send(page, "and again")
+    wait_answer(page, "Echo: and again")
+    # the history is the conversation itself: no stats lines, no errors
+    assert scripted.bodies[-1]["messages"][1:] == [
+        {"role": "user", "content": "hello there"},
+        {"role": "assistant", "content": "Echo: hello there"},
+        {"role": "user", "content": "and again"},
+    ]
+    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+    print(f"screenshot: {tmp_path / 'chat.png'}")
+    assert page.outside == []
+
+
+def test_regenerate_answers_the_same_conversation_again(page, scripted, tmp_path):
+    send(page, "regenerate me")
+    wait_answer(page, "Echo: regenerate me")
+    before = scripted.bodies[-1]
+    page.get_by_role("button", name="Regenerate").first.click()
+    deadline = time.monotonic() + 30
+    while scripted.bodies[-1] is before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scripted.bodies[-1]["messages"] == before["messages"]
+    page.wait_for_function("() => !document.querySelector('.loading-cursor')")
+    page.get_by_role("button", name="Regenerate").first.wait_for()
+    # replaced, not added: one answer, one statistics line
+    assert page.locator(ANSWER, has_text="Echo: regenerate me").count() == 1
+    assert page.locator(ANSWER, has_text="tokens/s").count() == 1
+    page.screenshot(path=str(tmp_path / "regenerated.png"), full_page=True)
+
+
+def test_editing_a_message_reruns_from_there(page, scripted):
+    send(page, "first question")
+    wait_answer(page, "Echo: first question")
+    send(page, "second question")
+    wait_answer(page, "Echo: second question")
+    first = page.locator('.step[data-step-type="user_message"]', has_text="first question")
+    first.hover()
+    first.locator(".edit-message").click()
+    page.locator("#edit-chat-input").fill("edited question")
+    page.locator(".confirm-edit").click()
+    wait_answer(page, "Echo: edited question")
+    # Chainlit truncated its chat context at the edit; the request follows it
+    assert scripted.bodies[-1]["messages"][1:] == [{"role": "user", "content": "edited question"}]
+
+
+def test_stop_cancels_the_request_upstream(page, scripted):
+    cancelled, completed = scripted.streams_cancelled, scripted.streams_completed
+    send(page, "a long answer please")
+    page.locator(ANSWER, has_text="word20").first.wait_for()
+    page.locator("#stop-button").click()
+    deadline = time.monotonic() + 15
+    while scripted.streams_cancelled == cancelled and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scripted.streams_cancelled == cancelled + 1 and scripted.streams_completed == completed
+    page.locator("#chat-submit").wait_for()
+    shown = page.locator(ANSWER, has_text="word20").first.inner_text()
+    assert "word599" not in shown
+
+
+def test_settings_are_honoured(page, scripted):
+    dialog = open_settings(page)
+    dialog.locator("#system_prompt").fill("You are a pirate.")
+    dialog.get_by_role("slider").nth(2).focus()  # temperature, top p, max tokens
+    page.keyboard.press("Home")  # the minimum: 16
+    confirm_settings(page)
+    send(page, "settings check")
+    wait_answer(page, "Echo: settings check")
+    body = scripted.bodies[-1]
+    assert body["max_tokens"] == 16
+    assert body["messages"][0] == {"role": "system", "content": "You are a pirate."}
+
+
+def test_json_mode_sends_response_format_and_checks_the_answer(page, scripted):
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "born": {"type": "integer"}}, "required": ["name"]}
+    dialog = open_settings(page)
+    dialog.locator("#json_mode").click()
+    dialog.locator("#json_schema").fill(json.dumps(schema))
+    confirm_settings(page)
+    send(page, "who wrote the first program?")
+    wait_answer(page, "Ada")
+    assert scripted.bodies[-1]["response_format"] == {
+        "type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True},
+    }  # fmt: skip
+    page.locator(ANSWER, has_text="matches the schema").first.wait_for()
+    dialog = open_settings(page)
+    dialog.locator("#json_schema").fill("{not json")
+    confirm_settings(page)
+    page.locator(ANSWER, has_text="the JSON schema in the settings is not JSON").first.wait_for()
+    send(page, "and now?")
+    page.locator(ANSWER, has_text="the JSON schema in the settings is not JSON").nth(1).wait_for()
+
+
+def test_short_text_upload_goes_into_the_request(page, scripted, tmp_path):
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The launch code is PELICAN-42.\nKeep it safe.\n")
+    send(page, "what is the launch code?", files=[str(doc)])
+    wait_answer(page, "Echo: what is the launch code?")
+    messages = scripted.bodies[-1]["messages"]
+    assert any("PELICAN-42" in m["content"] and "notes.txt" in m["content"] for m in messages[:-1])
+    assert messages[-1] == {"role": "user", "content": "what is the launch code?"}
+
+
+def test_server_down_is_a_message_and_the_ui_stays_usable(page):
+    choose_profile(page, "down")
+    send(page, "anyone there?")
+    error = page.locator(ANSWER, has_text="Cannot reach the model server").first
+    error.wait_for()
+    assert "for nothing at http://127.0.0.1:" in error.inner_text()  # the "down" profile's model
+    page.locator("#chat-submit").wait_for()
+    assert page.locator("#chat-input").is_editable()
+
+
+def test_long_document_is_summarised_in_steps_and_anchors_the_answer(page, scripted, tmp_path):
+    paragraphs = [f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(800)]
+    paragraphs[250] = "Section 250. The golden lighthouse stands on the northern cape of Varnholm."
+    doc = tmp_path / "long.md"
+    doc.write_text("\n\n".join(paragraphs))  # ~10k tokens (a word a token here): over the 4096 context
+    first = len(scripted.bodies)
+    send(page, "where is the golden lighthouse?", files=[str(doc)])
+    wait_answer(page, "Echo: where is the golden lighthouse?", timeout_ms=180_000)
+    maps = [b for b in scripted.bodies[first:] if b["messages"][-1]["content"].startswith("This is part")]
+    assert len(maps) >= 3  # one map request per chunk
+    assert page.get_by_text("Passages of long.md").count() >= 1
+    page.get_by_text("Summarising long.md").first.click()  # steps open folded
+    for k in range(1, len(maps) + 1):  # each map step shown, nested in the summarising step
+        page.get_by_text(f"map {k}/{len(maps)}").first.wait_for()
+    final = scripted.bodies[-1]["messages"]
+    assert "Summary of the document long.md" in final[0]["content"]  # a conclusion of the conversation memory
+    anchored = next(m["content"] for m in final if m["content"].startswith("Passages of the document long.md"))
+    assert "golden lighthouse" in anchored.split("\n\n[P")[1]  # the most relevant passage first
+    assert final[-1] == {"role": "user", "content": "where is the golden lighthouse?"}
+
+
+def test_context_overflow_is_a_message(page):
+    choose_profile(page, "tiny")  # 256 tokens of context
+    send(page, "word " * 400)
+    page.locator(ANSWER, has_text="exceeds the model's context of 256 tokens").first.wait_for()
+    page.locator("#chat-submit").wait_for()
+
+
+def test_launcher_refuses_a_busy_port(scripted):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port}"):
+            with ChatServer(ChatConfig(models=[]), port=port):
+                pass
+        result = run_cli("chat", "--model", f"scripted-model={scripted.url}", "--port", str(port), timeout=120)
+    assert result.returncode == 1 and result.stderr.startswith("error: port") and "Traceback" not in result.stderr
+
+
+def test_a_port_taken_after_it_was_picked_is_not_taken_for_ready(monkeypatch):
+    """Chainlit on a busy port says it is available and exits 0; another server answers there."""
+    from slmbench.chat import launcher
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert launcher.holds_listener(os.getpid(), port) and not launcher.holds_listener(os.getppid(), port)
+        monkeypatch.setattr(launcher, "pick_port", lambda host, wanted: port)  # the race, made certain
+        with pytest.raises(PortInUse, match=f"port {port} was taken before the chat could bind it"):
+            with ChatServer(ChatConfig(models=[ChatModel(name="m", base_url="http://127.0.0.1:9/v1", model="m")])):
+                pass
+
+
+def test_non_loopback_host_needs_password_auth():
+    result = run_cli("chat", "--host", "0.0.0.0", "--model", "m=http://127.0.0.1:9/v1", timeout=60)
+    assert result.returncode == 1 and "--password-auth" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def start_cli_chat(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, list[str]]:
+    """`slmbench chat ARGS` as a user runs it; returns once it prints its ready line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slmbench.cli", "chat", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if line.startswith("ready in"):
+            return proc, lines
+    raise AssertionError(f"no ready line: {lines} {proc.stderr.read()}")
+
+
+def chat_children(pid: int) -> list[int]:
+    from helpers import children_named
+
+    return children_named(pid, "python") + children_named(pid, os.path.basename(sys.executable))
+
+
+def login(url: str, user: str, password: str) -> int:
+    form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/login", data=form)) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_cli_chat_with_auth_serves_and_ctrl_c_leaves_no_orphans(scripted):
+    # CI=true must not reach Chainlit (it would switch to CI mode)
+    proc, lines = start_cli_chat("--model", f"scripted-model={scripted.url}", "--password-auth", "--host", "127.0.0.1",
+                                 env={"CI": "true"})  # fmt: skip
+    url = next(line.split(": ", 1)[1] for line in lines if line.startswith("chat: "))
+    assert any(line.startswith("login: user slmbench, password ") for line in lines)
+    with urllib.request.urlopen(f"{url}/auth/config") as reply:
+        assert json.load(reply)["requireLogin"] is True
+    password = next(line.rsplit(" ", 1)[1] for line in lines if line.startswith("login: "))
+    assert login(url, "slmbench", password) == 200
+    assert login(url, "slmbench", password + "x") == 401
+    children = set(chat_children(proc.pid))
+    assert children, "the Chainlit child is not running"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 0
+    assert "chat stopped" in proc.stderr.read()
+    assert not [pid for pid in children if alive(pid)]

@@ -1,0 +1,269 @@
+"""The long-document toolkit: chunking invariants, map-reduce, anchored QA, memory, file parsers."""
+
+import itertools
+import re
+
+import pytest
+from helpers import run_cli
+
+from slmbench import longdoc
+from slmbench.config import ModelSpec
+from slmbench.errors import SlmbenchError
+from slmbench.longdoc.loaders import html_to_text
+from slmbench.scripted import ScriptedServer
+from slmbench.serving.attach import attach
+from slmbench.tokens import Estimate, probe
+
+
+class WordTokens:
+    source = "test words"
+    exact = True
+
+    def count(self, text):
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def count_messages(self, messages):
+        return sum(self.count(m["content"]) + 3 for m in messages)
+
+
+def document(paragraphs=30, seed=0):
+    import random
+
+    rng = random.Random(seed)
+    words = "river stone market lantern quiet golden harbour festival council tower meadow".split()
+    paras = []
+    for p in range(paragraphs):
+        sentences = [" ".join(rng.choices(words, k=rng.randint(4, 14))).capitalize() + rng.choice(".!?")
+                     for _ in range(rng.randint(1, 7))]  # fmt: skip
+        paras.append(" ".join(sentences))
+    paras[5] = " ".join(rng.choices(words, k=400))  # one paragraph with no sentence end at all
+    return "\n\n".join(paras)
+
+
+def sentence_edge(text, at):
+    """Whether a chunk may start (or end) at offset `at`: after a sentence end or a paragraph break."""
+    before = text[:at].rstrip()
+    return not before or before[-1] in ".!?" or text[len(before) : at].count("\n") >= 2
+
+
+@pytest.mark.parametrize("counter", [Estimate(), WordTokens()], ids=["estimate", "words"])
+@pytest.mark.parametrize("overlap", [0, 24])
+def test_chunking_invariants(counter, overlap):
+    text = document()
+    chunks = longdoc.chunk_text(text, counter, 120, overlap)
+    assert len(chunks) > 5
+    covered = set()
+    for c in chunks:
+        assert c.text == text[c.start : c.end] and c.tokens == counter.count(c.text) <= 120
+        covered.update(range(c.start, c.end))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())  # all text covered
+    long_para = (text.split("\n\n")[5], text.index(text.split("\n\n")[5]))
+    inside = range(long_para[1] + 1, long_para[1] + len(long_para[0]))
+    for c in chunks:
+        if c.start not in inside:
+            assert sentence_edge(text, c.start), text[c.start - 20 : c.start + 20]
+        if c.end not in inside:
+            assert c.end == len(text) or text[c.end - 1] in ".!?" or text[c.end : c.end + 2] == "\n\n"
+    for a, b in itertools.pairwise(chunks):
+        if overlap:
+            assert b.start <= a.end or not text[a.end : b.start].strip()  # no text skipped
+            if b.start < a.end:
+                assert counter.count(text[b.start : a.end]) <= overlap + 8
+        else:
+            assert b.start >= a.end
+    if overlap:
+        assert sum(b.start < a.end for a, b in itertools.pairwise(chunks)) >= len(chunks) // 2
+
+
+def test_chunks_prefer_paragraph_ends():
+    text = "\n\n".join(f"Paragraph {i} has a first sentence. And a second one here." for i in range(40))
+    chunks = longdoc.chunk_text(text, WordTokens(), 60)
+    assert all(c.end == len(text) or text[c.end : c.end + 2] == "\n\n" for c in chunks)
+
+
+def test_chunking_rejects_silly_budgets():
+    with pytest.raises(SlmbenchError, match="too small"):
+        longdoc.chunk_text("Some text.", Estimate(), 4)
+    with pytest.raises(SlmbenchError, match="at most half"):
+        longdoc.chunk_text("Some text.", Estimate(), 100, 60)
+
+
+def summarising(body):
+    prompt = body["messages"][-1]["content"]
+    if prompt.startswith("This is part"):
+        part = re.match(r"This is part (\d+)", prompt).group(1)
+        return f"Part {part} says that the river and the stone market matter a great deal to the council. " * 3
+    if "consecutive sections" in prompt and "whole document" not in prompt:
+        return "A group of sections agrees that the council, the market and the river matter. " * 3
+    return "FINAL SUMMARY"
+
+
+def endpoint(server):
+    ep = attach(ModelSpec(name="scripted", backend="attach", url=server.url, served="scripted"))
+    return ep, probe(ep)
+
+
+def test_map_reduce_reduces_hierarchically_within_a_small_context():
+    with ScriptedServer(summarising, max_model_len=700, delay_s=0.01) as server:
+        ep, budget = endpoint(server)
+        settings = longdoc.Settings(summary_tokens=120, final_tokens=120, concurrency=3)
+        result = longdoc.run(longdoc.summarize(document(150), ep, budget, settings=settings))
+        assert result.text == "FINAL SUMMARY"
+        assert result.chunks > 8 and result.levels >= 2
+        maps = [b for b in server.bodies if b["messages"][-1]["content"].startswith("This is part")]
+        assert len(maps) == result.chunks and result.usage.requests == len(server.bodies)
+        assert server.max_in_flight <= 3
+        # Every request fitted the context by the server's own tokenizer (a word a token here).
+        assert budget.counter.source == "llama.cpp /tokenize"
+        for b in server.bodies:
+            assert budget.counter.count_messages(b["messages"]) + b["max_tokens"] <= 700
+        reduces = [b for b in server.bodies if "Combine them into one summary of these consecutive" in b["messages"][-1]["content"]]
+        assert reduces and "whole document" in server.bodies[-1]["messages"][-1]["content"]
+
+
+def test_a_short_document_is_summarised_in_one_request():
+    with ScriptedServer(lambda b: "FINAL SUMMARY", max_model_len=4096) as server:
+        ep, budget = endpoint(server)
+        result = longdoc.run(longdoc.summarize("A short note. It says little.", ep, budget))
+        assert result.text == "FINAL SUMMARY" and result.chunks == 1 and server.chat_requests == 1
+
+
+def test_anchored_answer_puts_the_relevant_passage_first_and_points_at_it():
+    paras = [f"Section {i}. The committee discussed routine budget items and lunch menus at length." for i in range(40)]
+    paras[23] = "Section 23. The zebra migration across the northern plains starts in early March every year."
+    text = "\n\n".join(paras)
+    with ScriptedServer(lambda b: "It starts in early March [P?].", max_model_len=1024) as server:
+        ep, budget = endpoint(server)
+        answer = longdoc.run(longdoc.ask(text, "When does the zebra migration start?", ep, budget,
+                                         settings=longdoc.Settings(chunk_tokens=60, top_passages=3)))  # fmt: skip
+        prompt = server.bodies[0]["messages"][-1]["content"]
+    best = answer.chunks[answer.passages[0]]
+    assert "zebra migration" in best.text and answer.scores[0] > answer.scores[-1]
+    assert f"Look first at passage [P{best.index + 1}]" in prompt
+    first = prompt.index("Passages, most relevant first:")
+    labels = list(re.finditer(r"^\[P(\d+)\] \(characters", prompt[first:], re.MULTILINE))
+    assert [int(m.group(1)) - 1 for m in labels] == answer.passages and len(labels) == 3
+    assert first < prompt.index("zebra migration across") < first + labels[1].start()
+    assert prompt.rstrip().endswith("Question (again): When does the zebra migration start?\nAnswer:")
+
+
+def test_over_long_or_empty_questions_are_refused_before_any_request():
+    with ScriptedServer(max_model_len=1024) as server:
+        ep, budget = endpoint(server)
+        with pytest.raises(SlmbenchError, match="the question is .* tokens, too long"):
+            longdoc.run(longdoc.ask("Some text.", "why " * 400, ep, budget))
+        with pytest.raises(SlmbenchError, match="empty"):
+            longdoc.run(longdoc.ask("Some text.", "  ", ep, budget))
+        assert server.chat_requests == 0
+
+
+def test_memory_stays_within_budget_keeping_conclusions_longest():
+    memory = longdoc.ConversationMemory(WordTokens(), budget_tokens=60)
+    memory.remember("The contract ends on 31 March 2027.")
+    for i in range(10):
+        memory.add_turn(f"Question {i} about the contract?", f"Answer {i}: it is fine.")
+        assert memory.tokens <= 60
+    assert memory.conclusions == ["The contract ends on 31 March 2027."]
+    assert memory.turns[-1] == ("Question 9 about the contract?", "Answer 9: it is fine.") and len(memory.turns) < 10
+    messages = memory.messages(system="Be brief.")
+    assert messages[0]["role"] == "system" and "Key conclusions so far:\n- The contract ends" in messages[0]["content"]
+    assert messages[-1] == {"role": "assistant", "content": "Answer 9: it is fine."}
+    folded = []
+    memory = longdoc.ConversationMemory(WordTokens(), budget_tokens=14, condense=lambda old: folded.append(old) or "Earlier: two facts.")
+    for fact in ("Alpha is one.", "Beta is two.", "Gamma is three.", "Delta is four.", "Epsilon is five."):
+        memory.remember(fact)
+        assert memory.tokens <= 14
+    assert folded and memory.conclusions[0] == "Earlier: two facts." and memory.conclusions[-1] == "Epsilon is five."
+
+
+def minimal_pdf(text):
+    """A one-page PDF with one line of Helvetica text, offsets computed (no PDF library)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_file_parsers(tmp_path):
+    (tmp_path / "a.txt").write_text("Plain text.\n\nSecond paragraph.")
+    assert longdoc.load_text(tmp_path / "a.txt") == "Plain text.\n\nSecond paragraph."
+    (tmp_path / "b.md").write_text("# Title\n\nSome *markdown*.")
+    assert "Some *markdown*." in longdoc.load_text(tmp_path / "b.md")
+    (tmp_path / "c.html").write_text(
+        "<html><head><title>T</title><style>p{color:red}</style><script>var x=1;</script></head>"
+        "<body><h1>Heading</h1><p>First &amp; foremost.</p><p>Second<br>line.</p></body></html>"
+    )
+    html = longdoc.load_text(tmp_path / "c.html")
+    assert "First & foremost." in html and "var x" not in html and "color" not in html
+    assert "Heading\n\nFirst & foremost.\n\nSecond\n\nline." in html
+    (tmp_path / "d.pdf").write_bytes(minimal_pdf("Hello PDF world"))
+    assert "Hello PDF world" in longdoc.load_text(tmp_path / "d.pdf")
+    import docx
+
+    doc = docx.Document()
+    doc.add_paragraph("Word paragraph one.")
+    doc.add_paragraph("Word paragraph two.")
+    table = doc.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "cell A", "cell B"
+    doc.save(tmp_path / "e.docx")
+    assert longdoc.load_text(tmp_path / "e.docx") == "Word paragraph one.\n\nWord paragraph two.\n\ncell A | cell B"
+
+
+def test_bad_files_are_one_line_errors(tmp_path):
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (tmp_path / "empty.txt").write_text("  \n")
+    (tmp_path / "x.xlsx").write_text("x")
+    for name, message in [("missing.txt", "not found"), ("broken.pdf", "cannot read"), ("empty.txt", "no extractable text"),
+                          ("x.xlsx", "unsupported file type .xlsx")]:  # fmt: skip
+        with pytest.raises(SlmbenchError, match=message):
+            longdoc.load_text(tmp_path / name)
+        result = run_cli("longdoc", "summarize", str(tmp_path / name), timeout=60)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1 and message in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_html_text_keeps_block_structure():
+    assert html_to_text("<ul><li>one</li><li>two</li></ul>") == "one\n\ntwo"
+
+
+def needle_reader(body):
+    """Answers like a perfect reader: the asked key's value when the prompt holds it, else NONE;
+    a reduce request gets the candidates' number back."""
+    prompt = body["messages"][-1]["content"]
+    if prompt.startswith("Parts of a document were searched"):
+        return re.findall(r"\d{7}", prompt.split("Question:")[0])[0]
+    keys = re.findall(r"special magic numbers? for ([a-z]+-[a-z]+)", prompt.split("Question")[-1] if "Question" in prompt else prompt)
+    values = [v for k in dict.fromkeys(keys) for v in re.findall(rf"for {k} is: (\d+)\.", prompt)]
+    return ", ".join(values) if values else "NONE"
+
+
+def test_strategy_comparison_scores_each_strategy_on_the_same_documents(tmp_path):
+    from slmbench.longdoc import compare as cmp
+
+    with ScriptedServer(needle_reader, max_model_len=1500) as server:
+        ep, budget = endpoint(server)
+        samples = cmp.documents(budget, [1024, 2048], limit=4, max_tokens=32)
+        assert {s.meta["kind"] for s in samples} == {"niah_single"} and {s.meta["length"] for s in samples} == {1024, 2048}
+        settings = longdoc.Settings(summary_tokens=32, final_tokens=32, chunk_tokens=300)
+        trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings))
+    result = cmp.summary(trials)
+    whole, anchored, mapped = (result["strategies"][s] for s in cmp.STRATEGIES)
+    # The 2K documents do not fit a 1500-token context whole; split strategies still answer them.
+    assert whole["n"] == 2 and whole["skipped"] == 2 and whole["recall"] == 1.0
+    assert anchored["n"] == 4 and anchored["recall"] == 1.0 and mapped["n"] == 4 and mapped["recall"] == 1.0
+    assert mapped["prompt_tokens"] > anchored["prompt_tokens"] > 0
+    assert result["by_length"]["whole"][2048]["skipped"] == 2
