@@ -242,3 +242,7 @@ def test_bad_lengths_flag_is_a_one_line_error():
 
     result = run_cli("eval", "--task", "longcontext", "--lengths", "1q", timeout=60)
     assert result.returncode == 1 and result.stderr == "error: --lengths '1q': '1q' is not a length like 4k or 4096; write it like --lengths 1k,2k,4k\n"
+
+
+def test_longctx_is_another_name_for_the_task():
+    assert EvalSettings(tasks=["longctx", "longctx-256k", "arithmetic"]).tasks == ["longcontext", "longcontext-256k", "arithmetic"]

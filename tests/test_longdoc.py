@@ -267,3 +267,15 @@ def test_strategy_comparison_scores_each_strategy_on_the_same_documents(tmp_path
     assert anchored["n"] == 4 and anchored["recall"] == 1.0 and mapped["n"] == 4 and mapped["recall"] == 1.0
     assert mapped["prompt_tokens"] > anchored["prompt_tokens"] > 0
     assert result["by_length"]["whole"][2048]["skipped"] == 2
+    assert anchored["recall_ci"] == [1.0, 1.0] and whole["ok_share_ci"][0] < 1.0  # n=2: a wide Wilson interval
+    # The comparison is a run folder that reports show beside eval runs.
+    from slmbench.report import load, to_html, to_markdown
+
+    run_dir = cmp.write_run(result | {"model": "scripted", "tokens": budget.describe(), "lengths": [1024, 2048]}, tmp_path / "runs")
+    assert (tmp_path / "runs" / "latest").resolve() == run_dir.resolve()
+    report = load([tmp_path / "runs"])
+    md = to_markdown(report)
+    assert "### Long inputs: whole context vs anchored vs map-reduce (scripted)" in md
+    assert "| whole | 1.00 [1.00, 1.00] | 2 / 2 | 2 |" in md
+    html = to_html(report)
+    assert "Long inputs: whole context vs anchored vs map-reduce" in html and "<td>map_reduce</td>" in html

@@ -67,3 +67,28 @@ def test_two_real_llama_cpp_replicas(tmp_path):
             metrics = urllib.request.urlopen(endpoint.base_url.removesuffix("/v1") + "/metrics").read().decode()
             decoded = next(line for line in metrics.splitlines() if line.startswith("llamacpp:tokens_predicted_total"))
             assert float(decoded.split()[-1]) >= 4
+
+
+def test_eval_treats_one_id_at_two_urls_as_one_model_on_replicas(tmp_path):
+    from helpers import gold_arithmetic, run_cli
+
+    with ScriptedServer(gold_arithmetic, models=("m",), delay_s=0.02) as a, ScriptedServer(gold_arithmetic, models=("m",), delay_s=0.02) as b:
+        result = run_cli("eval", "-m", f"m={a.url}", "-m", f"m={b.url}", "--task", "arithmetic", "--limit", "40",
+                         "--concurrency", "8", "--out", str(tmp_path), "-q")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert a.chat_requests + b.chat_requests == 40 and min(a.chat_requests, b.chat_requests) >= 15
+    import json
+
+    data = json.loads((tmp_path / "latest" / "results.json").read_text())
+    assert [m["name"] for m in data["models"]] == ["m"]
+    assert data["models"][0]["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] == 1.0
+    assert data["manifest"]["models"]["m"]["replicas"] == [a.url.rstrip("/"), b.url.rstrip("/")]
+
+
+def test_a_replica_that_does_not_serve_the_model_is_refused_before_any_request(tmp_path):
+    from helpers import run_cli
+
+    with ScriptedServer(models=("m",)) as a, ScriptedServer(models=("other",)) as b:
+        result = run_cli("eval", "-m", f"m={a.url}", "-m", f"m={b.url}", "--task", "arithmetic", "--limit", "2", "--out", str(tmp_path))
+        assert a.chat_requests == 0 and b.chat_requests == 0
+    assert result.returncode == 1 and "model 'm' is not served at" in result.stderr and "Traceback" not in result.stderr

@@ -85,6 +85,7 @@ def test_cli_report_writes_all_formats(two_runs, tmp_path):
     result = run_cli("report", *map(str, two_runs), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md"]
+    assert result.stdout.strip().splitlines()[-1] == f"report: {tmp_path / 'report.html'}"  # make demo's last line
 
 
 def test_html_is_self_contained(two_runs, tmp_path):

@@ -37,7 +37,7 @@ def user_errors() -> Iterator[None]:
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable; one id at several URLs = replicas of one model).")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
@@ -293,17 +293,19 @@ def longdoc_compare(
     max_tokens: Annotated[int, typer.Option(help="Max tokens of each answer.")] = 64,
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size for the anchored and map-reduce strategies.")] = 512,
     parallel: _ParallelOpt = 2,
-    out: Annotated[Path, typer.Option(help="Where to write the comparison (JSON).")] = Path("longdoc-compare.json"),
+    out: Annotated[Path, typer.Option(help="Folder for the run folder (JSON + Markdown; `slmbench report` reads it).")] = Path("slmbench-runs/longdoc"),
 ) -> None:
     """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
     with user_errors():
-        import orjson
         from rich.console import Console
         from rich.table import Table
 
         from . import config as cfg
         from . import longdoc
         from .longdoc import compare as cmp
+        from .runner import prepare_out
+
+        prepare_out(out)  # before the model starts: a bad --out must not cost the run
 
         grid = cfg.parse_lengths_flag(lengths)
         err = Console(stderr=True)
@@ -314,13 +316,14 @@ def longdoc_compare(
             trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings, on_trial=lambda t: err.print(
                 f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False, soft_wrap=True)))  # fmt: skip
         result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": grid}
-        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
-        table = Table("strategy", "recall", "ok / n", "skipped", "prompt tokens", "seconds", title=f"{ep.name}: strategies on {len(samples)} needle documents")
+        run_dir = cmp.write_run(result, out)
+        table = Table("strategy", "recall [95% CI]", "ok / n", "skipped", "prompt tokens", "seconds", title=f"{ep.name}: strategies on {len(samples)} needle documents")
         for name, g in result["strategies"].items():
             fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-            table.add_row(name, fmt(g["recall"], ".2f"), f"{g['ok']} / {g['n']}", str(g["skipped"]), fmt(g["prompt_tokens"], ".0f"), fmt(g["seconds"], ".1f"))
+            ci = "" if g["recall_ci"][0] is None else f" [{g['recall_ci'][0]:.2f}, {g['recall_ci'][1]:.2f}]"
+            table.add_row(name, fmt(g["recall"], ".2f") + ci, f"{g['ok']} / {g['n']}", str(g["skipped"]), fmt(g["prompt_tokens"], ".0f"), fmt(g["seconds"], ".1f"))
         Console().print(table)
-        print(f"comparison: {out}")
+        print(f"comparison: {run_dir / cmp.RESULT_FILE}  (slmbench report {out} adds it to a report)")
 
 
 def _run_longdoc(file: Path, spec: Any, ctx_per_slot: int, quiet: bool, work: Any) -> tuple[str, Any, Any, Any]:
@@ -349,8 +352,9 @@ def report(
 
         data = load(list(runs))
         folder = out or (Path(data.runs[0]["dir"]) if len(data.runs) == 1 else Path("slmbench-report"))
-        for path in write(data, folder, tuple(format or FORMATS)).values():
-            print(f"report: {path}")
+        written = write(data, folder, tuple(format or FORMATS))
+        for fmt in sorted(written, key=lambda f: f == "html"):  # the HTML last: the line to open
+            print(f"report: {written[fmt]}")
 
 
 @app.command()

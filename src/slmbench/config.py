@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SlmbenchError
 
@@ -36,13 +36,16 @@ class ModelSpec(BaseModel):
     url: str | None = None
     served: str | None = None
     api_key_env: str | None = None
+    # attach: more base URLs serving the same model (replicas); requests go to the replica
+    # with the fewest in flight.
+    replicas: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelSpec:
         if self.backend == "attach" and not self.url:
             raise ValueError("an attached model needs url")
-        if self.backend == "llamacpp" and self.url:
-            raise ValueError("url is for backend = 'attach'; a llamacpp model takes gguf")
+        if self.backend == "llamacpp" and (self.url or self.replicas):
+            raise ValueError("url and replicas are for backend = 'attach'; a llamacpp model takes gguf")
         return self
 
     @property
@@ -51,6 +54,9 @@ class ModelSpec(BaseModel):
 
 
 OFFLINE_SUITES = ("arithmetic", "instruction", "reasoning", "structured", "understanding", "multilingual", "coding", "longcontext")
+# Other names users type for a task.
+TASK_ALIASES = {"longctx": "longcontext", "longctx-32k": "longcontext-32k", "longctx-128k": "longcontext-128k",
+                "longctx-256k": "longcontext-256k"}  # fmt: skip
 
 
 class EvalSettings(BaseModel):
@@ -82,6 +88,11 @@ class EvalSettings(BaseModel):
     # Context lengths (tokens) for the long-context tasks; None: each task's own grid.
     lengths: list[int] | None = None
 
+    @field_validator("tasks")
+    @classmethod
+    def _resolve_aliases(cls, tasks: list[str]) -> list[str]:
+        return [TASK_ALIASES.get(t, t) for t in tasks]
+
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -96,6 +107,19 @@ def embedded_model() -> ModelSpec:
 
 def gguf_model(path: Path) -> ModelSpec:
     return ModelSpec(name=path.stem, backend="llamacpp", gguf=path)
+
+
+def merge_replicas(models: list[ModelSpec]) -> list[ModelSpec]:
+    """Attached models given twice under one name with different URLs are one model served
+    by replicas (e.g. two vLLM servers of one checkpoint)."""
+    out: list[ModelSpec] = []
+    for m in models:
+        i = next((i for i, o in enumerate(out) if o.name == m.name and o.backend == m.backend == "attach"), None)
+        if i is None:
+            out.append(m)
+        elif m.url != out[i].url and m.url not in out[i].replicas:
+            out[i] = out[i].model_copy(update={"replicas": [*out[i].replicas, m.url, *m.replicas]})
+    return out
 
 
 def parse_model_flag(value: str) -> ModelSpec:

@@ -24,8 +24,8 @@ import orjson
 
 from . import __version__, tokens
 from .client import TIMEOUT as TIMEOUT_KIND
-from .client import ChatClient, Completion, RetryPolicy
-from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model
+from .client import ChatClient, Completion, ReplicaClient, RetryPolicy
+from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model, merge_replicas
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
@@ -54,7 +54,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     settings = config.eval
     check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
     tasks = _configure([TASKS[name] for name in settings.tasks], settings)
-    models = config.models or [embedded_model()]
+    models = merge_replicas(config.models or [embedded_model()])
     _check_unique_names(models)
     out = prepare_out(settings.out)
     for spec in models:
@@ -222,9 +222,13 @@ async def _send(
     pending = iter(todo)
     retry = RetryPolicy(retries=settings.retries)
     timeout_s = request_timeout(settings, {r.task for r in todo})
-    async with ChatClient(
-        ep.base_url, concurrency=settings.concurrency, timeout_s=timeout_s, retry=retry, api_key=ep.api_key
-    ) as client:
+    client: ChatClient | ReplicaClient
+    if ep.replica_urls:
+        client = ReplicaClient([ep.base_url, *ep.replica_urls], concurrency=settings.concurrency, timeout_s=timeout_s,
+                               retry=retry, api_key=ep.api_key)  # fmt: skip
+    else:
+        client = ChatClient(ep.base_url, concurrency=settings.concurrency, timeout_s=timeout_s, retry=retry, api_key=ep.api_key)
+    async with client:
 
         async def worker() -> None:
             for r in pending:
@@ -438,6 +442,8 @@ def endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
         "max_context": ep.max_context,
         "chat_template_probe": ep.chat_template_probe,
     }
+    if ep.replica_urls:
+        info["replicas"] = [ep.base_url, *ep.replica_urls]
     if spec.backend == "llamacpp":
         info |= {"gguf": str(spec.gguf) if spec.gguf else "embedded", "parallel": spec.parallel}
         gguf = Path(spec.gguf) if spec.gguf else embedded_gguf()

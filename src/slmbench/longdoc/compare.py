@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+import orjson
+
+from ..metrics.stats import bootstrap_mean, wilson
 from ..serving.base import Endpoint
 from ..tasks.base import Sample
 from ..tasks.longcontext import DEFAULT_LENGTHS, NEEDLE_KINDS, LongContext, build, score_answer
@@ -80,13 +84,15 @@ async def compare(
 
 
 def summary(trials: Sequence[Trial]) -> dict[str, Any]:
-    """Per strategy (and per strategy x length): mean recall, share ok, mean tokens and seconds."""
+    """Per strategy (and per strategy x length): mean recall and share ok with 95% CIs, mean
+    tokens and seconds."""
     def group(ts: list[Trial]) -> dict[str, Any]:
         run = [t for t in ts if t.verdict != "skipped"]
         n = len(run)
+        recall, ok = bootstrap_mean([t.score for t in run]), wilson(sum(t.verdict == "ok" for t in run), n)
         return {"n": n, "skipped": len(ts) - n,
-                "recall": sum(t.score for t in run) / n if n else None,
-                "ok": sum(t.verdict == "ok" for t in run),
+                "recall": recall.value, "recall_ci": [recall.ci_low, recall.ci_high],
+                "ok": sum(t.verdict == "ok" for t in run), "ok_share_ci": [ok.ci_low, ok.ci_high],
                 "prompt_tokens": sum(t.prompt_tokens for t in run) / n if n else None,
                 "completion_tokens": sum(t.completion_tokens for t in run) / n if n else None,
                 "seconds": sum(t.seconds for t in run) / n if n else None}  # fmt: skip
@@ -97,3 +103,37 @@ def summary(trials: Sequence[Trial]) -> dict[str, Any]:
         "by_length": {s: {n: group([t for t in trials if t.strategy == s and t.length == n]) for n in lengths} for s in STRATEGIES},
         "trials": [asdict(t) for t in trials],
     }
+
+
+RESULT_FILE = "longdoc-compare.json"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The comparison as a Markdown table (also what reports show)."""
+    lines = [f"### Long inputs: whole context vs anchored vs map-reduce ({result['model']})", "",
+             f"Needle documents of {', '.join(str(n) for n in result['lengths'])} tokens "
+             f"(tokens counted by {result['tokens']['tokenizer']}); recall of the needle values, 95% CI.", "",
+             "| strategy | recall [95% CI] | ok / n | skipped (did not fit) | prompt tokens | seconds |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for name, g in result["strategies"].items():
+        lo, hi = g.get("recall_ci") or (None, None)
+        recall = "—" if g["recall"] is None else f"{g['recall']:.2f}" + ("" if lo is None else f" [{lo:.2f}, {hi:.2f}]")
+        tokens = "—" if g["prompt_tokens"] is None else f"{g['prompt_tokens']:,.0f}"
+        seconds = "—" if g["seconds"] is None else f"{g['seconds']:.1f}"
+        lines.append(f"| {name} | {recall} | {g['ok']} / {g['n']} | {g['skipped']} | {tokens} | {seconds} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_run(result: dict[str, Any], out: Path) -> Path:
+    """A run folder under `out` (and out/latest) with the comparison as JSON and Markdown;
+    `slmbench report` reads it beside eval and perf runs."""
+    from ..runner import new_run_id, point_latest, prepare_out
+
+    out = prepare_out(out)
+    run_id = new_run_id()
+    run_dir = out / run_id
+    run_dir.mkdir()
+    (run_dir / RESULT_FILE).write_bytes(orjson.dumps(result | {"run_id": run_id}, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    (run_dir / "longdoc-compare.md").write_text(markdown(result))
+    point_latest(out, run_id)
+    return run_dir

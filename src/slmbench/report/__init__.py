@@ -85,6 +85,11 @@ def to_markdown(report: Report) -> str:
             p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
             lines.append(f"| {c['task']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
                          f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
+    if report.strategies:
+        from ..longdoc.compare import markdown as strategies_markdown
+
+        for result in report.strategies.values():
+            lines += ["", strategies_markdown(result).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +109,7 @@ def to_html(report: Report) -> str:
         table=report.table,
         comparisons=report.comparisons,
         charts=_charts(report, charts),
-        extra_tables=_perf_tables(report),
+        extra_tables=_perf_tables(report) + _strategy_tables(report),
         fmt=fmt,
         samples_json=orjson.dumps(samples).decode().replace("</", "<\\/"),
         sample_models=sorted({s["model"] for s in samples}),
@@ -235,6 +240,18 @@ def _perf_tables(report: Report) -> list[dict[str, Any]]:
                 _num(limit.get("decode_tokens_per_s")), _num(limit.get("output_throughput_pct")),
             ])  # fmt: skip
     return [{"title": "Serving performance (slmbench perf)", "header": header, "rows": rows}] if rows else []
+
+
+def _strategy_tables(report: Report) -> list[dict[str, Any]]:
+    header = ["model", "strategy", "recall [95% CI]", "ok / n", "skipped (did not fit)", "prompt tokens", "seconds"]
+    rows = []
+    for model, result in report.strategies.items():
+        for name, g in result["strategies"].items():
+            lo, hi = g.get("recall_ci") or (None, None)
+            recall = "—" if g["recall"] is None else f"{g['recall']:.2f}" + ("" if lo is None else f" [{lo:.2f}, {hi:.2f}]")
+            rows.append([model, name, recall, f"{g['ok']} / {g['n']}", str(g["skipped"]), _num(g["prompt_tokens"]), _num(g["seconds"])])
+    title = "Long inputs: whole context vs anchored vs map-reduce (slmbench longdoc compare)"
+    return [{"title": title, "header": header, "rows": rows}] if rows else []
 
 
 def _num(v: Any) -> str:

@@ -79,6 +79,8 @@ class Report:
     table: dict[str, dict[str, Cell]]  # model -> dimension key -> cell
     comparisons: list[dict[str, Any]] = field(default_factory=list)
     perf: dict[str, Any] = field(default_factory=dict)  # model -> perf.json content, when perf ran
+    # model -> longdoc-compare.json content (whole context vs anchored vs map-reduce), when it ran
+    strategies: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,10 +90,11 @@ class Report:
             "comparisons": self.comparisons,
             "models": [_summary(m) for m in self.models],
             "perf": self.perf,
+            "strategies": {m: {k: v for k, v in r.items() if k != "trials"} for m, r in self.strategies.items()},
         }
 
 
-RUN_FILES = ("results.json", "perf.json")
+RUN_FILES = ("results.json", "perf.json", "longdoc-compare.json")
 
 
 def _summary(m: ModelRun) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def resolve_run(path: str | Path) -> Path:
     for folder in (p, p / "latest"):
         if any((folder / name).is_file() for name in RUN_FILES):
             return folder.resolve()
-    raise SlmbenchError(f"{path} holds no results.json or perf.json; pass a run folder (e.g. slmbench-runs/latest)")
+    raise SlmbenchError(f"{path} holds no results.json, perf.json or longdoc-compare.json; pass a run folder (e.g. slmbench-runs/latest)")
 
 
 def _read(file: Path) -> dict[str, Any]:
@@ -121,12 +124,15 @@ def _read(file: Path) -> dict[str, Any]:
 def load(paths: list[str | Path]) -> Report:
     if not paths:
         raise SlmbenchError("no runs given; pass one or more run folders, e.g. slmbench report slmbench-runs/latest")
-    runs, models, perf = [], [], {}
+    runs, models, perf, strategies = [], [], {}, {}
     for path in paths:
         run_dir = resolve_run(path)
         if (run_dir / "perf.json").is_file():
             data = _read(run_dir / "perf.json")
             perf[data["manifest"]["model"]["model"]] = data
+        if (run_dir / "longdoc-compare.json").is_file():
+            data = _read(run_dir / "longdoc-compare.json")
+            strategies[data["model"]] = data
         if not (run_dir / "results.json").is_file():
             continue
         data = _read(run_dir / "results.json")
@@ -137,7 +143,7 @@ def load(paths: list[str | Path]) -> Report:
     table = {m.name: _cells(m) for m in models}
     comparisons = _compare_all(models)
     _mark_leaders(table, comparisons)
-    return Report(runs, models, table, comparisons, perf)
+    return Report(runs, models, table, comparisons, perf, strategies)
 
 
 def _disambiguate(models: list[ModelRun]) -> None:

@@ -4,6 +4,7 @@ LM Studio, a remote service)."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from ..config import ModelSpec
 from ..errors import SlmbenchError
@@ -12,11 +13,22 @@ from .http import get_json
 
 
 def attach(spec: ModelSpec) -> Endpoint:
-    """Check the endpoint answers and serves the model; return it as an Endpoint."""
+    """Check the endpoint (and each replica) answers and serves the model; return it as an Endpoint."""
     assert spec.url is not None
+    first = _attach_one(spec, spec.url)
+    if not spec.replicas:
+        return first
+    others = [_attach_one(spec, url) for url in spec.replicas]
+    contexts = {e.max_context for e in [first, *others]}
+    # The smallest context any replica reports: a request must fit whichever one it lands on.
+    known = [c for c in contexts if c is not None]
+    return replace(first, replica_urls=tuple(e.base_url for e in others), max_context=min(known) if known else None)
+
+
+def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
     api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    base = spec.url.rstrip("/")
+    base = url.rstrip("/")
     status, body = get_json(f"{base}/models", timeout_s=10, headers=headers)
     if status == 404 and not base.endswith("/v1"):
         # A server root was given; OpenAI-compatible servers live under /v1.
@@ -24,21 +36,21 @@ def attach(spec: ModelSpec) -> Endpoint:
         if status == 200:
             base += "/v1"
     if status == 0:
-        raise SlmbenchError(f"cannot reach {spec.url}: nothing answered; start the server there or fix the URL")
+        raise SlmbenchError(f"cannot reach {url}: nothing answered; start the server there or fix the URL")
     if status in (401, 403):
         hint = f"check ${spec.api_key_env}" if spec.api_key_env else "set api_key_env in slmbench.toml"
-        raise SlmbenchError(f"{spec.url} refused the request (HTTP {status}); {hint}")
+        raise SlmbenchError(f"{url} refused the request (HTTP {status}); {hint}")
     if status != 200 or not isinstance(body, dict):
         raise SlmbenchError(
-            f"{spec.url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
+            f"{url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
         )
     models = [m for m in body.get("data") or [] if isinstance(m, dict) and "id" in m]
     served = [m["id"] for m in models]
     wanted = spec.served or spec.name
     if served and wanted not in served:
         raise SlmbenchError(
-            f"model {wanted!r} is not served at {spec.url}; it serves: {', '.join(served)}. "
-            f"Use --model {served[0]}={spec.url}"
+            f"model {wanted!r} is not served at {url}; it serves: {', '.join(served)}. "
+            f"Use --model {served[0]}={url}"
         )
     info = next((m for m in models if m["id"] == wanted), {})
     return Endpoint(

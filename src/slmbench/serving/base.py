@@ -22,3 +22,5 @@ class Endpoint:
     chat_template_probe: str | None = None
     # The command line of a server slmbench started (for run manifests).
     command: tuple[str, ...] | None = None
+    # More base URLs serving the same model; the client balances over base_url and these.
+    replica_urls: tuple[str, ...] = ()
