@@ -68,7 +68,7 @@ def page(browser, chat_url):
         yield page
 
 
-def test_page_is_offline_and_streams_answers_with_history(page, scripted, tmp_path):
+def test_page_is_offline_and_streams_answers_with_history(page, scripted, artifacts):
     send(page, "hello there")
     assert "Echo: hello there" in wait_answer(page, "Echo: hello there")
     stats = page.locator(ANSWER, has_text="tokens/s").first.inner_text()
@@ -84,12 +84,12 @@ def test_page_is_offline_and_streams_answers_with_history(page, scripted, tmp_pa
         {"role": "assistant", "content": "Echo: hello there"},
         {"role": "user", "content": "and again"},
     ]
-    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
-    print(f"screenshot: {tmp_path / 'chat.png'}")
+    page.screenshot(path=str(artifacts / "chat.png"), full_page=True)
+    print(f"screenshot: {artifacts / 'chat.png'}")
     assert page.outside == []
 
 
-def test_regenerate_answers_the_same_conversation_again(page, scripted, tmp_path):
+def test_regenerate_answers_the_same_conversation_again(page, scripted, artifacts):
     send(page, "regenerate me")
     wait_answer(page, "Echo: regenerate me")
     before = scripted.bodies[-1]
@@ -103,7 +103,7 @@ def test_regenerate_answers_the_same_conversation_again(page, scripted, tmp_path
     # replaced, not added: one answer, one statistics line
     assert page.locator(ANSWER, has_text="Echo: regenerate me").count() == 1
     assert page.locator(ANSWER, has_text="tokens/s").count() == 1
-    page.screenshot(path=str(tmp_path / "regenerated.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "chat-regenerated.png"), full_page=True)
 
 
 def test_editing_a_message_reruns_from_there(page, scripted):

@@ -34,7 +34,7 @@ def busy_slots(root: str) -> int:
         return sum(bool(slot.get("is_processing")) for slot in json.load(reply))
 
 
-def test_embedded_chat_streams_stops_upstream_and_leaves_no_orphans(tmp_path):
+def test_embedded_chat_streams_stops_upstream_and_leaves_no_orphans(tmp_path, artifacts):
     started = time.monotonic()
     proc, lines = start_cli_chat("--ctx-per-slot", "2048", "--parallel", "1")
     print(f"chat start-up: {time.monotonic() - started:.1f} s (model server + Chainlit)")
@@ -69,8 +69,8 @@ def test_embedded_chat_streams_stops_upstream_and_leaves_no_orphans(tmp_path):
             stats.wait_for(timeout=300_000)
             print(f"embedded model answer stats: {stats.inner_text()}")
             assert re.search(r"\d+ answer tokens", stats.inner_text()) and "TTFT" in stats.inner_text()
-            page.screenshot(path=str(tmp_path / "chat-embedded.png"), full_page=True)
-            print(f"screenshot: {tmp_path / 'chat-embedded.png'}")
+            page.screenshot(path=str(artifacts / "chat-embedded.png"), full_page=True)
+            print(f"screenshot: {artifacts / 'chat-embedded.png'}")
             assert page.outside == []
     finally:
         proc.send_signal(signal.SIGINT)

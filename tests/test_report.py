@@ -96,7 +96,7 @@ def test_html_is_self_contained(two_runs, tmp_path):
     assert html.count("<script") == 2  # the sample data and the inline filter code
 
 
-def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tmp_path):
+def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tmp_path, artifacts):
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM, "chromium is missing: run scripts/bootstrap.sh test (apt-get install chromium)"
@@ -129,6 +129,7 @@ def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tm
         browser.close()
     assert all(u.startswith(("file://", "data:")) for u in requests), requests
     assert path.with_name("report.png").stat().st_size > 10_000
+    shutil.copy(path.with_name("report.png"), artifacts / "report.png")
 
 
 def test_perf_runs_join_the_report_with_curves_and_a_table(two_runs, tmp_path):
