@@ -566,7 +566,9 @@ def _print_results(results: Any) -> None:
     for m in results.models:
         for t in m.tasks.values():
             if "effective_context" in t.extra:
-                console.print(f"{m.name} / {t.task}: effective context {t.extra['effective_context'] or 'n/a'} tokens ({t.extra['effective_context_why']})", highlight=False)
+                value = t.extra["effective_context"]
+                shown = f"{value} tokens" if value else "none"
+                console.print(f"{m.name} / {t.task}: effective context {shown} ({t.extra['effective_context_why']})", highlight=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
 
 
