@@ -164,6 +164,12 @@ def test_effective_context_on_hand_made_scores():
     assert effective_context(grid(0.9, 0.85, 0.8, 0.5))[0] == 4096
     assert effective_context(grid(0.9, 0.7, 0.9, 0.9))[0] == 1024  # must stay within the margin all the way
     assert effective_context(grid(1.0, 1.0, 1.0))[0] == 4096
+    # Too few samples at a length is no evidence either way.
+    few = grid(1.0, 1.0, 1.0) | {2048: {"score": 1.0, "n": 2}}
+    value, why = effective_context(few)
+    assert value == 1024 and "only 2 answered samples at 2048 tokens" in why
+    value, why = effective_context({1024: {"score": 1.0, "n": 2}, 2048: {"score": 1.0, "n": 10}})
+    assert value is None and "only 2 answered samples at 1024 tokens, the shortest length" in why
     assert effective_context(grid(0.05, 0.05))[0] is None
     skipped = grid(0.9, 0.9) | {4096: {"score": None, "n": 0, "why_skipped": "over context"}}
     value, why = effective_context(skipped)

@@ -47,6 +47,7 @@ MAX_TOKENS = 96
 # Effective context: the longest length up to which every length scores at least the
 # shortest length's score minus MARGIN (absolute, on the 0-1 recall score).
 MARGIN = 0.10
+MIN_SAMPLES = 3  # answered samples a length needs before it counts toward the effective context
 NEEDLES = 4  # in the multi-* variants
 TOLERANCE = 8  # a fitted prompt lands at most this many tokens under its target
 
@@ -391,6 +392,9 @@ def effective_context(by_length: dict[int, dict[str, Any]], margin: float = MARG
         return None, "no length was measured"
     base_length = measured[0]
     base = by_length[base_length]["score"]
+    if by_length[base_length]["n"] < MIN_SAMPLES:
+        return None, (f"only {by_length[base_length]['n']} answered samples at {base_length} tokens, the shortest "
+                      f"length; a length needs {MIN_SAMPLES} (raise --limit)")  # fmt: skip
     if base <= margin:
         return None, f"scores {base:.2f} at {base_length} tokens, the shortest length: no signal to keep"
     best = None
@@ -398,6 +402,9 @@ def effective_context(by_length: dict[int, dict[str, Any]], margin: float = MARG
         score = by_length[length]["score"]
         if by_length[length]["n"] == 0:
             why = f"{length} tokens was not measured ({by_length[length].get('why_skipped', 'no samples')})"
+            break
+        if by_length[length]["n"] < MIN_SAMPLES:
+            why = f"only {by_length[length]['n']} answered samples at {length} tokens; a length needs {MIN_SAMPLES} (raise --limit)"
             break
         if score < base - margin:
             why = f"score {score:.2f} at {length} tokens fell below {base:.2f} - {margin:g}"
