@@ -317,11 +317,9 @@ def longdoc_compare(
                 f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False, soft_wrap=True)))  # fmt: skip
         result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": grid}
         run_dir = cmp.write_run(result, out)
-        table = Table("strategy", "recall [95% CI]", "ok / n", "skipped", "prompt tokens", "seconds", title=f"{ep.name}: strategies on {len(samples)} needle documents")
-        for name, g in result["strategies"].items():
-            fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-            ci = "" if g["recall_ci"][0] is None else f" [{g['recall_ci'][0]:.2f}, {g['recall_ci'][1]:.2f}]"
-            table.add_row(name, fmt(g["recall"], ".2f") + ci, f"{g['ok']} / {g['n']}", str(g["skipped"]), fmt(g["prompt_tokens"], ".0f"), fmt(g["seconds"], ".1f"))
+        table = Table(*cmp.STRATEGY_HEADER, title=f"{ep.name}: strategies on {len(samples)} needle documents")
+        for row in cmp.strategy_rows(result):
+            table.add_row(*row)
         Console().print(table)
         print(f"comparison: {run_dir / cmp.RESULT_FILE}  (slmbench report {out} adds it to a report)")
 

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 
 from ..errors import SlmbenchError
-from ..longdoc import ConversationMemory, chunk_text, load_text, rank_chunks
+from ..longdoc import ConversationMemory, chunk_text, load_text, passages_text, rank_chunks
 from ..longdoc.chunking import Chunk
 from ..tokens import TEMPLATE_TOKENS_PER_MESSAGE, TokenCounter
 
@@ -175,7 +175,7 @@ def passages(chunks: Sequence[Chunk], question: str, budget_tokens: int) -> list
 
 
 def passages_message(name: str, chosen: Sequence[Chunk]) -> str:
-    body = "\n\n".join(f"[P{c.index + 1}] (characters {c.start}-{c.end})\n{c.text}" for c in chosen)
+    body = passages_text(chosen)
     return (f"Passages of the document {name} most relevant to the next message, most relevant first. "
             f"Cite the passage you use, like [P{chosen[0].index + 1}].\n\n{body}")  # fmt: skip
 

@@ -13,7 +13,7 @@ from ..tokens import Budget, probe
 from .chunking import Chunk, chunk_text
 from .loaders import SUFFIXES, load_text
 from .memory import ConversationMemory
-from .toolkit import Answer, Settings, Summary, ask, rank_chunks, run, summarize
+from .toolkit import Answer, Settings, Summary, ask, passages_text, rank_chunks, run, summarize
 
 DEFAULT_CTX_PER_SLOT = 4096
 
@@ -27,4 +27,4 @@ def served(spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, say: Ca
 
 
 __all__ = ["SUFFIXES", "Answer", "Chunk", "ConversationMemory", "Settings", "Summary", "ask", "chunk_text",
-           "load_text", "rank_chunks", "run", "served", "summarize"]  # fmt: skip
+           "load_text", "passages_text", "rank_chunks", "run", "served", "summarize"]  # fmt: skip

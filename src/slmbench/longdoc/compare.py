@@ -108,19 +108,28 @@ def summary(trials: Sequence[Trial]) -> dict[str, Any]:
 RESULT_FILE = "longdoc-compare.json"
 
 
-def markdown(result: dict[str, Any]) -> str:
-    """The comparison as a Markdown table (also what reports show)."""
-    lines = [f"### Long inputs: whole context vs anchored vs map-reduce ({result['model']})", "",
-             f"Needle documents of {', '.join(str(n) for n in result['lengths'])} tokens "
-             f"(tokens counted by {result['tokens']['tokenizer']}); recall of the needle values, 95% CI.", "",
-             "| strategy | recall [95% CI] | ok / n | skipped (did not fit) | prompt tokens | seconds |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+STRATEGY_HEADER = ("strategy", "recall [95% CI]", "ok / n", "skipped (did not fit)", "prompt tokens", "seconds")
+
+
+def strategy_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row of STRATEGY_HEADER cells per strategy: what the CLI, the Markdown and reports show."""
+    rows = []
     for name, g in result["strategies"].items():
         lo, hi = g.get("recall_ci") or (None, None)
         recall = "—" if g["recall"] is None else f"{g['recall']:.2f}" + ("" if lo is None else f" [{lo:.2f}, {hi:.2f}]")
         tokens = "—" if g["prompt_tokens"] is None else f"{g['prompt_tokens']:,.0f}"
         seconds = "—" if g["seconds"] is None else f"{g['seconds']:.1f}"
-        lines.append(f"| {name} | {recall} | {g['ok']} / {g['n']} | {g['skipped']} | {tokens} | {seconds} |")
+        rows.append([name, recall, f"{g['ok']} / {g['n']}", str(g["skipped"]), tokens, seconds])
+    return rows
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The comparison as a Markdown table (also what reports show)."""
+    lines = [f"### Long inputs: whole context vs anchored vs map-reduce ({result['model']})", "",
+             f"Needle documents of {', '.join(str(n) for n in result['lengths'])} tokens "
+             f"(tokens counted by {result['tokens']['tokenizer']}); recall of the needle values, 95% CI.", "",
+             "| " + " | ".join(STRATEGY_HEADER) + " |", "|---" * len(STRATEGY_HEADER) + "|"]  # fmt: skip
+    lines += ["| " + " | ".join(row) + " |" for row in strategy_rows(result)]
     return "\n".join(lines) + "\n"
 
 

@@ -224,10 +224,15 @@ def rank_chunks(chunks: Sequence[Chunk], question: str) -> list[tuple[int, float
     return sorted(((c.index, float(s)) for c, s in zip(chunks, scores)), key=lambda p: (-p[1], p[0]))
 
 
+def passages_text(passages: Sequence[Chunk]) -> str:
+    """Passages labelled [Pn] with where they stand in the document, so answers can cite them."""
+    return "\n\n".join(f"[P{c.index + 1}] (characters {c.start}-{c.end})\n{c.text}" for c in passages)
+
+
 def _qa_prompt(question: str, passages: Sequence[Chunk], best: Chunk | None) -> list[dict[str, str]]:
     where = (f"Look first at passage [P{best.index + 1}] (characters {best.start}-{best.end} of the document): "
              "it matches the question best.") if best else ""  # fmt: skip
-    body = "\n\n".join(f"[P{c.index + 1}] (characters {c.start}-{c.end})\n{c.text}" for c in passages)
+    body = passages_text(passages)
     return [{"role": "system", "content": "Answer questions about a document from the passages given, most relevant first. "
                                           "Cite the passage you used, like [P3]. If the passages do not contain the answer, say so."},
             {"role": "user", "content": f"Question: {question}\n{where}\n\nPassages, most relevant first:\n\n{body}\n\n"

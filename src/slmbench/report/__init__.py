@@ -243,15 +243,13 @@ def _perf_tables(report: Report) -> list[dict[str, Any]]:
 
 
 def _strategy_tables(report: Report) -> list[dict[str, Any]]:
-    header = ["model", "strategy", "recall [95% CI]", "ok / n", "skipped (did not fit)", "prompt tokens", "seconds"]
-    rows = []
-    for model, result in report.strategies.items():
-        for name, g in result["strategies"].items():
-            lo, hi = g.get("recall_ci") or (None, None)
-            recall = "—" if g["recall"] is None else f"{g['recall']:.2f}" + ("" if lo is None else f" [{lo:.2f}, {hi:.2f}]")
-            rows.append([model, name, recall, f"{g['ok']} / {g['n']}", str(g["skipped"]), _num(g["prompt_tokens"]), _num(g["seconds"])])
+    if not report.strategies:
+        return []
+    from ..longdoc.compare import STRATEGY_HEADER, strategy_rows
+
+    rows = [[model, *row] for model, result in report.strategies.items() for row in strategy_rows(result)]
     title = "Long inputs: whole context vs anchored vs map-reduce (slmbench longdoc compare)"
-    return [{"title": title, "header": header, "rows": rows}] if rows else []
+    return [{"title": title, "header": ["model", *STRATEGY_HEADER], "rows": rows}]
 
 
 def _num(v: Any) -> str:
