@@ -24,7 +24,7 @@ import orjson
 
 from . import __version__, tokens
 from .client import TIMEOUT as TIMEOUT_KIND
-from .client import ChatClient, Completion, ReplicaClient, RetryPolicy
+from .client import Completion, ReplicaClient, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model, merge_replicas
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
@@ -120,17 +120,17 @@ def _evaluate_model(
 ) -> None:
     identity = orjson.dumps(ep.identity, option=orjson.OPT_SORT_KEYS)
     # Pre-flight: a request that cannot fit the endpoint's context is recorded, never sent.
-    skipped: dict[tuple[str, str], SampleRecord] = {}
+    skipped: dict[str, list[SampleRecord]] = {task.name: [] for task in tasks}
     requests = []
     for task in tasks:
         for sample in samples[task.name]:
             counted, reason = _over_context(budget, task, sample, settings)
             if reason:
-                skipped[task.name, sample.id] = _skipped_record(sample, counted, reason)
+                skipped[task.name].append(_skipped_record(sample, counted, reason))
             else:
                 requests.append(_request(ep, identity, task, sample, settings))
-    if skipped:
-        observer.message(f"{ep.name}: {len(skipped)} samples skipped, over the endpoint's context ({budget.max_context} tokens)")
+    if n_skipped := sum(map(len, skipped.values())):
+        observer.message(f"{ep.name}: {n_skipped} samples skipped, over the endpoint's context ({budget.max_context} tokens)")
     answers = store.cached([r.key for r in requests])
     cached_keys = set(answers)
     todo = list({r.key: r for r in requests if r.key not in answers}.values())
@@ -146,9 +146,8 @@ def _evaluate_model(
         verdicts = _verdicts(task, [(r.sample, answers[r.key]) for r in task_requests])
         records = [_record(r, answers[r.key], r.key in cached_keys, v) for r, v in zip(task_requests, verdicts, strict=True)]
         rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
-        own_skips = [rec for (name, _), rec in skipped.items() if name == task.name]
-        records += own_skips
-        rows += [(run_id, ep.name, task.name, rec.id, "", rec.verdict, rec.score, rec.why) for rec in own_skips]
+        records += skipped[task.name]
+        rows += [(run_id, ep.name, task.name, rec.id, "", rec.verdict, rec.score, rec.why) for rec in skipped[task.name]]
         sent = len({r.key for r in task_requests if r.key not in cached_keys})  # identical requests go once
         cached = sum(r.key in cached_keys for r in task_requests)
         into.tasks[task.name] = _aggregate(task, records, sent, cached)
@@ -222,13 +221,10 @@ async def _send(
     pending = iter(todo)
     retry = RetryPolicy(retries=settings.retries)
     timeout_s = request_timeout(settings, {r.task for r in todo})
-    client: ChatClient | ReplicaClient
-    if ep.replica_urls:
-        client = ReplicaClient([ep.base_url, *ep.replica_urls], concurrency=settings.concurrency, timeout_s=timeout_s,
-                               retry=retry, api_key=ep.api_key)  # fmt: skip
-    else:
-        client = ChatClient(ep.base_url, concurrency=settings.concurrency, timeout_s=timeout_s, retry=retry, api_key=ep.api_key)
-    async with client:
+    # One endpoint is a single replica: the same client either way.
+    async with ReplicaClient(
+        [ep.base_url, *ep.replica_urls], concurrency=settings.concurrency, timeout_s=timeout_s, retry=retry, api_key=ep.api_key
+    ) as client:
 
         async def worker() -> None:
             for r in pending:

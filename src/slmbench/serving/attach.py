@@ -19,10 +19,9 @@ def attach(spec: ModelSpec) -> Endpoint:
     if not spec.replicas:
         return first
     others = [_attach_one(spec, url) for url in spec.replicas]
-    contexts = {e.max_context for e in [first, *others]}
     # The smallest context any replica reports: a request must fit whichever one it lands on.
-    known = [c for c in contexts if c is not None]
-    return replace(first, replica_urls=tuple(e.base_url for e in others), max_context=min(known) if known else None)
+    known = [e.max_context for e in [first, *others] if e.max_context is not None]
+    return replace(first, replica_urls=tuple(e.base_url for e in others), max_context=min(known, default=None))
 
 
 def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
