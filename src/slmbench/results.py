@@ -198,8 +198,8 @@ def _context_markdown(model: str, task: str, extra: dict[str, Any]) -> list[str]
         cells = [_share(row[d]["score"]) for d in depths]
         lines.append(f"| {length} | " + " | ".join(cells) + f" | {_share(total['score'])} | {total['n']} | {total['skipped']} |")
     effective = extra["effective_context"]
-    lines += ["", f"Effective context: **{effective if effective is not None else 'n/a'}** tokens "
-              f"({extra['effective_context_why']}; margin {extra['margin']:g})."]  # fmt: skip
+    shown = f"**{effective}** tokens" if effective is not None else "**none**"
+    lines += ["", f"Effective context: {shown} ({extra['effective_context_why']}; margin {extra['margin']:g})."]
     return lines
 
 

@@ -158,8 +158,8 @@ def _disambiguate(models: list[ModelRun]) -> None:
 def _cells(m: ModelRun) -> dict[str, Cell]:
     cells = {}
     for d in DIMENSIONS:
-        if d.key == "longcontext":
-            if (cell := _long_context_cell(m)) is not None:
+        if d.unit == "tokens":  # long context: the tasks' extra, not a metric with an interval
+            if (cell := _long_context_cell(m, *d.sources[0])) is not None:
                 cells[d.key] = cell
             continue
         for task, metric in d.sources:
@@ -171,18 +171,17 @@ def _cells(m: ModelRun) -> dict[str, Cell]:
     return cells
 
 
-def _long_context_cell(m: ModelRun) -> Cell | None:
-    """The longest effective context over the model's long-context tasks; without one, the
-    reason from the task with the longest grid."""
-    measured = [(t, r["extra"]) for t, r in m.tasks.items()
-                if t.split("-")[0] == "longcontext" and "effective_context" in (r.get("extra") or {})]  # fmt: skip
+def _long_context_cell(m: ModelRun, family: str, key: str) -> Cell | None:
+    """The longest `key` (effective context) over the model's tasks of the family (longcontext,
+    longcontext-32k, ...); without one, the reason from the task with the longest grid."""
+    measured = [(t, r["extra"]) for t, r in m.tasks.items() if t.split("-")[0] == family and key in (r.get("extra") or {})]
     if not measured:
         return None
-    task, extra = max(measured, key=lambda te: (te[1]["effective_context"] or 0, max(te[1]["lengths"])))
+    task, extra = max(measured, key=lambda te: (te[1][key] or 0, max(te[1]["lengths"])))
     n = sum(v["n"] for v in extra["by_length"].values())
-    value = extra["effective_context"]
-    note = "" if value is not None else extra.get("effective_context_why", "")
-    return Cell(value, None, None, n, task, "effective_context", note=note)
+    value = extra[key]
+    note = "" if value is not None else extra.get(f"{key}_why", "")
+    return Cell(value, None, None, n, task, key, note=note)
 
 
 def paired_scores(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[float], list[float]]:
