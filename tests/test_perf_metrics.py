@@ -148,3 +148,17 @@ def test_compare_reports_differences_with_bootstrap_intervals():
     assert bootstrap_diff([1.0], [2.0])["ci_low"] is None  # one value a side: no interval
     with pytest.raises(SlmbenchError, match="share no point"):
         compare(a, {"points": [{"key": "c=8", "repeats": []}]})
+
+
+def test_a_weights_probe_slower_than_the_1_gib_probe_is_noise_and_the_faster_figure_is_the_ceiling(monkeypatch):
+    from slmbench.perf import limit
+
+    measured = iter([9.3e9, 19.0e9])  # weights-sized probe first, then 1 GiB: as a noisy run measured
+    monkeypatch.setattr(limit, "measure_bandwidth", lambda *a, **k: next(measured))
+    monkeypatch.setattr(limit, "measure_flops", lambda: 2.5e11)
+    hw = limit.host_hardware(250 << 20, threads=2)
+    assert hw.bandwidth_bytes_s == 19.0e9 and hw.dram_bandwidth_bytes_s == 19.0e9
+    assert "read 9.3 GB/s, below the 1 GiB probe" in hw.source
+    measured = iter([30.0e9, 19.0e9])  # the usual case: the smaller set reads faster and is kept
+    hw = limit.host_hardware(250 << 20, threads=2)
+    assert hw.bandwidth_bytes_s == 30.0e9 and "below" not in hw.source
