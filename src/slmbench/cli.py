@@ -35,6 +35,9 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+_ApiKeyEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the bearer API key of attached endpoints (default: $OPENAI_API_KEY when set).")]
+
+
 @app.command("eval")
 def eval_command(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable; one id at several URLs = replicas of one model).")] = None,
@@ -62,6 +65,7 @@ def eval_command(
     port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Evaluate models on tasks; by default the embedded Gemma 3 270M on llama.cpp."""
     with user_errors():
@@ -86,6 +90,7 @@ def eval_command(
         if models:
             conf.models = models
         conf.models = [m.model_copy(update=server_opts) if m.backend == "llamacpp" else m for m in conf.models]
+        conf.models = cfg.with_api_key_env(conf.models, api_key_env)
         flags = {
             "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
@@ -138,6 +143,7 @@ def perf_command(
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+    api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Load-test a model: TTFT, TPOT, ITL, throughput and % of the physical limit per load point."""
     with user_errors():
@@ -159,6 +165,7 @@ def perf_command(
         if model and gguf:
             raise SlmbenchError("pass --model or --gguf, not both")
         spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
+        spec = cfg.with_api_key_env([spec], api_key_env)[0]
         server_opts = {"parallel": parallel, "threads": threads, "port": port, "llama_server": llama_server}
         if spec.backend == "llamacpp":
             spec = spec.model_copy(update={k: v for k, v in server_opts.items() if v is not None})
@@ -217,7 +224,7 @@ _ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (defau
 _QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
-def _longdoc_model(model: str | None, gguf: Path | None, parallel: int) -> Any:
+def _longdoc_model(model: str | None, gguf: Path | None, parallel: int, api_key_env: str | None = None) -> Any:
     from . import config as cfg
 
     if model and gguf:
@@ -225,6 +232,7 @@ def _longdoc_model(model: str | None, gguf: Path | None, parallel: int) -> Any:
 
         raise SlmbenchError("pass --model or --gguf, not both")
     spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
+    spec = cfg.with_api_key_env([spec], api_key_env)[0]
     return spec.model_copy(update={"parallel": parallel}) if spec.backend == "llamacpp" else spec
 
 
@@ -240,6 +248,7 @@ def longdoc_summarize(
     ctx_per_slot: _CtxOpt = 4096,
     parallel: _ParallelOpt = 4,
     quiet: _QuietOpt = False,
+    api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
     with user_errors():
@@ -248,7 +257,7 @@ def longdoc_summarize(
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
                                     final_tokens=final_tokens, concurrency=parallel)  # fmt: skip
         text, result, budget, err = _run_longdoc(
-            file, _longdoc_model(model, gguf, parallel), ctx_per_slot, quiet,
+            file, _longdoc_model(model, gguf, parallel, api_key_env), ctx_per_slot, quiet,
             lambda text, ep, budget, observer: longdoc.summarize(text, ep, budget, title=file.name, settings=settings, observer=observer),
         )  # fmt: skip
         print(result.text)
@@ -269,6 +278,7 @@ def longdoc_ask(
     final_tokens: Annotated[int, typer.Option(help="Max tokens of the answer.")] = 384,
     ctx_per_slot: _CtxOpt = 4096,
     quiet: _QuietOpt = False,
+    api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Answer a question about a long document from its most relevant passages (BM25), best first."""
     with user_errors():
@@ -276,7 +286,7 @@ def longdoc_ask(
 
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
         _, result, _, err = _run_longdoc(
-            file, _longdoc_model(model, gguf, 1), ctx_per_slot, quiet,
+            file, _longdoc_model(model, gguf, 1, api_key_env), ctx_per_slot, quiet,
             lambda text, ep, budget, observer: longdoc.ask(text, question, ep, budget, settings=settings, observer=observer),
         )  # fmt: skip
         print(result.text)
@@ -294,6 +304,7 @@ def longdoc_compare(
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size for the anchored and map-reduce strategies.")] = 512,
     parallel: _ParallelOpt = 2,
     out: Annotated[Path, typer.Option(help="Folder for the run folder (JSON + Markdown; `slmbench report` reads it).")] = Path("slmbench-runs/longdoc"),
+    api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
     with user_errors():
@@ -311,7 +322,7 @@ def longdoc_compare(
         err = Console(stderr=True)
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
         ctx = max(4096, 1 << (grid[-1] - 1).bit_length())
-        with longdoc.served(_longdoc_model(model, gguf, parallel), ctx_per_slot=ctx, say=err.print) as (ep, budget):
+        with longdoc.served(_longdoc_model(model, gguf, parallel, api_key_env), ctx_per_slot=ctx, say=err.print) as (ep, budget):
             samples = cmp.documents(budget, grid, limit, max_tokens=max_tokens)
             trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings, on_trial=lambda t: err.print(
                 f"{t.sample} {t.strategy}: {t.verdict} ({t.prompt_tokens} prompt tokens, {t.seconds:.1f} s)", highlight=False, soft_wrap=True)))  # fmt: skip
@@ -365,27 +376,37 @@ def chat(
     ctx_per_slot: Annotated[int, typer.Option(help="llama.cpp context tokens per slot for models started here.", min=256)] = 8192,
     parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots (concurrent chats) for models started here.", min=1)] = 2,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
+    chat_template: Annotated[str | None, typer.Option(help="llama.cpp built-in chat template for --gguf models (e.g. chatml, llama3, gemma); needed when the GGUF has none.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config file whose models become chat profiles (default: ./slmbench.toml if present).")] = None,
+    api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
-    """Chat in the browser (Chainlit) with the embedded model or any endpoint; Ctrl-C stops it."""
+    """Chat in the browser (Chainlit) with the embedded models or any endpoint; Ctrl-C stops it."""
     with user_errors():
         from contextlib import ExitStack
 
         from . import config as cfg
-        from .chat.launcher import check_host, serve_chat
+        from .chat.launcher import chat_models, check_host, pick_port, serve_chat
         from .paths import cache_dir
         from .serving import open_endpoint, preflight
 
         check_host(host, password_auth)  # before minutes of model start-up
-        specs = [cfg.parse_model_flag(m) for m in model or []] + [cfg.gguf_model(p) for p in gguf or []]
+        if port is not None:
+            pick_port(host, port)  # a busy port is refused before the models load
+        specs = cfg.with_api_key_env(chat_models(cfg.load_config(config), model, gguf, chat_template), api_key_env)
         specs = [s.model_copy(update={"parallel": parallel, "llama_server": llama_server}) if s.backend == "llamacpp" else s
-                 for s in specs or [cfg.embedded_model()]]  # fmt: skip
+                 for s in specs]  # fmt: skip
         for spec in specs:
             preflight(spec)
         try:
             with ExitStack() as stack:
                 log_dir = cache_dir() / "chat-logs"  # kept: a start-up error points into it
-                endpoints = [stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot)) for s in specs]
-                server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth))
+                endpoints, supervise = [], []
+                for s in specs:
+                    started: list[Any] = []
+                    endpoints.append(stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot, started=started)))
+                    supervise += [(server, endpoints[-1]) for server in started]
+                server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth,
+                                                        supervise=supervise, say=lambda line: print(line, flush=True)))  # fmt: skip
                 raise server.wait()
         except KeyboardInterrupt:
             sys.stderr.write("chat stopped\n")

@@ -122,6 +122,14 @@ def merge_replicas(models: list[ModelSpec]) -> list[ModelSpec]:
     return out
 
 
+def with_api_key_env(models: list[ModelSpec], name: str | None) -> list[ModelSpec]:
+    """--api-key-env NAME: the variable holding the bearer key of every attached model (the
+    flag wins over api_key_env in the file). Without either, attach reads OPENAI_API_KEY."""
+    if not name:
+        return models
+    return [m.model_copy(update={"api_key_env": name}) if m.backend == "attach" else m for m in models]
+
+
 def parse_model_flag(value: str) -> ModelSpec:
     """`NAME=URL` attaches to a running endpoint whose served model id is NAME."""
     name, sep, url = value.partition("=")

@@ -49,8 +49,17 @@ class ScriptedServer:
         tokens_per_chunk: int = 1,
         max_model_len: int | None = None,
         tokenize: bool = False,
+        api_key: str | None = None,
     ) -> None:
         self.answer = answer
+        # With api_key, every request without "Authorization: Bearer <api_key>" gets 401.
+        self.api_key = api_key
+        self.unauthorized = 0
+        self.auth_headers: set[str] = set()  # Authorization values seen (to check what clients send)
+        # (time.monotonic(), method, path) of every request; chat requests whose client closed
+        # the connection before the answer was written.
+        self.log: list[tuple[float, str, str]] = []
+        self.requests_abandoned = 0
         self.script = list(script or [])
         self.models = models
         self.delay_s = delay_s
@@ -209,7 +218,7 @@ class ScriptedServer:
         return events + [b"data: [DONE]\n\n"]
 
 
-_REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class _Protocol(asyncio.Protocol):
@@ -230,11 +239,13 @@ class _Protocol(asyncio.Protocol):
             if head_end < 0:
                 return
             head = self.buffer[:head_end].decode("latin-1").split("\r\n")
-            length = 0
+            length, authorization = 0, ""
             for line in head[1:]:
                 name, _, value = line.partition(":")
                 if name.strip().lower() == "content-length":
                     length = int(value)
+                elif name.strip().lower() == "authorization":
+                    authorization = value.strip()
             end = head_end + 4 + length
             if len(self.buffer) < end:
                 return
@@ -242,6 +253,13 @@ class _Protocol(asyncio.Protocol):
             self.buffer = self.buffer[end:]
             method, path = head[0].split(" ")[:2]
             chat = method == "POST" and "chat/completions" in path
+            self.server.log.append((time.monotonic(), method, path))
+            if authorization:
+                self.server.auth_headers.add(authorization)
+            if self.server.api_key and authorization != f"Bearer {self.server.api_key}":
+                self.server.unauthorized += 1
+                self._respond(401, b'{"error":{"message":"invalid API key"}}', False)
+                continue
             self._respond(*self.server.reply(method, path, body), chat)
 
     def _respond(self, action: str | int, body: bytes | list[bytes], chat: bool) -> None:
@@ -299,6 +317,8 @@ class _Protocol(asyncio.Protocol):
         self.server.in_flight -= chat
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+        elif chat:
+            self.server.requests_abandoned += 1
 
 
 def main() -> None:

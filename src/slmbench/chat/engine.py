@@ -7,10 +7,11 @@ Tokens are counted with slmbench.tokens: the server's own tokenizer (llama.cpp o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,36 @@ class Settings:
                 else {"type": "json_object"}
             )
         return params
+
+
+@dataclass
+class LongDocument:
+    """A document too long for the context: its chunks (for passages) and, once summarised,
+    its summary (a conclusion of the conversation memory). `note` says what went wrong."""
+
+    name: str
+    chunks: list[Chunk] | None = None
+    conclusion: str | None = None
+    note: str = ""
+
+
+@dataclass
+class State:
+    """One browser session's chat state (kept here: dataclasses cannot live in the app module,
+    which Chainlit loads outside sys.modules)."""
+
+    settings: Settings
+    models: list[str]  # the model(s) answering: one, or two in compare mode
+    compare: bool
+    answers: dict[str, tuple[str, str]] = field(default_factory=dict)  # answer id -> (model name, text)
+    documents: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # user message id -> whole documents
+    long_documents: dict[str, list[LongDocument]] = field(default_factory=dict)  # user message id -> long ones
+    stats: dict[str, Any] = field(default_factory=dict)  # answer id -> its statistics message
+    last_turn: list[Any] = field(default_factory=list)  # the latest turn's answers (Regenerate)
+    budgets: dict[str, Any] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)
+    restarts_seen: dict[str, int] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # never two answers at once
 
 
 def answer_room(max_context: int, max_tokens: int) -> int:

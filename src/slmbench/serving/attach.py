@@ -24,8 +24,19 @@ def attach(spec: ModelSpec) -> Endpoint:
     return replace(first, replica_urls=tuple(e.base_url for e in others), max_context=min(known, default=None))
 
 
+def resolve_api_key(spec: ModelSpec) -> str | None:
+    """The bearer key: from the variable api_key_env names (--api-key-env), else from
+    OPENAI_API_KEY as OpenAI clients do. Never printed or stored."""
+    if spec.api_key_env:
+        key = os.environ.get(spec.api_key_env)
+        if not key:
+            raise SlmbenchError(f"${spec.api_key_env} (named by --api-key-env / api_key_env) is not set or empty; export the API key in it")
+        return key
+    return os.environ.get("OPENAI_API_KEY") or None
+
+
 def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
-    api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+    api_key = resolve_api_key(spec)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base = url.rstrip("/")
     status, body = get_json(f"{base}/models", timeout_s=10, headers=headers)
@@ -37,7 +48,12 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
     if status == 0:
         raise SlmbenchError(f"cannot reach {url}: nothing answered; start the server there or fix the URL")
     if status in (401, 403):
-        hint = f"check ${spec.api_key_env}" if spec.api_key_env else "set api_key_env in slmbench.toml"
+        if spec.api_key_env:
+            hint = f"check the key in ${spec.api_key_env}"
+        elif api_key:
+            hint = "check the key in $OPENAI_API_KEY, or put the right one in a variable and pass --api-key-env NAME"
+        else:
+            hint = "it needs an API key: export it and pass --api-key-env NAME (the variable's name), or set OPENAI_API_KEY"
         raise SlmbenchError(f"{url} refused the request (HTTP {status}); {hint}")
     if status != 200 or not isinstance(body, dict):
         raise SlmbenchError(
@@ -52,12 +68,18 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
             f"Use --model {served[0]}={url}"
         )
     info = next((m for m in models if m["id"] == wanted), {})
+    max_context = info.get("max_model_len")
+    if max_context is None:
+        # llama.cpp reports its per-slot context in /props (its /v1/models has the trained one)
+        status, props = get_json(f"{base.removesuffix('/v1')}/props", timeout_s=10, headers=headers)
+        if status == 200 and isinstance(props, dict):
+            max_context = (props.get("default_generation_settings") or {}).get("n_ctx")
     return Endpoint(
         name=spec.name,
         base_url=base,
         model=wanted,
         server="attached",
         identity={"server": "attached", "url": base, "model": wanted},
-        max_context=info.get("max_model_len"),
+        max_context=max_context if isinstance(max_context, int) and max_context > 0 else None,
         api_key=api_key,
     )
