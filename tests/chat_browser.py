@@ -91,3 +91,18 @@ def choose_profile(page: Any, name: str) -> None:
     if confirm.count():
         confirm.click()
     page.wait_for_selector("#upload-button")
+
+
+def press_stop(page: Any) -> None:
+    """Click Stop. Dispatched, not a pointer click: a tooltip over the input can intercept
+    the pointer while the button is perfectly usable."""
+    page.locator("#stop-button").wait_for()
+    page.locator("#stop-button").dispatch_event("click")
+
+
+def choose_setting(page: Any, widget_id: str, value: str) -> None:
+    """Pick `value` in a Select of the chat settings and confirm."""
+    dialog = open_settings(page)
+    dialog.locator(f"#{widget_id}").click()
+    page.get_by_role("option", name=value, exact=True).click()
+    confirm_settings(page)

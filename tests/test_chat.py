@@ -5,6 +5,7 @@ The embedded model's turn is in test_chat_model.py."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import socket
@@ -16,7 +17,19 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from chat_browser import ANSWER, choose_profile, chromium, confirm_settings, open_chat, open_settings, send, wait_answer
+from playwright.sync_api import expect
+from chat_browser import (
+    ANSWER,
+    choose_profile,
+    choose_setting,
+    chromium,
+    confirm_settings,
+    open_chat,
+    open_settings,
+    press_stop,
+    send,
+    wait_answer,
+)
 from helpers import alive, run_cli
 
 from slmbench.chat.launcher import ChatConfig, ChatModel, ChatServer
@@ -24,11 +37,14 @@ from slmbench.errors import PortInUse
 from slmbench.scripted import ScriptedServer
 
 LONG = " ".join(f"word{i}" for i in range(600))
+KEY = "sk-chat-test-key-7c2b"
 PERSON = '{"name": "Ada", "born": 1815}'
 
 
 def scripted_answer(body):
     last = body["messages"][-1]["content"]
+    if body.get("model") == "second-model":
+        return f"Second: {last[:60]}"
     if body.get("response_format"):
         return PERSON
     if "long answer" in last:
@@ -43,7 +59,20 @@ def scripted():
 
 
 @pytest.fixture(scope="module")
-def chat_url(scripted):
+def slow():
+    """Answers after 4 s: requests are still in flight when Stop is pressed."""
+    with ScriptedServer(scripted_answer, models=("slow-model",), delay_s=4, chunk_delay_s=0.02) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def locked():
+    with ScriptedServer(scripted_answer, models=("locked-model",), api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chat_url(scripted, slow, locked):
     with socket.socket() as s:  # a port nothing listens on: the "down" model
         s.bind(("127.0.0.1", 0))
         down = s.getsockname()[1]
@@ -51,6 +80,9 @@ def chat_url(scripted):
         ChatModel(name="scripted", base_url=scripted.url, model="scripted-model", max_context=4096),
         ChatModel(name="down", base_url=f"http://127.0.0.1:{down}/v1", model="nothing", max_context=4096),
         ChatModel(name="tiny", base_url=scripted.url, model="scripted-model", max_context=256),
+        ChatModel(name="second", base_url=scripted.url, model="second-model", max_context=4096),
+        ChatModel(name="slow", base_url=slow.url, model="slow-model", max_context=4096),
+        ChatModel(name="locked", base_url=locked.url, model="locked-model", max_context=4096, api_key=KEY),
     ])  # fmt: skip
     with ChatServer(config) as url:
         yield url
@@ -125,7 +157,7 @@ def test_stop_cancels_the_request_upstream(page, scripted):
     cancelled, completed = scripted.streams_cancelled, scripted.streams_completed
     send(page, "a long answer please")
     page.locator(ANSWER, has_text="word20").first.wait_for()
-    page.locator("#stop-button").click()
+    press_stop(page)
     deadline = time.monotonic() + 15
     while scripted.streams_cancelled == cancelled and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -295,3 +327,195 @@ def test_cli_chat_with_auth_serves_and_ctrl_c_leaves_no_orphans(scripted):
     assert proc.wait(30) == 0
     assert "chat stopped" in proc.stderr.read()
     assert not [pid for pid in children if alive(pid)]
+
+
+def long_document(tmp_path, name="long.md"):
+    paragraphs = [f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(800)]
+    paragraphs[250] = "Section 250. The golden lighthouse stands on the northern cape of Varnholm."
+    doc = tmp_path / name
+    doc.write_text("\n\n".join(paragraphs))  # ~10k tokens (a word a token here): over the 4096 context
+    return doc
+
+
+def test_stop_during_a_summary_cancels_its_requests_and_keeps_the_document(page, slow, tmp_path, artifacts):
+    """Issue 21.1: Stop while the map requests run: each is closed at once, none is sent after,
+    no step appears below "Task manually stopped", and the next question still has the document."""
+    choose_profile(page, "slow")
+    before = slow.chat_requests
+    send(page, "where is the golden lighthouse?", files=[str(long_document(tmp_path))])
+    page.get_by_text("Summarising long.md").first.wait_for()
+    deadline = time.monotonic() + 60
+    while slow.in_flight == 0 and time.monotonic() < deadline:  # map requests in flight (each takes 4 s)
+        time.sleep(0.05)
+    time.sleep(1)  # the map step sends its requests together
+    in_flight = slow.in_flight
+    assert in_flight >= 2 and slow.chat_requests - before == in_flight  # none answered yet
+    press_stop(page)
+    stopped = time.monotonic()
+    while slow.in_flight and time.monotonic() - stopped < 10:
+        time.sleep(0.05)
+    idle_s = time.monotonic() - stopped
+    print(f"Stop to idle server: {idle_s:.2f} s ({in_flight} map requests in flight)")
+    assert slow.in_flight == 0 and slow.requests_abandoned == in_flight  # closed, not answered
+    sent = slow.chat_requests
+    time.sleep(6)  # longer than an answer takes: a map or reduce request would have come
+    assert slow.chat_requests == sent, "requests were sent after Stop"
+    assert page.get_by_text(re.compile(r"^(map|reduce level \d+) \d+/\d+$")).count() == 0  # no orphan steps
+    page.get_by_text("Summarising long.md").first.click()
+    page.get_by_text("Stopped. long.md stays in the conversation").first.wait_for()
+    page.screenshot(path=str(artifacts / "chat-summary-stopped.png"), full_page=True)
+    # the next question still has the document: its most relevant passages
+    send(page, "where is the golden lighthouse?")
+    wait_answer(page, "Echo: where is the golden lighthouse?", timeout_ms=60_000)
+    final = slow.bodies[-1]["messages"]
+    anchored = next(m["content"] for m in final if m["content"].startswith("Passages of the document long.md"))
+    assert "golden lighthouse" in anchored
+
+
+def test_regenerate_acts_on_the_last_answer_after_stop_and_can_be_stopped(page, scripted, artifacts):
+    """Issue 21.2: after a stopped answer, the one Regenerate button is on it; regenerating
+    answers the same conversation; Stop (not send) shows while it streams; Stop cancels it."""
+    send(page, "first question")
+    wait_answer(page, "Echo: first question")
+    send(page, "a long answer please")
+    page.locator(ANSWER, has_text="word20").first.wait_for()
+    press_stop(page)
+    page.locator("#chat-submit").wait_for()
+    stopped_body = scripted.bodies[-1]
+    regenerate = page.get_by_role("button", name="Regenerate")
+    regenerate.first.wait_for()
+    expect(regenerate).to_have_count(1)  # on the last (stopped) answer only
+    assert page.locator(ANSWER, has_text="word20").first.get_by_role("button", name="Regenerate").count() == 1
+    cancelled = scripted.streams_cancelled
+    regenerate.first.click()
+    page.locator(ANSWER, has_text="word30").first.wait_for()
+    # while it streams: Stop is offered, sending is not
+    assert page.locator("#stop-button").is_visible() and page.locator("#chat-submit").count() == 0
+    assert scripted.bodies[-1]["messages"] == stopped_body["messages"]  # the same conversation, no turn added
+    page.screenshot(path=str(artifacts / "chat-regenerating.png"), full_page=True)
+    press_stop(page)
+    deadline = time.monotonic() + 15
+    while scripted.streams_cancelled == cancelled and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scripted.streams_cancelled == cancelled + 1
+    page.locator("#chat-submit").wait_for()
+    page.screenshot(path=str(artifacts / "chat-regenerated-stopped.png"), full_page=True)
+    expect(page.locator(ANSWER, has_text="word20")).to_have_count(1)  # the stopped answer was replaced
+    expect(page.locator(ANSWER, has_text="Echo: first question")).to_have_count(1)  # the earlier one kept
+    expect(page.get_by_role("button", name="Regenerate")).to_have_count(1)
+
+
+def test_a_stopped_answer_ends_its_stream_and_gets_statistics(page, scripted, artifacts):
+    """Issue 21.9: no streaming cursor left on a stopped answer; its statistics say it stopped."""
+    send(page, "a long answer please")
+    page.locator(ANSWER, has_text="word20").first.wait_for()
+    press_stop(page)
+    stats = page.locator(ANSWER, has_text="stopped ·").first
+    stats.wait_for()
+    assert re.search(r"stopped · \d+ prompt tokens · \d+ answer tokens · TTFT", stats.inner_text())
+    page.wait_for_function("() => !document.querySelector('.loading-cursor')", timeout=10_000)
+    page.screenshot(path=str(artifacts / "chat-stopped.png"), full_page=True)
+
+
+def test_switching_the_model_in_the_settings_keeps_the_conversation(page, scripted):
+    """Issue 21.9: a profile switch starts a new chat (Chainlit); the Model setting does not."""
+    send(page, "hello there")
+    wait_answer(page, "Echo: hello there")
+    choose_setting(page, "model", "second")
+    send(page, "and you?")
+    wait_answer(page, "Second: and you?")
+    body = scripted.bodies[-1]
+    assert body["model"] == "second-model"
+    assert body["messages"][1:] == [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "Echo: hello there"},
+                                    {"role": "user", "content": "and you?"}]  # fmt: skip
+
+
+def test_compare_profile_puts_each_question_to_two_models(page, scripted, artifacts):
+    """Compare mode: one question, two labelled answers one after the other, each model with
+    its own side of the conversation."""
+    choose_profile(page, "compare two models")
+    choose_setting(page, "model_b", "second")  # the default pair is the first two models: scripted and down
+    first = len(scripted.bodies)
+    send(page, "what is two and two?")
+    wait_answer(page, "Second: what is two and two?")
+    wait_answer(page, "Echo: what is two and two?")
+    assert [b["model"] for b in scripted.bodies[first:]] == ["scripted-model", "second-model"]
+    assert wait_answer(page, "Echo: what is two and two?").startswith("scripted\n")  # each answer labelled
+    assert wait_answer(page, "Second: what is two and two?").startswith("second\n")
+    page.locator(ANSWER, has_text="scripted · ").first.wait_for()  # and its statistics
+    page.locator(ANSWER, has_text="second · ").first.wait_for()
+    send(page, "and three?")
+    wait_answer(page, "Second: and three?")
+    a, b = scripted.bodies[-2], scripted.bodies[-1]
+    assert a["messages"][1:] == [{"role": "user", "content": "what is two and two?"},
+                                 {"role": "assistant", "content": "Echo: what is two and two?"}, {"role": "user", "content": "and three?"}]  # fmt: skip
+    assert b["messages"][1:] == [{"role": "user", "content": "what is two and two?"},
+                                 {"role": "assistant", "content": "Second: what is two and two?"}, {"role": "user", "content": "and three?"}]  # fmt: skip
+    page.screenshot(path=str(artifacts / "chat-compare.png"), full_page=True)
+
+
+def test_uploads_show_progress_and_a_whole_docx_is_confirmed(page, slow, tmp_path):
+    """Issue 21.9: a step shows at once what happens to an upload; a .docx taken whole says so."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("The launch code is PELICAN-42.")
+    d.save(tmp_path / "brief.docx")
+    send(page, "what is the launch code?", files=[str(tmp_path / "brief.docx")])
+    page.get_by_text("Reading brief.docx").first.wait_for(timeout=10_000)
+    wait_answer(page, "Echo: what is the launch code?")
+    page.get_by_text("Reading brief.docx").first.click()
+    page.get_by_text(re.compile(r"brief.docx: \d+ tokens, taken whole into the conversation")).first.wait_for()
+    # a long one: its reading step and the summary's first step show before any map answer
+    choose_profile(page, "slow")
+    before = slow.chat_requests
+    send(page, "summarise", files=[str(long_document(tmp_path))])
+    page.get_by_text("Reading long.md").first.wait_for(timeout=10_000)
+    page.get_by_text("Summarising long.md").first.wait_for(timeout=30_000)
+    assert slow.chat_requests - before <= slow.in_flight  # shown while the first requests are still running
+    press_stop(page)
+
+
+def test_the_chat_sends_the_api_key(page, locked):
+    choose_profile(page, "locked")
+    send(page, "secret hello")
+    wait_answer(page, "Echo: secret hello")
+    assert locked.auth_headers == {f"Bearer {KEY}"} and locked.unauthorized == 0
+
+
+def test_busy_port_is_refused_before_the_models_load():
+    """Issue 21.9: no model server starts (seconds, not a model load) when --port is taken."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        result = run_cli("chat", "--port", str(port), timeout=120)  # the embedded models
+        took = time.monotonic() - started
+    assert result.returncode == 1 and result.stderr.startswith(f"error: port {port}") and "Traceback" not in result.stderr
+    assert "llama-server" not in result.stdout + result.stderr and took < 15
+
+
+def test_all_interfaces_print_a_usable_url_and_the_login_asks_for_a_user_name(scripted, browser, artifacts):
+    """Issue 21.9: --host 0.0.0.0 prints this machine's address (and says so), not 127.0.0.1;
+    the login form asks for a user name."""
+    from slmbench.chat.launcher import host_address
+
+    proc, lines = start_cli_chat("--model", f"scripted-model={scripted.url}", "--password-auth", "--host", "0.0.0.0")
+    try:
+        url = next(line.split(": ", 1)[1] for line in lines if line.startswith("chat: "))
+        assert url.startswith(f"http://{host_address()}:") and "127.0.0.1" not in url
+        assert any(line.startswith("listening on all interfaces (0.0.0.0)") for line in lines)
+        with urllib.request.urlopen(f"{url}/auth/config") as reply:  # it answers there
+            assert json.load(reply)["requireLogin"] is True
+        local = url.replace(host_address(), "127.0.0.1")
+        context = browser.new_context()
+        login_page = context.new_page()
+        login_page.goto(f"{local}/login")
+        login_page.get_by_text("User name").first.wait_for()
+        assert login_page.get_by_text("Email address").count() == 0
+        login_page.screenshot(path=str(artifacts / "chat-login.png"))
+        context.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)

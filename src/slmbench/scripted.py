@@ -43,7 +43,7 @@ class ScriptedServer:
         *,
         script: list[str | int] | None = None,
         models: tuple[str, ...] = ("scripted",),
-        delay_s: float = 0.0,
+        delay_s: float = 0.0,  # before each chat answer (the first token, when streaming)
         port: int = 0,
         chunk_delay_s: float = 0.0,
         tokens_per_chunk: int = 1,
@@ -288,7 +288,7 @@ class _Protocol(asyncio.Protocol):
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
-        if self.server.delay_s:
+        if self.server.delay_s and chat:  # the model's time: /models, /tokenize answer at once
             asyncio.get_running_loop().call_later(self.server.delay_s, self._write, head + body, chat)
         else:
             self._write(head + body, chat)

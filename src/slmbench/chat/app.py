@@ -362,12 +362,14 @@ async def respond() -> None:
         with contextlib.suppress(Exception):
             await m.remove_actions()
     st.last_turn = []
-    for name in st.models:
-        await answer(name)
-    if st.last_turn:
-        last = st.last_turn[-1]
-        last.actions = [cl.Action(name="regenerate", payload={}, label="Regenerate", tooltip="Answer the last message again")]
-        await last.update()
+    try:
+        for name in st.models:
+            await answer(name)
+    finally:  # also after Stop: a stopped answer can be regenerated
+        if st.last_turn:
+            last = st.last_turn[-1]
+            last.actions = [cl.Action(name="regenerate", payload={}, label="Regenerate", tooltip="Answer the last message again")]
+            await last.update()
 
 
 async def answer(name: str) -> None:
@@ -409,8 +411,11 @@ async def answer(name: str) -> None:
     usage = None
     fitted = None
 
+    # Compare mode: each answer opens with its model's name (shown, not part of the history).
+    label = f"**{name}**\n\n" if st.compare else ""
+
     async def finish(stopped: bool) -> None:
-        st.answers[msg.id] = (name, msg.content)
+        st.answers[msg.id] = (name, msg.content[len(label) :])
         st.last_turn.append(msg)
         await (msg.update() if stopped else msg.send())  # update: ends the stream (its cursor) after Stop
         assert fitted is not None
@@ -424,7 +429,7 @@ async def answer(name: str) -> None:
         )
         footer = ("stopped · " if stopped else "") + (f"{name} · " if st.compare else "") + stats.line()
         if settings.json_mode and not stopped:
-            _, shown = check_json(msg.content, settings.schema())
+            _, shown = check_json(msg.content[len(label) :], settings.schema())
             footer += "\n\n" + shown
         stats_msg = cl.Message(author=STATS_AUTHOR, content=footer, parent_id=msg.id)
         await stats_msg.send()
@@ -448,7 +453,7 @@ async def answer(name: str) -> None:
                     last = time.perf_counter()
                     first = first or last
                     chunks += 1
-                    await msg.stream_token(delta)
+                    await msg.stream_token(delta if chunks > 1 else label + delta)
     except asyncio.CancelledError:  # Stop: what was shown so far stays in the history
         if msg.content and fitted is not None:
             await finish(stopped=True)
