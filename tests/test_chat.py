@@ -350,12 +350,16 @@ def test_stop_during_a_summary_cancels_its_requests_and_keeps_the_document(page,
     time.sleep(1)  # the map step sends its requests together
     in_flight = slow.in_flight
     assert in_flight >= 2 and slow.chat_requests - before == in_flight  # none answered yet
-    press_stop(page)
+    connections = len(slow.disconnects)
     stopped = time.monotonic()
+    press_stop(page)
+    while len(slow.disconnects) < connections + in_flight and time.monotonic() - stopped < 10:
+        time.sleep(0.02)
+    closed_s = max(slow.disconnects[connections:], default=stopped + 99) - stopped
+    print(f"Stop to every map request closed: {closed_s:.2f} s ({in_flight} map requests in flight, each due 4 s after it was sent)")
+    assert closed_s < 2  # closed by the client, well before their answers were due
     while slow.in_flight and time.monotonic() - stopped < 10:
         time.sleep(0.05)
-    idle_s = time.monotonic() - stopped
-    print(f"Stop to idle server: {idle_s:.2f} s ({in_flight} map requests in flight)")
     assert slow.in_flight == 0 and slow.requests_abandoned == in_flight  # closed, not answered
     sent = slow.chat_requests
     time.sleep(6)  # longer than an answer takes: a map or reduce request would have come
@@ -386,9 +390,11 @@ def test_regenerate_acts_on_the_last_answer_after_stop_and_can_be_stopped(page, 
     regenerate.first.wait_for()
     expect(regenerate).to_have_count(1)  # on the last (stopped) answer only
     assert page.locator(ANSWER, has_text="word20").first.get_by_role("button", name="Regenerate").count() == 1
+    shown = re.findall(r"word(\d+)", page.locator(ANSWER, has_text="word20").first.inner_text())
+    beyond = f"word{int(shown[-1]) + 10}"  # only the regenerated answer gets this far while the test watches
     cancelled = scripted.streams_cancelled
     regenerate.first.click()
-    page.locator(ANSWER, has_text="word30").first.wait_for()
+    page.locator(ANSWER, has_text=beyond).first.wait_for()
     # while it streams: Stop is offered, sending is not
     assert page.locator("#stop-button").is_visible() and page.locator("#chat-submit").count() == 0
     assert scripted.bodies[-1]["messages"] == stopped_body["messages"]  # the same conversation, no turn added
@@ -400,7 +406,8 @@ def test_regenerate_acts_on_the_last_answer_after_stop_and_can_be_stopped(page, 
     assert scripted.streams_cancelled == cancelled + 1
     page.locator("#chat-submit").wait_for()
     page.screenshot(path=str(artifacts / "chat-regenerated-stopped.png"), full_page=True)
-    expect(page.locator(ANSWER, has_text="word20")).to_have_count(1)  # the stopped answer was replaced
+    expect(page.locator(ANSWER, has_text="word0")).to_have_count(1)  # the stopped answer was replaced
+    assert beyond in page.locator(ANSWER, has_text="word0").first.inner_text()
     expect(page.locator(ANSWER, has_text="Echo: first question")).to_have_count(1)  # the earlier one kept
     expect(page.get_by_role("button", name="Regenerate")).to_have_count(1)
 
@@ -519,3 +526,20 @@ def test_all_interfaces_print_a_usable_url_and_the_login_asks_for_a_user_name(sc
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+
+
+def test_a_gguf_without_a_chat_template_needs_one(tmp_path):
+    """Issue 21.8: llama.cpp would silently fall back to ChatML; the chat says so instead,
+    before any server starts, and --chat-template is the way out."""
+    from slmbench.serving.models import embedded_gguf
+
+    gguf = embedded_gguf()  # Gemma 3 270M base: no tokenizer.chat_template in its header
+    result = run_cli("chat", "--gguf", str(gguf), timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert f"{gguf.name} has no chat template" in result.stderr and "--chat-template NAME" in result.stderr
+    from slmbench.chat.launcher import chat_models, smollm2_gguf
+    from slmbench.config import Config
+
+    # with a template named, or with one in the GGUF (SmolLM2's), the model is served
+    assert chat_models(Config(), None, [gguf], "gemma")[0].chat_template == "gemma"
+    assert chat_models(Config(), None, [smollm2_gguf()], None)[0].chat_template is None

@@ -60,6 +60,7 @@ class ScriptedServer:
         # the connection before the answer was written.
         self.log: list[tuple[float, str, str]] = []
         self.requests_abandoned = 0
+        self.disconnects: list[float] = []  # time.monotonic() of each connection the client closed
         self.script = list(script or [])
         self.models = models
         self.delay_s = delay_s
@@ -231,6 +232,9 @@ class _Protocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.disconnects.append(time.monotonic())
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

@@ -188,6 +188,8 @@ async def regenerate(action: cl.Action) -> None:
                 await respond()
         except asyncio.CancelledError:
             pass
+        except Exception as exc:  # noqa: BLE001 -- as Chainlit does for a message's task
+            await cl.ErrorMessage(content=f"Regenerate failed: {type(exc).__name__}: {exc}").send()
         finally:
             await emitter.task_end()
 
