@@ -72,7 +72,27 @@ def locked():
 
 
 @pytest.fixture(scope="module")
-def chat_url(scripted, slow, locked):
+def failing():
+    """Answers every non-streamed request (a summary's) with HTTP 500; streams normally."""
+    def answer(body):
+        return scripted_answer(body)
+
+    server = ScriptedServer(answer, models=("failing-model",), chunk_delay_s=0.01)
+    original = server.reply
+
+    def reply(method, path, body):
+        if b'"stream":true' not in body.replace(b" ", b"") and "chat/completions" in path:
+            server.chat_requests += 1
+            return 500, b'{"error":{"message":"scripted failure"}}'
+        return original(method, path, body)
+
+    server.reply = reply
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def chat_url(scripted, slow, locked, failing):
     with socket.socket() as s:  # a port nothing listens on: the "down" model
         s.bind(("127.0.0.1", 0))
         down = s.getsockname()[1]
@@ -83,6 +103,7 @@ def chat_url(scripted, slow, locked):
         ChatModel(name="second", base_url=scripted.url, model="second-model", max_context=4096),
         ChatModel(name="slow", base_url=slow.url, model="slow-model", max_context=4096),
         ChatModel(name="locked", base_url=locked.url, model="locked-model", max_context=4096, api_key=KEY),
+        ChatModel(name="failing", base_url=failing.url, model="failing-model", max_context=4096),
     ])  # fmt: skip
     with ChatServer(config) as url:
         yield url
@@ -374,6 +395,18 @@ def test_stop_during_a_summary_cancels_its_requests_and_keeps_the_document(page,
     final = slow.bodies[-1]["messages"]
     anchored = next(m["content"] for m in final if m["content"].startswith("Passages of the document long.md"))
     assert "golden lighthouse" in anchored
+
+
+def test_a_failed_summary_keeps_the_document(page, failing, tmp_path):
+    """Issue 21.1: a summary whose requests fail says so, and the document stays in the
+    conversation through its passages."""
+    choose_profile(page, "failing")
+    send(page, "where is the golden lighthouse?", files=[str(long_document(tmp_path))])
+    wait_answer(page, "Echo: where is the golden lighthouse?", timeout_ms=120_000)
+    page.get_by_text("Summarising long.md").first.click()
+    page.get_by_text(re.compile(r"^The summary failed .*long.md stays in the conversation")).first.wait_for()
+    anchored = [m["content"] for m in failing.bodies[-1]["messages"] if m["content"].startswith("Passages of the document long.md")]
+    assert anchored and "golden lighthouse" in anchored[0]
 
 
 def test_regenerate_acts_on_the_last_answer_after_stop_and_can_be_stopped(page, scripted, artifacts):
