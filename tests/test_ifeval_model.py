@@ -40,8 +40,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = run_cli("eval", "--gguf", str(smollm2_gguf()), "--task", "instruction", "--limit", str(SAMPLES),
                      "--max-tokens", "256", "--parallel", "2", "--out", str(out), "--quiet", timeout=1200)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    [run_dir] = [p.parent for p in out.glob("*/results.json")]
-    return json.loads((run_dir / "results.json").read_text())["models"][0]["tasks"]["instruction"]
+    return json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]["instruction"]
 
 
 @pytest.fixture(scope="module")
