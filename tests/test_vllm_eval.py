@@ -152,7 +152,7 @@ def test_tp_and_dp_become_vllm_flags_and_gpus_per_server(gpu_box, tmp_path):
 
 
 def test_ray_backend_is_passed_and_more_gpus_than_here_need_it(gpu_box, tmp_path):
-    env, state, starts = gpu_box
+    env, _, starts = gpu_box
     models = '[[model]]\nname = "qwen3-4b"\nbackend = "vllm"\ntp = 2\ncontext = 8192\n'
     config = write_config(tmp_path / "one.toml", models, limit=2)
     local = run_cli("eval", "-c", str(config), "--out", str(tmp_path / "a"), env=env, timeout=300)
@@ -239,10 +239,10 @@ def test_detect_gpu_and_the_plan_come_from_nvidia_smi(gpu_box, tmp_path):
     import subprocess
 
     (state / "gpus.json").write_text(json.dumps({"gpus": [{"name": "NVIDIA A100-SXM4-80GB", "total_mib": 81920}] * 2}))
-    shown = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+    shown = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=True)
     assert shown.stdout.split() == ["NVIDIA", "A100-SXM4-80GB", "(80", "GiB)", str(81920 * 1024**2), "2039.0", "2"]
     visible = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env, "CUDA_VISIBLE_DEVICES": "1"},
-                             capture_output=True, text=True)  # fmt: skip
+                             capture_output=True, text=True, check=True)  # fmt: skip
     assert visible.stdout.split()[-1] == "1"
 
 

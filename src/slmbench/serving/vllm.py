@@ -203,13 +203,14 @@ class VllmServer(process.Supervised):
             self.stop()
             raise
         req = self.plan.request
+        identity = {"server": "vllm", "version": version, "model": req.profile.hf, "weights": req.weights.name,
+                    "kv": req.kv, "chat_template_sha256": template}  # fmt: skip
         return Endpoint(
             name=self.served_name,
             base_url=f"{root}/v1",
             model=self.served_name,
             server=f"vLLM {version}",
-            identity={"server": "vllm", "version": version, "model": req.profile.hf, "weights": req.weights.name,
-                      "kv": req.kv, "chat_template_sha256": template},  # fmt: skip
+            identity=identity,
             max_context=req.context,
             command=tuple(self.command),
         )
@@ -239,8 +240,8 @@ def served_identity(root: str, model: str) -> tuple[str, str | None]:
     version = str(body.get("version")) if status == 200 and isinstance(body, dict) and body.get("version") else "unknown"
     # Some templates refuse a system message; then the conversation without it.
     for messages in (PROBE_CONVERSATION, PROBE_CONVERSATION[1:]):
-        status, body = post_json(f"{root}/tokenize", {"model": model, "messages": messages, "add_generation_prompt": True},
-                                 timeout_s=30)  # fmt: skip
+        payload = {"model": model, "messages": messages, "add_generation_prompt": True}
+        status, body = post_json(f"{root}/tokenize", payload, timeout_s=30)
         if status == 200 and isinstance(body, dict) and isinstance(body.get("tokens"), list):
             return version, hashlib.sha256(repr(body["tokens"]).encode()).hexdigest()
     return version, None

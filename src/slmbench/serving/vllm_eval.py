@@ -184,6 +184,7 @@ def vllm_endpoint(
     baseline = gpu.used(indices) if indices else None
     counts: dict[str, int] = {}
     ready: Endpoint | None = None
+    interrupted = False
     try:
         with ExitStack() as stack:
             endpoints = []
@@ -205,10 +206,13 @@ def vllm_endpoint(
             budget = tokens.probe(ready)
             ready = replace(ready, budget=tokens.Budget(RecordingCounter(budget.counter, counts), budget.max_context))
             yield ready
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True  # stopped all the same; the user is not kept waiting for the memory
+        raise
     finally:
         if db is not None and ready is not None and ready.budget is not None:
             _save(db, key, ready, record, counts)
-        if baseline is not None:
+        if baseline is not None and not interrupted:
             gpu.wait_released(baseline, timeout_s=spec.release_timeout_s, what=spec.name, say=say)
 
 
