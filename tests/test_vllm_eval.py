@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from slmbench.config import load_config
+from slmbench.progress import Quiet
+from slmbench.runner import run
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
 H100 = {"name": "NVIDIA H100 80GB HBM3", "total_mib": 81559}
@@ -23,9 +27,10 @@ def _wrapper(path: Path, script: Path) -> None:
 
 
 @pytest.fixture
-def gpu_box(tmp_path):
+def gpu_box(tmp_path, monkeypatch):
     """PATH with the stand-in nvidia-smi, SLMBENCH_VLLM the stand-in vllm, one H100 whose memory
-    comes back 0.5 s after a server stops. Returns (env, state dir, starts file)."""
+    comes back 0.5 s after a server stops; set here and returned for CLI runs: (env, state dir,
+    starts file)."""
     bin_dir, state = tmp_path / "bin", tmp_path / "gpu"
     bin_dir.mkdir()
     state.mkdir()
@@ -35,6 +40,8 @@ def gpu_box(tmp_path):
     starts = tmp_path / "starts.jsonl"
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLMBENCH_VLLM": str(bin_dir / "vllm"), "FAKE_GPU_STATE": str(state),
            "FAKE_VLLM_STARTS": str(starts), "SLMBENCH_STATE": str(tmp_path / "state"), "COLUMNS": "1000"}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     yield env, state, starts
     for claim in state.glob("claim-*.json"):  # a failed test must not leave a stand-in serving
         pid = json.loads(claim.read_text())["pid"]
@@ -43,6 +50,27 @@ def gpu_box(tmp_path):
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
+
+
+class Messages(Quiet):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.lines.append(text)
+
+    def count(self, part: str) -> int:
+        return sum(part in line for line in self.lines)
+
+
+def evaluate(config: Path, out: Path, **settings) -> tuple[dict, Messages]:
+    """`slmbench eval -c CONFIG --out OUT` in this process (the stand-ins run as processes):
+    results.json and the messages eval printed."""
+    conf = load_config(config)
+    conf.eval = conf.eval.model_copy(update={"out": out, **settings})
+    seen = Messages()
+    run(conf, seen)
+    return results(out), seen
 
 
 def started(starts: Path) -> list[dict]:
@@ -70,49 +98,52 @@ hf = "meta-llama/Meta-Llama-3-8B-Instruct"
 """
 
 
-def test_two_models_in_turn_each_scored_on_its_own_server_then_a_rerun_starts_nothing(gpu_box, tmp_path):
-    env, state, starts = gpu_box
-    env = {**env, "FAKE_VLLM_ANSWERS": "llama3-8b=wrong"}
+def scores(data: dict) -> dict:
+    return {m["name"]: m["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] for m in data["models"]}
+
+
+def test_two_models_in_turn_each_scored_on_its_own_server_then_a_rerun_starts_nothing(gpu_box, tmp_path, monkeypatch):
+    _, state, starts = gpu_box
+    monkeypatch.setenv("FAKE_VLLM_ANSWERS", "llama3-8b=wrong")
     config, out = write_config(tmp_path / "two.toml", TWO), tmp_path / "runs"
-    first = run_cli("eval", "-c", str(config), "--out", str(out), env=env, timeout=300)
-    assert first.returncode == 0, first.stderr
-    scores = {m["name"]: m["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] for m in results(out)["models"]}
-    assert scores == {"qwen3-4b": 1.0, "llama3-8b": 0.0}
+    first, said = evaluate(config, out)
+    assert first["status"] == "complete" and scores(first) == {"qwen3-4b": 1.0, "llama3-8b": 0.0}
     runs = started(starts)
     assert [r["served"] for r in runs] == ["qwen3-4b", "llama3-8b"]
     # The plan for the detected H100: each model's native context fits, on GPU 0 in PCI order.
     assert runs[0]["argv"][:4] == ["serve", "Qwen/Qwen3-4B-Instruct-2507", "--max-model-len", "262144"]
     assert runs[1]["argv"][:4] == ["serve", "meta-llama/Meta-Llama-3-8B-Instruct", "--max-model-len", "8192"]
     assert all(r["gpus"] == "0" and r["order"] == "PCI_BUS_ID" for r in runs)
-    assert first.stderr.count("GPU memory released in") == 2
-    manifest = results(out)["manifest"]["models"]["qwen3-4b"]
-    assert manifest["server"] == "vLLM 0.10.1.1" and manifest["identity"]["chat_template_sha256"]
-    assert "--max-model-len" in manifest["command"]
-    assert not list(state.glob("claim-*.json")) or all(json.loads(c.read_text())["released_at"] for c in state.glob("claim-*.json"))
+    # Each stop waited for the stand-in GPU to hand the memory back (0.5 s after SIGTERM);
+    # llama3-8b could not have started before (vLLM wants 0.9 of the card free).
+    released = [float(line.split(" in ")[1].split(" s")[0]) for line in said.lines if "GPU memory released in" in line]
+    assert len(released) == 2 and all(s >= 0.3 for s in released)
+    manifest = first["manifest"]["models"]["qwen3-4b"]
+    assert manifest["server"] == "vLLM 0.10.1.1" and len(manifest["identity"]["chat_template_sha256"]) == 64
+    assert manifest["command"][1:5] == ["serve", "Qwen/Qwen3-4B-Instruct-2507", "--max-model-len", "262144"]
+    assert all(json.loads(c.read_text())["released_at"] for c in state.glob("claim-*.json"))
 
-    again = run_cli("eval", "-c", str(config), "--out", str(out), env=env, timeout=300)
-    assert again.returncode == 0, again.stderr
+    again, said = evaluate(config, out)
     assert len(started(starts)) == 2  # nothing started: every answer was stored
-    assert again.stderr.count("every answer is in the store; vLLM not started") == 2
-    rerun = results(out)
-    assert {m["name"]: m["tasks"]["arithmetic"]["requests"] for m in rerun["models"]} == {
+    assert said.count("every answer is in the store; vLLM not started") == 2
+    assert {m["name"]: m["tasks"]["arithmetic"]["requests"] for m in again["models"]} == {
         "qwen3-4b": {"sent": 0, "cached": 10}, "llama3-8b": {"sent": 0, "cached": 10}}  # fmt: skip
-    assert {m["name"]: m["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] for m in rerun["models"]} == scores
+    assert scores(again) == scores(first) and again["manifest"]["models"]["qwen3-4b"]["identity"] == manifest["identity"]
 
-    more = run_cli("eval", "-c", str(config), "--out", str(out), "--limit", "12", env=env, timeout=300)
-    assert more.returncode == 0, more.stderr
+    more, _ = evaluate(config, out, limit=12)
     assert [r["served"] for r in started(starts)[2:]] == ["qwen3-4b", "llama3-8b"]  # new samples: started again
-    assert {m["name"]: m["tasks"]["arithmetic"]["requests"]["sent"] for m in results(out)["models"]} == {"qwen3-4b": 2, "llama3-8b": 2}
+    assert {m["name"]: m["tasks"]["arithmetic"]["requests"]["sent"] for m in more["models"]} == {"qwen3-4b": 2, "llama3-8b": 2}
 
 
 def test_memory_not_released_is_reported_and_the_next_model_fails_clearly(gpu_box, tmp_path):
-    env, state, starts = gpu_box
+    _, state, starts = gpu_box
     (state / "gpus.json").write_text(json.dumps({"gpus": [H100], "release_s": 600}))
     config = write_config(tmp_path / "two.toml", TWO.replace('backend = "vllm"\n', 'backend = "vllm"\nrelease_timeout_s = 1\n', 1), limit=2)
-    result = run_cli("eval", "-c", str(config), "--out", str(tmp_path / "runs"), env=env, timeout=300)
-    assert result.returncode == 1
-    assert "qwen3-4b: GPU memory still held 1 s after vLLM stopped (GPU 0: 71.7 GiB in use (was 0.0 GiB before it started))" in result.stderr
-    failed = {m["name"]: m["error"] for m in results(tmp_path / "runs")["models"]}
+    data, said = evaluate(config, tmp_path / "runs")
+    assert data["status"] == "partial"
+    assert said.count("qwen3-4b: GPU memory still held 1 s after vLLM stopped (GPU 0: 71.7 GiB in use (was 0.0 GiB "
+                      "before it started)); a leftover process may hold it (see nvidia-smi)") == 1  # fmt: skip
+    failed = {m["name"]: m["error"] for m in data["models"]}
     assert failed["qwen3-4b"] is None
     assert failed["llama3-8b"].startswith("llama3-8b: GPU 0 has 8.0 of 79.6 GiB free, but vLLM needs gpu_memory_utilization 0.9")
     assert "set gpu_memory_utilization = 0.08 for this model" in failed["llama3-8b"]
@@ -120,65 +151,59 @@ def test_memory_not_released_is_reported_and_the_next_model_fails_clearly(gpu_bo
 
 
 def test_replicas_one_per_gpu_are_one_model_balanced(gpu_box, tmp_path):
-    env, state, starts = gpu_box
+    _, state, starts = gpu_box
     (state / "gpus.json").write_text(json.dumps({"gpus": [H100, H100, H100], "release_s": 0.2}))
     models = '[[model]]\nname = "qwen3-4b"\nbackend = "vllm"\ngpus = [2, 0]\ncontext = 32768\nkv_dtype = "fp8"\n'
-    config = write_config(tmp_path / "r.toml", models, limit=40)
-    result = run_cli("eval", "-c", str(config), "--out", str(tmp_path / "runs"), env=env, timeout=300)
-    assert result.returncode == 0, result.stderr
+    data, said = evaluate(write_config(tmp_path / "r.toml", models, limit=40), tmp_path / "runs")
+    assert data["status"] == "complete"
     runs = started(starts)
     assert [r["gpus"] for r in runs] == ["2", "0"]
     assert runs[0]["argv"][:8] == ["serve", "Qwen/Qwen3-4B-Instruct-2507", "--max-model-len", "32768",
                                    "--gpu-memory-utilization", "0.9", "--kv-cache-dtype", "fp8"]  # fmt: skip
-    model = results(tmp_path / "runs")["models"][0]
+    model = data["models"][0]
     assert len(model["endpoint"]["replicas"]) == 2 and model["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] == 1.0
-    logs = sorted(p.name for p in (tmp_path / "runs" / "latest" / "logs").iterdir())
-    assert logs == ["qwen3-4b.vllm.0.log", "qwen3-4b.vllm.1.log"]
-    assert result.stderr.count("vLLM ready on GPU") == 2 and "GPU memory released in" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "runs" / "latest" / "logs").iterdir()) == ["qwen3-4b.vllm.0.log", "qwen3-4b.vllm.1.log"]
+    assert said.count("vLLM ready on GPU 2 in") == 1 and said.count("vLLM ready on GPU 0 in") == 1
+    assert said.count("GPU memory released in") == 1
 
 
 def test_tp_and_dp_become_vllm_flags_and_gpus_per_server(gpu_box, tmp_path):
-    env, state, starts = gpu_box
+    _, state, starts = gpu_box
     (state / "gpus.json").write_text(json.dumps({"gpus": [H100] * 4, "release_s": 0.0}))
     models = ('[[model]]\nname = "llama3-8b"\nbackend = "vllm"\ntp = 2\ndp = 2\ncontext = 8192\n'
               'extra_args = ["--enforce-eager"]\n')  # fmt: skip
-    result = run_cli("eval", "-c", str(write_config(tmp_path / "tp.toml", models, limit=4)), "--out", str(tmp_path / "runs"),
-                     env=env, timeout=300)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    (run,) = started(starts)
-    argv = run["argv"]
+    data, _ = evaluate(write_config(tmp_path / "tp.toml", models, limit=4), tmp_path / "runs")
+    assert data["status"] == "complete"
+    (one,) = started(starts)
+    argv = one["argv"]
     assert argv[argv.index("--tensor-parallel-size") + 1] == "2" and argv[argv.index("--data-parallel-size") + 1] == "2"
-    assert argv[-1] == "--enforce-eager" and run["gpus"] == "0,1,2,3"
+    assert argv[-1] == "--enforce-eager" and one["gpus"] == "0,1,2,3"
 
 
 def test_ray_backend_is_passed_and_more_gpus_than_here_need_it(gpu_box, tmp_path):
-    env, _, starts = gpu_box
+    _, _, starts = gpu_box
     models = '[[model]]\nname = "qwen3-4b"\nbackend = "vllm"\ntp = 2\ncontext = 8192\n'
-    config = write_config(tmp_path / "one.toml", models, limit=2)
-    local = run_cli("eval", "-c", str(config), "--out", str(tmp_path / "a"), env=env, timeout=300)
-    assert local.returncode == 1
-    error = results(tmp_path / "a")["models"][0]["error"]
-    assert "tp x dp = 2 GPUs, but 1 visible here" in error and "distributed_executor_backend = 'ray'" in error
-    config = write_config(tmp_path / "ray.toml", models + 'distributed_executor_backend = "ray"\n', limit=2)
-    ray = run_cli("eval", "-c", str(config), "--out", str(tmp_path / "b"), env=env, timeout=300)
-    assert ray.returncode == 0, ray.stderr
+    local, _ = evaluate(write_config(tmp_path / "one.toml", models, limit=2), tmp_path / "a")
+    error = local["models"][0]["error"]
+    assert local["status"] == "partial" and "tp x dp = 2 GPUs, but 1 visible here" in error
+    assert "distributed_executor_backend = 'ray'" in error and not started(starts)
+    ray, _ = evaluate(write_config(tmp_path / "ray.toml", models + 'distributed_executor_backend = "ray"\n', limit=2), tmp_path / "b")
+    assert ray["status"] == "complete"
     argv = started(starts)[0]["argv"]
     assert argv[argv.index("--distributed-executor-backend") + 1] == "ray"
 
 
-def test_a_start_that_fails_is_diagnosed_and_the_next_model_runs(gpu_box, tmp_path):
-    env, _, starts = gpu_box
-    env = {**env, "FAKE_VLLM_FAIL": "qwen3-4b=kv_cache_too_small"}
-    config = write_config(tmp_path / "two.toml", TWO, limit=2)
-    result = run_cli("eval", "-c", str(config), "--out", str(tmp_path / "runs"), env=env, timeout=300)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    data = results(tmp_path / "runs")
+def test_a_start_that_fails_is_diagnosed_and_the_next_model_runs(gpu_box, tmp_path, monkeypatch):
+    _, _, starts = gpu_box
+    monkeypatch.setenv("FAKE_VLLM_FAIL", "qwen3-4b=kv_cache_too_small")
+    data, said = evaluate(write_config(tmp_path / "two.toml", TWO, limit=2), tmp_path / "runs")
     assert data["status"] == "partial"
     error = data["models"][0]["error"]
     assert error.startswith("vLLM could not start: the KV cache for one 262,144-token sequence needs 36.00 GiB")
     assert "pass --context 88064" in error and "qwen3-4b.vllm.log" in error
     assert data["models"][1]["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] == 1.0
     assert [r["served"] for r in started(starts)] == ["qwen3-4b", "llama3-8b"]
+    assert said.count("GPU memory released in") == 2  # the failed start held nothing, llama3-8b released
 
 
 def test_vllm_flag_and_bad_vllm_config_fail_before_anything_starts(gpu_box, tmp_path, monkeypatch):
