@@ -72,7 +72,7 @@ def open_endpoint(
         with vllm_endpoint(spec, log_dir=log_dir, say=say, db=db, all_cached=all_cached) as endpoint:
             yield endpoint
         return
-    gguf = spec.gguf if spec.gguf is not None else embedded_gguf()
+    gguf = spec.model_file()
     server = LlamaCppServer(
         name=spec.name,
         binary=find_llama_server(spec.llama_server, say=say),
