@@ -164,6 +164,8 @@ def test_replicas_one_per_gpu_are_one_model_balanced(gpu_box, tmp_path):
     assert len(model["endpoint"]["replicas"]) == 2 and model["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] == 1.0
     assert sorted(p.name for p in (tmp_path / "runs" / "latest" / "logs").iterdir()) == ["qwen3-4b.vllm.0.log", "qwen3-4b.vllm.1.log"]
     assert said.count("vLLM ready on GPU 2 in") == 1 and said.count("vLLM ready on GPU 0 in") == 1
+    # what vLLM logged it allocated, beside the plan (the stand-in prints the recorded log's figures)
+    assert said.count("vLLM KV cache: 88,112 tokens, 1.34x concurrency at 65,536 tokens (plan: 262,144 tokens for one sequence)") == 2
     assert said.count("GPU memory released in") == 1
 
 

@@ -157,7 +157,8 @@ def vllm_endpoint(
 ) -> Iterator[Endpoint]:
     """A ready endpoint for a vLLM model (replicas balanced as one); every server started here is
     stopped on every exit path, and the GPU memory waited for."""
-    from .vllm import VllmServer, find_vllm, vllm_argv
+    from . import process
+    from .vllm import VllmServer, find_vllm, kv_report, vllm_argv
 
     binary = find_vllm()
     found = gpu.gpus()
@@ -199,7 +200,9 @@ def vllm_endpoint(
                 started = time.monotonic()
                 endpoints.append(stack.enter_context(server))
                 where = f" on GPU {','.join(map(str, group))}" if group else ""
-                say(f"{spec.name}: vLLM ready{where} in {time.monotonic() - started:.1f} s ({endpoints[-1].base_url})")
+                allocated = kv_report(process.tail(server.log_path, 400))
+                kv = f"; {allocated} (plan: {pl.max_context:,} tokens for one sequence)" if allocated else ""
+                say(f"{spec.name}: vLLM ready{where} in {time.monotonic() - started:.1f} s ({endpoints[-1].base_url}){kv}")
             ready = _one_model(spec, endpoints)
             from .. import tokens
 
