@@ -292,7 +292,9 @@ def test_the_example_config_end_to_end_with_a_failing_start_then_a_resume(gpu_bo
     tasks = {"instruction", "reasoning", "understanding", "coding", "multilingual", "longcontext-32k", "structured"}
     assert all(set(m["tasks"]) == tasks for m in data["models"] if m["name"] != "mistral-7b")
     assert [r["served"] for r in started(starts)] == ["qwen3-4b", "llama3-8b", "mistral-7b", "phi3-mini"]
-    assert (out / "latest" / "report.html").exists() or "report:" in first.stdout
+    report = (out / "latest" / "report.html").read_text()
+    assert f"report: {out / data['run_id'] / 'report.html'}" in first.stdout
+    assert all(name in report for name in errors)
 
     second = run_cli(*args, env=env, timeout=600)
     assert second.returncode == 0, second.stderr
