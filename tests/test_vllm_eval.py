@@ -302,3 +302,18 @@ def test_the_example_config_end_to_end_with_a_failing_start_then_a_resume(gpu_bo
     assert [r["served"] for r in started(starts)[4:]] == ["mistral-7b"]
     assert second.stderr.count("every answer is in the store; vLLM not started") == 3
     print(f"example sequence, two runs: {time.monotonic() - t0:.1f} s")
+
+
+def test_another_vllm_executable_is_started_to_read_its_identity(gpu_box, tmp_path):
+    """The launch record is keyed by the vLLM executable too: after an upgrade the server starts
+    to tell its version and template; unchanged, the stored answers still count."""
+    env, _, starts = gpu_box
+    config, out = write_config(tmp_path / "one.toml", '[[model]]\nname = "qwen3-4b"\nbackend = "vllm"\n', limit=3), tmp_path / "runs"
+    evaluate(config, out)
+    evaluate(config, out)
+    assert len(started(starts)) == 1
+    exe = Path(env["SLMBENCH_VLLM"])
+    exe.write_text(exe.read_text() + "# upgraded\n")
+    data, said = evaluate(config, out)
+    assert len(started(starts)) == 2 and said.count("vLLM not started") == 0
+    assert data["models"][0]["tasks"]["arithmetic"]["requests"] == {"sent": 0, "cached": 3}

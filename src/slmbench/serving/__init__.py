@@ -23,24 +23,9 @@ def preflight(spec: ModelSpec) -> None:
         attach(spec)
         return
     if spec.backend == "vllm":
-        from ..errors import SlmbenchError
-        from ..plan import GPUS, make_request
-        from ..profiles import resolve
-        from .gpu import gpus
-        from .vllm import find_vllm
+        from .vllm_eval import preflight_vllm
 
-        find_vllm()
-        profile = resolve(spec.hf or spec.name, hub=spec.hub)
-        if spec.gpu is None and gpus() is None:
-            raise SlmbenchError(
-                f"model {spec.name}: no NVIDIA GPU found (nvidia-smi), and vLLM needs one; evaluate a GGUF with "
-                "llama.cpp here (--gguf), or set gpu = NAME in the model's entry to plan for a card anyway"
-            )
-        try:  # the values now (weights, kv, context, tp); whether it fits is each model's own outcome
-            make_request(profile, GPUS["h200"], weights=spec.weights, kv=spec.kv_dtype, context=spec.context,
-                         utilization=spec.gpu_memory_utilization, tp=spec.tp, dp=spec.dp)  # fmt: skip
-        except SlmbenchError as exc:
-            raise SlmbenchError(f"model {spec.name}: {exc}") from None
+        preflight_vllm(spec)
     if spec.gguf is not None:
         check_gguf(spec.gguf)
     if spec.llama_server is not None:

@@ -111,6 +111,26 @@ def launch_key(argv: list[str], binary: Path) -> str:
     return hashlib.sha256(orjson.dumps({"flags": flags, "vllm": exe})).hexdigest()
 
 
+def preflight_vllm(spec: ModelSpec) -> None:
+    """Before any model starts: vLLM is there, the model is known, a GPU is there, and the
+    values make sense (whether the model fits is that model's own outcome, on its turn)."""
+    from .vllm import find_vllm
+
+    find_vllm()
+    profile = resolve(spec.hf or spec.name, hub=spec.hub)
+    if spec.gpu is None and gpu.gpus() is None:
+        raise SlmbenchError(
+            f"model {spec.name}: no NVIDIA GPU found (nvidia-smi), and vLLM needs one; evaluate a GGUF with "
+            "llama.cpp here (--gguf), or set gpu = NAME in the model's entry to plan for a card anyway"
+        )
+    device = planner.find_gpu(spec.gpu) if spec.gpu else planner.GPUS["h200"]  # any card checks the values
+    try:
+        planner.make_request(profile, device, weights=spec.weights, kv=spec.kv_dtype, context=spec.context,
+                             utilization=spec.gpu_memory_utilization, tp=spec.tp, dp=spec.dp)  # fmt: skip
+    except SlmbenchError as exc:
+        raise SlmbenchError(f"model {spec.name}: {exc}") from None
+
+
 def eval_plan(spec: ModelSpec, say: Say) -> planner.Plan:
     """The plan `slmbench serve --backend vllm` would make for this model on this GPU."""
     from .launch import ServeOptions, vllm_plan
