@@ -142,21 +142,25 @@ def eval_plan(spec: ModelSpec, say: Say) -> planner.Plan:
     return vllm_plan(opts, profile, lambda line: say(f"{spec.name}: {line}"))
 
 
-def gpu_groups(spec: ModelSpec, found: list[gpu.Gpu] | None) -> list[list[int]] | None:
-    """GPU indices per server; None when nvidia-smi is not there to say (vLLM then picks)."""
+def gpu_groups(spec: ModelSpec, found: list[gpu.Gpu] | None) -> tuple[list[list[int]] | None, list[int]]:
+    """(GPU indices per server, for CUDA_VISIBLE_DEVICES; local GPUs whose memory to watch).
+    No groups when nvidia-smi is not there to say, or when Ray places the workers."""
     groups = spec.vllm_gpu_groups
     if groups is not None:
-        return groups
+        return groups, sorted({i for group in groups for i in group})
     if found is None:
-        return None
+        return None, []
     shown = gpu.visible(found)
+    if spec.distributed_executor_backend == "ray":
+        return None, [g.index for g in shown]
     need = spec.tp * spec.dp
-    if len(shown) < need and spec.distributed_executor_backend != "ray":
+    if len(shown) < need:
         raise SlmbenchError(
             f"{spec.name}: tp x dp = {need} GPUs, but {len(shown)} visible here; lower tp/dp, or for several "
             "machines set distributed_executor_backend = 'ray' after `ray start` (see the README)"
         )
-    return [[g.index for g in shown[:need]]]
+    group = [g.index for g in shown[:need]]
+    return [group], group
 
 
 def extra_args(spec: ModelSpec) -> list[str]:
@@ -183,7 +187,7 @@ def vllm_endpoint(
     binary = find_vllm()
     found = gpu.gpus()
     pl = eval_plan(spec, say)
-    groups = gpu_groups(spec, found)
+    groups, indices = gpu_groups(spec, found)
     args = extra_args(spec)
     key = launch_key([*vllm_argv("vllm", pl, port=0, host="-", served_name=spec.name), *args], binary)
 
@@ -199,7 +203,6 @@ def vllm_endpoint(
             yield ep
             return
 
-    indices = sorted({i for group in groups or [] for i in group})
     if found is not None and indices:
         gpu.check_free(indices, spec.gpu_memory_utilization, spec.name)
     baseline = gpu.used(indices) if indices else None
