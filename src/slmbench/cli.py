@@ -39,6 +39,7 @@ def user_errors() -> Iterator[None]:
 def eval_command(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (repeatable; one id at several URLs = replicas of one model).")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
+    vllm: Annotated[list[str] | None, typer.Option("--vllm", help="Start this model with vLLM on the GPU, flags from the plan (profile name or HF id; repeatable: one after another).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
     limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
@@ -55,7 +56,7 @@ def eval_command(
     samples: Annotated[int | None, typer.Option(help="Answers per problem for pass@k (coding tasks); needs --temperature > 0.")] = None,
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox", help="Run model-written code without bubblewrap (rlimits only).")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
-    config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: ./slmbench.toml if present).")] = None,
     parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
     ctx_per_slot: Annotated[int | None, typer.Option(help="llama.cpp context tokens per slot.")] = None,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
@@ -81,6 +82,7 @@ def eval_command(
         }
         models = [cfg.parse_model_flag(m) for m in model or []]
         models += [cfg.gguf_model(p) for p in gguf or []]
+        models += [cfg.vllm_model(v) for v in vllm or []]
         if not models and not conf.models:
             models = cfg.embedded_models()
         if models:

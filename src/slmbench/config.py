@@ -23,12 +23,13 @@ EMBEDDED_NAMES = ("smollm2-135m", "gemma-3-270m")
 
 
 class ModelSpec(BaseModel):
-    """One model to evaluate: a GGUF served by llama.cpp, or an endpoint already running."""
+    """One model to evaluate: a GGUF served by llama.cpp, a model vLLM starts on the GPU, or an
+    endpoint already running."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
-    backend: Literal["llamacpp", "attach"]
+    backend: Literal["llamacpp", "attach", "vllm"]
     # llamacpp: the GGUF to serve; None means the embedded default model.
     gguf: Path | None = None
     parallel: int = Field(default=4, ge=1, le=256)
@@ -42,15 +43,46 @@ class ModelSpec(BaseModel):
     served: str | None = None
     api_key_env: str | None = None
     # attach: more base URLs serving the same model (replicas); requests go to the replica
-    # with the fewest in flight.
-    replicas: list[str] = Field(default_factory=list)
+    # with the fewest in flight. vllm: how many servers of the model to start, one per
+    # tp x dp GPUs, balanced the same way.
+    replicas: list[str] | int = Field(default_factory=list)
+    # vllm: a profile name, HF id or local model folder (default: name); the flags come from the
+    # plan for the detected GPU, these override it.
+    hf: str | None = None
+    hub: bool = False  # read hf's config.json from the hub (a model without a built-in profile)
+    context: int | None = Field(default=None, ge=256)  # --max-model-len; None: the largest that fits
+    weights: str | None = None  # bf16 (default), fp8, awq, gptq, int8
+    kv_dtype: str | None = None  # auto or fp8
+    gpu_memory_utilization: float = Field(default=0.9, ge=0.05, le=1.0)
+    tp: int = Field(default=1, ge=1)  # --tensor-parallel-size
+    dp: int = Field(default=1, ge=1)  # --data-parallel-size
+    gpus: list[int] | None = None  # GPU indices (nvidia-smi) to use; one replica per tp x dp of them
+    gpu: str | None = None  # plan for this catalogue GPU instead of the detected one
+    distributed_executor_backend: Literal["mp", "ray"] | None = None  # "ray": multi-node (ray start first)
+    extra_args: list[str] = Field(default_factory=list)  # appended to `vllm serve`
+    ready_timeout_s: float = Field(default=1800.0, gt=0)  # the first start downloads weights and compiles
+    release_timeout_s: float = Field(default=180.0, gt=0)  # for the GPU memory after stopping
 
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelSpec:
         if self.backend == "attach" and not self.url:
             raise ValueError("an attached model needs url")
-        if self.backend == "llamacpp" and (self.url or self.replicas):
-            raise ValueError("url and replicas are for backend = 'attach'; a llamacpp model takes gguf")
+        if self.backend != "attach" and self.url:
+            raise ValueError("url is for backend = 'attach'")
+        if self.backend == "llamacpp" and self.replicas:
+            raise ValueError("replicas are for backend = 'attach' or 'vllm'; a llamacpp model takes gguf")
+        if self.backend == "attach" and isinstance(self.replicas, int):
+            raise ValueError("an attached model's replicas are URLs: replicas = ['http://host:8001/v1']")
+        if self.backend == "vllm":
+            if (isinstance(self.replicas, list) and self.replicas) or (isinstance(self.replicas, int) and self.replicas < 1):
+                raise ValueError("a vllm model's replicas is a number of servers (replicas = 2), or list gpus")
+            if self.gguf is not None:
+                raise ValueError("gguf is for backend = 'llamacpp'; vLLM serves hf (a hub id or a model folder)")
+            per = self.tp * self.dp
+            if self.gpus is not None and (not self.gpus or len(self.gpus) % per or len(set(self.gpus)) < len(self.gpus)):
+                raise ValueError(f"gpus must list distinct GPU indices, a multiple of tp x dp = {per} of them")
+            if self.gpus is not None and isinstance(self.replicas, int) and self.replicas * per != len(self.gpus):
+                raise ValueError(f"replicas = {self.replicas} x tp x dp = {self.replicas * per} GPUs, but gpus lists {len(self.gpus)}")
         if self.backend == "llamacpp" and self.gguf is None:
             profile = embedded_profile(self.name)
             if profile is None:
@@ -60,6 +92,16 @@ class ModelSpec(BaseModel):
             if self.chat_template is None:
                 self.chat_template = profile.chat_template
         return self
+
+    @property
+    def vllm_gpu_groups(self) -> list[list[int]] | None:
+        """GPU indices of each vLLM replica; None: one server on the visible GPUs."""
+        per = self.tp * self.dp
+        if self.gpus is not None:
+            return [self.gpus[i : i + per] for i in range(0, len(self.gpus), per)]
+        if isinstance(self.replicas, int) and self.replicas > 1:
+            return [list(range(i * per, (i + 1) * per)) for i in range(self.replicas)]
+        return None
 
     @property
     def is_embedded(self) -> bool:
@@ -160,6 +202,18 @@ def merge_replicas(models: list[ModelSpec]) -> list[ModelSpec]:
         elif m.url != out[i].url and m.url not in out[i].replicas:
             out[i] = out[i].model_copy(update={"replicas": [*out[i].replicas, m.url, *m.replicas]})
     return out
+
+
+def vllm_model(value: str) -> ModelSpec:
+    """`--vllm qwen3-4b` or `--vllm Qwen/Qwen3-4B-Instruct-2507`: a model vLLM starts; named by
+    its profile when there is one."""
+    from .profiles import get_profile
+
+    try:
+        name = get_profile(value).name
+    except SlmbenchError:
+        name = value
+    return ModelSpec(name=name, backend="vllm", hf=value)
 
 
 def parse_model_flag(value: str) -> ModelSpec:

@@ -75,8 +75,9 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     try:
         for spec in models:
             try:
-                with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message) as ep:
-                    budget = tokens.probe(ep)
+                with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message,
+                                   db=store.db, all_cached=lambda ep: _all_cached(ep, tasks, samples, settings, store)) as ep:  # fmt: skip
+                    budget = ep.budget if ep.budget is not None else tokens.probe(ep)
                     results.manifest["models"][spec.name] = endpoint_manifest(spec, ep) | {"tokens": budget.describe()}
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
@@ -151,6 +152,18 @@ def _evaluate_model(
         cached = sum(r.key in cached_keys for r in task_requests)
         into.tasks[task.name] = _aggregate(task, records, sent, cached)
     store.save_sample_results(rows)
+
+
+def _all_cached(ep: Endpoint, tasks: list[Task], samples: dict[str, list[Sample]], settings: EvalSettings, store: Store) -> bool:
+    """Whether the store holds every answer this endpoint would be asked for (then a server
+    that is not running yet need not start)."""
+    if settings.target_ci_width is not None:
+        return False  # more samples may be drawn once these are scored
+    identity = orjson.dumps(ep.identity, option=orjson.OPT_SORT_KEYS)
+    fitted = _fit(tasks, samples, ep.budget, settings)
+    keys = {_request(ep, identity, t, s, settings).key for t in tasks for s in fitted[t.name]
+            if _over_context(ep.budget, t, s, settings)[1] is None}  # fmt: skip
+    return len(store.cached(list(keys))) == len(keys)
 
 
 def _samples(task: Task, limit: int, settings: EvalSettings) -> list[Sample]:
@@ -439,6 +452,8 @@ def endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
     }
     if ep.replica_urls:
         info["replicas"] = [ep.base_url, *ep.replica_urls]
+    if ep.command:
+        info["command"] = list(ep.command)
     if spec.backend == "llamacpp":
         info |= {"gguf": str(spec.gguf) if spec.gguf else f"embedded ({spec.name})", "parallel": spec.parallel}
         gguf = spec.model_file()
