@@ -188,6 +188,9 @@ def test_oracle_passes_every_humaneval_and_original_problem(tmp_path):
     assert complexity.value is not None and complexity.value >= 1
     sandbox = results.manifest["tasks"]["coding"]["sandbox"]
     assert sandbox["mode"] == "bwrap" and "warning" not in sandbox
+    # which bounds held every sample, and the seccomp filter
+    assert sandbox["bounds"].startswith(("cgroup v1", "cgroup v2", "rlimits, single process")) and "1024 MB" in sandbox["bounds"]
+    assert sandbox["seccomp"].startswith("on ") and sandbox["result_max_bytes"] == 1 << 20
     md = (results.run_dir / "results.md").read_text()
     assert "per 100 lines" in md and "- coding: code ran in a bwrap sandbox" in md
 

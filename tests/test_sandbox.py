@@ -510,7 +510,7 @@ def test_six_children_of_900_mb_stay_within_the_samples_memory(task):
 
 def test_without_a_cgroup_the_sample_is_one_process_and_still_within_budget():
     box = open_sandbox()
-    single = Sandbox(box.mode, box.python, box.bwrap, None, "none made in this test", box.filter)
+    single = Sandbox(box.mode, box.python, box.bwrap, None, "none made in this test", box.syscall_filter)
     assert single.describe(BUDGET)["bounds"].startswith("rlimits, single process")
     outcome, host_mb, _ = attack(single, FORK_MEMORY)
     assert outcome.status == "runtime" and "BlockingIOError" in outcome.error, outcome  # fork refused
@@ -711,3 +711,19 @@ def fresh_python(script: str, prefix: list[str] | None = None) -> dict:
     done = subprocess.run([*(prefix or []), sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_seccomp_program_assembles_for_each_known_architecture():
+    import struct
+
+    from slmbench.sandbox import seccomp
+
+    for arch, (audit_arch, table, _) in seccomp.ARCHES.items():
+        code = seccomp.program(arch)
+        ops = [struct.unpack("=HBBI", code[i : i + 8]) for i in range(0, len(code), 8)]
+        assert ops[0] == (0x20, 0, 0, 4) and ops[1][3] == audit_arch  # the ABI is checked first
+        assert ops[-3:] == [(0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x50001), (0x06, 0, 0, 0x50026)]  # allow, EPERM, ENOSYS
+        denied = {k for c, _, _, k in ops if c == 0x15}
+        assert {table[n] for n in seccomp.DENIED if n in table} <= denied, arch
+        assert all(i + 1 + max(jt, jf) < len(ops) for i, (c, jt, jf, _) in enumerate(ops) if c != 0x06)  # jumps land inside
+    assert seccomp.program("riscv64") is None and seccomp.describe("riscv64").startswith("off")

@@ -111,14 +111,15 @@ class Sandbox:
     bwrap: str | None = None
     groups: cgroups.Cgroups | None = None
     no_group: str = ""  # why there is no cgroup
-    filter: bytes | None = None  # the seccomp program (bwrap mode)
+    syscall_filter: bytes | None = None  # the seccomp program (bwrap mode)
 
     def describe(self, limits: Limits | None = None) -> dict[str, Any]:
         limits = limits or Limits()
         info: dict[str, Any] = {"mode": self.mode, "python": self.python}
         if self.groups is not None:
+            cpu = f"{limits.cpu_s} CPU s" + ("" if self.groups.counts_cpu else " per process")
             info["bounds"] = (f"{self.groups.describe()}: the whole sample at most {limits.memory_mb} MB "
-                              f"(processes, /tmp, output), {limits.processes} processes, {limits.cpu_s} CPU s")  # fmt: skip
+                              f"(processes, /tmp, output), {limits.processes} processes, {cpu}")  # fmt: skip
         else:
             info["bounds"] = (f"rlimits, single process (no cgroup: {self.no_group}): "
                               f"{limits.single_process_mb()} MB address space + {limits.tmp_mb} MB /tmp "
@@ -126,7 +127,8 @@ class Sandbox:
         if self.mode == "bwrap":
             info["seccomp"] = seccomp.describe()
         if self.mode == "unsafe":
-            info["warning"] = "model code ran WITHOUT a sandbox (--unsafe-no-sandbox): rlimits in a child process only"
+            info["warning"] = ("model code ran WITHOUT a sandbox (--unsafe-no-sandbox): no namespaces or seccomp, "
+                               "only the bounds above, in a child process")
         return info
 
     def command(self, tmp_mb: int, fds: dict[str, int] | None = None) -> list[str]:
@@ -171,7 +173,6 @@ class Sandbox:
             return self._run(job, limits, group, stop)
         finally:
             if group is not None:
-                group.kill()
                 group.remove()
 
     def _run(self, job: dict[str, Any], limits: Limits, group: cgroups.Group | None, stop: threading.Event | None) -> Outcome:
@@ -180,7 +181,7 @@ class Sandbox:
         )
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
         drop = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if _drops_to_nobody() else {}
-        pipes = _Pipes(self.mode == "bwrap", self.filter)
+        pipes = _Pipes(self.mode == "bwrap", self.syscall_filter)
         with pipes, tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             stdin.write(payload)
             stdin.seek(0)
@@ -354,9 +355,9 @@ def _end(proc: subprocess.Popen[bytes], init: _Process | None, group: cgroups.Gr
     whole_group: also the launcher's process group (no pid namespace, or no pid 1 known)."""
     if init is not None:
         init.kill()
-    if group is not None:
-        group.kill()
     if whole_group:
+        if group is not None:  # daemons that left the process group
+            group.kill()
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -30,6 +30,10 @@ class Cgroups:
     version: int
     parents: dict[str, Path]
 
+    @property
+    def counts_cpu(self) -> bool:
+        return self.version == 2 or "cpuacct" in self.parents
+
     def describe(self) -> str:
         if self.version == 2:
             return "cgroup v2 (memory, pids, cpu.stat)"
@@ -154,6 +158,8 @@ def detect() -> tuple[Cgroups | None, str]:
                 parents[controller] = folder
     if "memory" in parents and "pids" in parents:
         found, reason = _probe(Cgroups(1, parents))
+        if found is None and "cpuacct" in parents:  # CPU time is then bounded per process only
+            found, _ = _probe(Cgroups(1, {k: v for k, v in parents.items() if k != "cpuacct"}))
         if found:
             return found, "cgroup v1"
         why.append(reason)
