@@ -1,8 +1,9 @@
 """Security: model-written code that attacks the host must be contained, and be judged a failure.
 
-Every test runs its attack through the coding task's scorer (extraction, sandbox, judge), so
-it checks both the containment and the verdict that would be recorded. The only network
-address used is the host's 127.0.0.1.
+Most tests run their attack through the coding task's scorer (extraction, sandbox, judge), so
+they check both the containment and the verdict that would be recorded; the escape corpus at
+the end runs attacks in the sandbox directly and measures, from outside, the host memory they
+take. The only network address used is the host's 127.0.0.1.
 """
 
 import os
@@ -727,3 +728,24 @@ def test_the_seccomp_program_assembles_for_each_known_architecture():
         assert {table[n] for n in seccomp.DENIED if n in table} <= denied, arch
         assert all(i + 1 + max(jt, jf) < len(ops) for i, (c, jt, jf, _) in enumerate(ops) if c != 0x06)  # jumps land inside
     assert seccomp.program("riscv64") is None and seccomp.describe("riscv64").startswith("off")
+
+
+def test_groups_left_by_a_dead_slmbench_are_emptied_and_removed():
+    import subprocess
+
+    from slmbench.sandbox import cgroups
+
+    groups, why = cgroups.detect()
+    if groups is None:  # nothing to clean where no group can be made; the reason is given instead
+        assert why and open_sandbox().describe()["bounds"].startswith("rlimits")
+        return
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = cgroups.Group(groups.version, {k: p / f"slmbench-{dead.pid}-0" for k, p in groups.parents.items()})
+    for path in left.paths.values():
+        path.mkdir()
+    orphan = subprocess.Popen(["sleep", "60"])
+    left.add(orphan.pid)
+    cgroups.clean_stale(groups)
+    assert orphan.wait(5) == -signal.SIGKILL
+    assert not any(path.exists() for path in left.paths.values())

@@ -117,11 +117,11 @@ class Group:
                     pass
             time.sleep(0.005)
 
-    def remove(self) -> None:
-        """Remove the group; its processes must be gone or dying."""
+    def remove(self, wait_s: float = 2.0) -> None:
+        """Remove the group; its processes must be gone or dying (waits wait_s for them to leave)."""
         if self.removed:
             return
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + wait_s
         for path in self.paths.values():
             while True:
                 try:
@@ -180,7 +180,7 @@ def clean_stale(groups: Cgroups) -> None:
             if owner.isdigit() and not Path(f"/proc/{owner}").exists():
                 stale = Group(groups.version, {"pids" if groups.version == 1 else "": child})
                 stale.kill()
-                stale.remove()
+                stale.remove(wait_s=0.2)  # still busy: processes of another pid namespace, not ours to end
 
 
 def _probe_v2(parent: Path) -> tuple[Cgroups | None, str]:
