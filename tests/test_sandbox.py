@@ -749,3 +749,30 @@ def test_groups_left_by_a_dead_slmbench_are_emptied_and_removed():
     cgroups.clean_stale(groups)
     assert orphan.wait(5) == -signal.SIGKILL
     assert not any(path.exists() for path in left.paths.values())
+
+
+def test_cpu_time_is_bounded_for_all_processes_together(task):
+    """Four processes of 2 CPU s each stay under a 3 s limit one by one, not together."""
+    code = """
+import os, time
+def solve():
+    children = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            end = time.process_time() + 2
+            while time.process_time() < end:
+                pass
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return 42
+"""
+    limits = Limits(cpu_s=3, wall_s=20.0, memory_mb=1024)
+    outcome = task.sandbox.run({"job": "call", "code": code, "entry": "solve", "inputs": [encode(())]}, limits)
+    if task.sandbox.groups is None or not task.sandbox.groups.counts_cpu:  # one process only, or per-process CPU
+        assert outcome.status in ("runtime", "ok"), outcome
+        return
+    assert outcome.status == "timeout" and "all processes together" in outcome.error, outcome
+    assert limits.cpu_s < outcome.cpu_s < limits.cpu_s + 1, outcome.cpu_s
