@@ -776,3 +776,12 @@ def solve():
         return
     assert outcome.status == "timeout" and "all processes together" in outcome.error, outcome
     assert limits.cpu_s < outcome.cpu_s < limits.cpu_s + 1, outcome.cpu_s
+
+
+def test_a_forged_stdio_result_is_a_failure_not_a_crash(task):
+    """A program that writes its own 'result' (wrong shape) on the result channel and leaves."""
+    plan = {"kind": "stdio", "entry": "", "prefix": "", "inputs": ["1\n", "2\n"], "expected": ["1", "2"]}
+    for forged in ('{"status": "ok", "outputs": [1, 2]}', '{"status": "ok", "outputs": ["1"]}', '{"status": "ok"}'):
+        code = f"import os\nfor fd in range(1, 40):\n    try:\n        os.write(fd, {forged.encode()!r})\n    except OSError:\n        pass\nos._exit(0)"
+        assert task.run_tests(plan, code) == ("runtime_error", "the program did not print one output per test"), forged
+    assert task.run_tests(plan, "print(input())") == (None, "all 2 tests passed")

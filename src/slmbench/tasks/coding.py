@@ -137,7 +137,10 @@ class Coding:
             out = self.sandbox.run({"job": "stdio", "code": program, "inputs": plan["inputs"]}, self.limits, stop)
             if out.status != "ok":
                 return _failure(out)
-            for i, (got, want) in enumerate(zip(out.result["outputs"], plan["expected"], strict=True)):
+            printed = out.result.get("outputs")  # what the sandbox claims: checked before it is read
+            if not isinstance(printed, list) or len(printed) != len(plan["expected"]) or not all(isinstance(p, str) for p in printed):
+                return "runtime_error", "the program did not print one output per test"
+            for i, (got, want) in enumerate(zip(printed, plan["expected"], strict=True)):
                 if _lines(got) != _lines(want):
                     return "wrong_answer", f"test {i}: printed {got[:80]!r}, expected {want[:80]!r}"
             return None, f"all {len(plan['expected'])} tests passed"
