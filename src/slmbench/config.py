@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -16,6 +16,12 @@ from .errors import SlmbenchError
 
 if TYPE_CHECKING:
     from .profiles import Profile
+
+
+class TaskLike(Protocol):
+    name: str
+    default_limit: int
+    max_tokens: int
 
 # The embedded models (GGUFs shipped by PyPI packages), the instruct model first: eval compares
 # both by default, and the chat talks to the first.
@@ -129,11 +135,14 @@ class EvalSettings(BaseModel):
     # mbpp, livecodebench) need --data, so they are opt-in.
     tasks: list[str] = Field(default_factory=lambda: list(OFFLINE_SUITES))
     limit: int | None = None
+    # Per-task overrides of limit and max_tokens (`--limit TASK=N`, `--max-tokens TASK=N`).
+    task_limits: dict[str, int] = Field(default_factory=dict)
     seed: int = 0
     concurrency: int = Field(default=8, ge=1, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1)
+    task_max_tokens: dict[str, int] = Field(default_factory=dict)
     # Seconds to wait for one answer; None: scaled to the longest answer allowed (see runner).
     timeout_s: float | None = Field(default=None, gt=0)
     retries: int = Field(default=3, ge=0, le=20)
@@ -155,6 +164,19 @@ class EvalSettings(BaseModel):
     @classmethod
     def _resolve_aliases(cls, tasks: list[str]) -> list[str]:
         return [TASK_ALIASES.get(t, t) for t in tasks]
+
+    @field_validator("task_limits", "task_max_tokens")
+    @classmethod
+    def _per_task(cls, values: dict[str, int]) -> dict[str, int]:
+        return {TASK_ALIASES.get(t, t): n for t, n in values.items()}
+
+    def limit_for(self, task: TaskLike) -> int:
+        """Samples to draw for a task: its own --limit TASK=N, else --limit, else the task's default."""
+        return self.task_limits.get(task.name) or self.limit or task.default_limit
+
+    def max_tokens_for(self, task: TaskLike) -> int:
+        """The answer cap for a task: --max-tokens TASK=N, else --max-tokens, else the task's own."""
+        return self.task_max_tokens.get(task.name) or self.max_tokens or task.max_tokens
 
 
 class Config(BaseModel):
@@ -251,6 +273,25 @@ def load_config(path: Path | None) -> Config:
         raise SlmbenchError(f"config file {path}: {where}: {first['msg']}; fix that key") from None
 
 
+def parse_per_task_flag(flag: str, values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """`--limit 20 --limit multilingual=2`: a number for every task, and numbers for named tasks."""
+    every: int | None = None
+    per_task: dict[str, int] = {}
+    for value in values:
+        task, sep, number = value.rpartition("=")
+        try:
+            n = int(number)
+        except ValueError:
+            raise SlmbenchError(f"{flag} {value!r} is not N or TASK=N; write it like {flag} 20 or {flag} coding=8") from None
+        if sep and not task:
+            raise SlmbenchError(f"{flag} {value!r} names no task; write it like {flag} coding={n}")
+        if sep:
+            per_task[TASK_ALIASES.get(task, task)] = n
+        else:
+            every = n
+    return every, per_task
+
+
 def parse_data_flag(value: str) -> tuple[str, str]:
     """`TASK=PATH` or `TASK=hub`."""
     task, sep, source = value.partition("=")
@@ -273,6 +314,12 @@ def check_settings(settings: EvalSettings, known_tasks: list[str], data_tasks: l
     """Reject bad settings with one clear sentence each."""
     if settings.limit is not None and settings.limit < 1:
         raise SlmbenchError(f"--limit must be at least 1 (got {settings.limit}); pass a positive number")
+    for flag, per_task in (("--limit", settings.task_limits), ("--max-tokens", settings.task_max_tokens)):
+        for task, n in per_task.items():
+            if task not in settings.tasks:
+                raise SlmbenchError(f"{flag} {task}={n}: task {task!r} is not selected; add --task {task} or drop it")
+            if n < 1:
+                raise SlmbenchError(f"{flag} {task}={n} must be at least 1; pass a positive number")
     if not settings.tasks:
         raise SlmbenchError(f"no task selected; pass --task with one of: {', '.join(known_tasks)}")
     for task in settings.tasks:

@@ -58,7 +58,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     out = prepare_out(settings.out)
     for spec in models:
         preflight(spec)
-    samples = {t.name: _samples(t, settings.limit or t.default_limit, settings) for t in tasks}
+    samples = {t.name: _samples(t, settings.limit_for(t), settings) for t in tasks}
     # Task set-up that can fail (e.g. the code sandbox) fails here, before any server starts.
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
@@ -184,7 +184,7 @@ def _narrow(
     """--target-ci-width: double the samples of tasks whose headline interval is still too wide
     (generated samples extend the same sequence, so earlier answers are reused from the store)."""
     target = (settings.target_ci_width or 100.0) / 100
-    limits = {t.name: settings.limit or t.default_limit for t in tasks}
+    limits = {t.name: settings.limit_for(t) for t in tasks}
     while True:
         wide = []
         for task in tasks:
@@ -208,7 +208,7 @@ def _request(ep: Endpoint, identity: bytes, task: Task, sample: Sample, settings
         {
             "model": ep.model,
             "messages": sample.messages,
-            "max_tokens": settings.max_tokens or task.max_tokens,
+            "max_tokens": settings.max_tokens_for(task),
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "seed": settings.seed,
@@ -306,7 +306,7 @@ def _over_context(budget: tokens.Budget, task: Task, sample: Sample, settings: E
     if sample.meta.get("skip_reason"):
         return None, sample.meta["skip_reason"]
     try:
-        return budget.check(sample.messages, settings.max_tokens or task.max_tokens)
+        return budget.check(sample.messages, settings.max_tokens_for(task))
     except tokens.TokenizerError as exc:
         raise SlmbenchError(f"cannot count tokens for a long request: {exc}") from None
 
@@ -322,7 +322,7 @@ def _skipped_record(sample: Sample, counted: int | None, reason: str) -> SampleR
 def _fit(tasks: list[Task], samples: dict[str, list[Sample]], budget: tokens.Budget, settings: EvalSettings) -> dict[str, list[Sample]]:
     """Tasks that size prompts in tokens (long context) re-size them with this endpoint's tokenizer."""
     return {
-        t.name: t.fit(samples[t.name], budget, settings.max_tokens or t.max_tokens) if hasattr(t, "fit") else samples[t.name]
+        t.name: t.fit(samples[t.name], budget, settings.max_tokens_for(t)) if hasattr(t, "fit") else samples[t.name]
         for t in tasks
     }
 
@@ -369,13 +369,13 @@ def request_timeout(settings: EvalSettings, tasks: Iterable[Task]) -> float:
     prompt at ~30 tokens/s, and a request may wait for another slot's prompt first."""
     if settings.timeout_s is not None:
         return settings.timeout_s
-    longest = max((settings.max_tokens or t.max_tokens for t in tasks), default=0)
+    longest = max((settings.max_tokens_for(t) for t in tasks), default=0)
     prompt = max((t.context_tokens for t in tasks), default=0)
     return max(300.0, 60.0 + 0.25 * longest + 0.25 * max(0, prompt - 2048))
 
 
 def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:
-    need = max(t.context_tokens + (settings.max_tokens or t.max_tokens) for t in tasks)
+    need = max(t.context_tokens + (settings.max_tokens_for(t)) for t in tasks)
     return max(1024, 1 << (need - 1).bit_length())  # a power of two at least 1024
 
 
@@ -421,6 +421,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "max_tokens": settings.max_tokens,
+            "task_max_tokens": settings.task_max_tokens,
             "seed": settings.seed,
         },
         "client": {
@@ -429,7 +430,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             "retries": settings.retries,
         },
         "tasks": {
-            t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens or t.max_tokens}
+            t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens_for(t)}
             | ({"data": settings.data[t.name]} if t.name in settings.data else {})
             # Tasks may describe their samples (e.g. the set's label, sacrebleu signatures).
             | ({"notes": t.notes(samples[t.name])} if hasattr(t, "notes") else {})
