@@ -48,7 +48,7 @@ def test_markdown_and_json_reports(two_runs, tmp_path):
     paths = write(load(two_runs), tmp_path, ("md", "json"))
     md = paths["md"].read_text()
     assert "| model | Structured output |" in md
-    assert re.search(r"\| arithmetic \| strong \| weak \| \+100\.0 \| \[\+100\.0, \+100\.0\] \| 1\.82e-12 \| mcnemar-exact \| 40 \| yes \|", md)
+    assert re.search(r"\| arithmetic \| accuracy \| strong \| weak \| \+100\.0 \| \[\+100\.0, \+100\.0\] \| 1\.82e-12 \| mcnemar-exact \| 40 \| yes \|", md)
     data = json.loads(paths["json"].read_text())
     assert data["runs"][0]["manifest"]["machine"]["cpus"] >= 1
     assert "samples" not in data["models"][0]["tasks"]["arithmetic"]
@@ -70,6 +70,92 @@ def test_significance_marks_in_the_table(tmp_path):
     report = load(dirs)
     assert report.table["a"]["structured"].value == 1.0 and report.table["a"]["structured"].mark == "▲"
     assert report.table["b"]["structured"].mark == ""
+
+
+def understanding_oracle(strength):
+    """Answers the understanding task well on one subtask family and badly on the other:
+    "summaries" writes the reference summary and no JSON; "facts" extracts and answers exactly
+    and summarises in two words."""
+    from slmbench.tasks import TASKS
+
+    samples = {s.messages[-1]["content"]: s for s in TASKS["understanding"].samples(6, 0)}
+
+    def answer(body):
+        s = samples[body["messages"][-1]["content"]]
+        kind = s.meta["subtask"]
+        if kind == "summarise":
+            return s.target["summary"] if strength == "summaries" else "A document."
+        if strength == "summaries":
+            return "I cannot tell."
+        return json.dumps(s.target) if kind == "extract" else s.target
+
+    return answer
+
+
+@pytest.fixture(scope="module")
+def understanding_runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("understanding")
+    dirs = []
+    for name in ("summaries", "facts"):
+        with ScriptedServer(understanding_oracle(name)) as server:
+            model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
+            dirs.append(slmbench.evaluate([model], ["understanding"], limit=6, out=out / name).run_dir)
+    return dirs
+
+
+def test_each_column_is_marked_by_a_paired_test_of_its_own_metric(understanding_runs, tmp_path):
+    from slmbench.metrics.compare import sign_flip_exact
+
+    report = load(understanding_runs)
+    rouge, f1 = (next(c for c in report.comparisons if c["metric"] == m) for m in ("rougeL", "extraction_f1"))
+    # each test runs on the samples of its own metric (6 summaries, 6 extractions), not on all 18
+    assert (rouge["task"], rouge["n"], rouge["test"]) == ("understanding", 6, "sign-flip-exact")
+    assert (f1["n"], f1["diff"], f1["test"], f1["p_value"]) == (6, -1.0, "mcnemar-exact", 2 / 64)
+    summaries = report.models[0].tasks["understanding"]["samples"]
+    facts = {s["id"]: s for s in report.models[1].tasks["understanding"]["samples"]}
+    diffs = [s["parts"]["rougeL"] - facts[s["id"]]["parts"]["rougeL"] for s in summaries if s["meta"]["subtask"] == "summarise"]
+    assert rouge["p_value"] == pytest.approx(sign_flip_exact(diffs)) == pytest.approx(2 / 64)  # all six favour "summaries"
+    # the marks follow those two tests: each model leads its own column, significantly
+    assert report.table["summaries"]["understanding"].mark == "▲" and report.table["facts"]["understanding"].mark == ""
+    assert report.table["facts"]["understanding_f1"].mark == "▲" and report.table["summaries"]["understanding_f1"].mark == ""
+    # the 2-model table has a paired-difference row naming the metric, p and CI per column
+    assert [(p["a"], p["b"]) for p in report.pairs] == [("summaries", "facts")]
+    assert report.pairs[0]["cells"]["understanding"] is rouge and report.pairs[0]["cells"]["understanding_f1"] is f1
+    paths = write(report, tmp_path, ("md", "html"))
+    md = paths["md"].read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| summaries − facts (paired) |"))
+    assert "p=0.031 significant (rougeL, sign-flip exact, n=6)" in row
+    assert "-100.0 [-100.0, -100.0] p=0.031 significant (extraction_f1, McNemar exact, n=6)" in row
+    assert "| understanding | rougeL | summaries | facts |" in md and "| understanding | extraction_f1 | summaries | facts |" in md
+    html = paths["html"].read_text()
+    assert "rougeL · sign-flip exact · n=6" in html and "extraction_f1 · McNemar exact · n=6" in html
+
+
+def test_bleu_column_is_tested_on_corpus_bleu_by_approximate_randomization(tmp_path):
+    from slmbench.tasks import TASKS
+
+    from pathlib import Path
+
+    data = f"{Path(__file__).parent / 'fixtures' / 'tico19' / 'test.en-ar.tsv'}@en-ar,ar-en"  # two directions
+    samples = {s.messages[-1]["content"]: s for s in TASKS["multilingual"].samples(6, 0, data)}
+    dirs = []
+    for name, good in (("translator", True), ("parrot", False)):
+        # the parrot answers with the reference of another sentence: right language, wrong words
+        refs = list(samples.values())
+        answer = (lambda body: samples[body["messages"][-1]["content"]].target) if good else (
+            lambda body: refs[(refs.index(samples[body["messages"][-1]["content"]]) + 1) % len(refs)].target)
+        with ScriptedServer(answer) as server:
+            model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
+            dirs.append(slmbench.evaluate([model], ["multilingual"], limit=6, out=tmp_path / name,
+                                               data={"multilingual": data}).run_dir)
+    report = load(dirs)
+    bleu = next(c for c in report.comparisons if c["metric"] == "bleu")
+    good, bad = report.table["translator"]["multilingual"], report.table["parrot"]["multilingual"]
+    assert bleu["test"] == "approximate-randomization" and bleu["n"] == good.n == len(samples)
+    # the tested difference is the column's own number: mean over directions of corpus BLEU
+    assert bleu["diff"] == pytest.approx(good.value - bad.value) and bleu["ci_low"] < bleu["diff"] <= bleu["ci_high"]
+    assert bleu["significant"] and 1 / 1001 <= bleu["p_value"] < 0.05 and 0 < bleu["mc_error"] < 0.01
+    assert good.mark == "▲" and bad.mark == ""
 
 
 def test_bad_report_input_is_one_line(tmp_path):

@@ -51,6 +51,40 @@ def fmt(value: float | None, unit: str, with_unit: bool = True) -> str:
     return f"{value * 100:.1f}"
 
 
+TEST_NAMES = {"mcnemar-exact": "McNemar exact", "sign-flip-exact": "sign-flip exact",
+              "sign-flip-monte-carlo": "sign-flip Monte-Carlo", "approximate-randomization": "approx. randomization"}  # fmt: skip
+
+
+def pair_text(c: dict[str, Any]) -> tuple[str, str]:
+    """A paired test as (difference with CI and p, what was tested), e.g.
+    ('+6.5 [+1.2, +11.8] p=0.021 significant', 'rougeL, sign-flip exact, n=20')."""
+    if c["diff"] is None:
+        return "—", f"{c['metric']}, n=0"
+    head = f"{c['diff'] * 100:+.1f} [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}] p={c['p_value']:.2g}"
+    head += " significant" if c["significant"] else " not significant"
+    return head, f"{c['metric']}, {TEST_NAMES.get(c['test'], c['test'])}, n={c['n']}"
+
+
+def pairs_markdown(comparisons: list[dict[str, Any]]) -> list[str]:
+    """The paired-comparison table (Markdown lines), naming the metric each test tested."""
+    lines = ["| task | metric | A | B | A − B | 95% CI | p | test | n | significant |", "|---" * 10 + "|"]
+    for c in comparisons:
+        diff = f"{c['diff'] * 100:+.1f}" if c["diff"] is not None else "—"
+        ci = f"[{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]" if c["ci_low"] is not None else "—"
+        p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
+        if c.get("mc_error"):
+            p += f" ±{c['mc_error']:.1g}"
+        lines.append(f"| {c['task']} | {c['metric']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
+                     f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
+    return lines
+
+
+PAIRS_NOTE = ("A − B in percentage points (BLEU points for BLEU) on the samples both models answered for that metric, "
+              "with the paired bootstrap 95% CI. Tests: McNemar exact (pass/fail); sign-flip permutation of the "
+              "mean difference, exact up to 20 pairs, Monte-Carlo (20,000 draws, ± its error) beyond; approximate "
+              "randomization (1,000 draws) for corpus BLEU/chrF++. Significant: p < 0.05.")  # fmt: skip
+
+
 def to_markdown(report: Report) -> str:
     dims = [d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())]
     lines = ["# slmbench report", "", "Runs: " + ", ".join(f"`{r['run_id']}` ({r['status']})" for r in report.runs), ""]
@@ -70,21 +104,21 @@ def to_markdown(report: Report) -> str:
             if c is not None and c.data_set:
                 row[-1] += f" ({c.data_set})"
         lines.append(f"| {model} | " + " | ".join(row) + " |")
-    lines += ["", "Percent with 95% CI and n (samples answered). — : not measured."]
+    for pair in report.pairs:
+        row = []
+        for d in dims:
+            c = pair["cells"].get(d.key)
+            row.append("no paired test" if c is None else "{} ({})".format(*pair_text(c)))
+        lines.append(f"| {pair['a']} − {pair['b']} (paired) | " + " | ".join(row) + " |")
+    lines += ["", "Percent (BLEU: 0–100; long context: tokens) with 95% CI and n (samples answered). — : not measured."]
     for model, cells in report.table.items():
         if (c := cells.get("longcontext")) is not None and c.note:
             lines.append(f"Long context, {model}: none, {c.note}.")
     if len(report.table) > 1:
-        lines.append("▲: leader beats every other model significantly (paired, p < 0.05); ≈: leads, not significantly.")
+        lines.append("▲: the column's leader beats every other model significantly (paired test of that column's metric, "
+                     "p < 0.05); ≈: it leads, not significantly. The (paired) rows give each test: " + PAIRS_NOTE)  # fmt: skip
     if report.comparisons:
-        lines += ["", "## Paired comparisons", "", "| task | A | B | A − B (pp) | 95% CI | p | test | n | significant |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for c in report.comparisons:
-            diff = f"{c['diff'] * 100:+.1f}" if c["diff"] is not None else "—"
-            ci = f"[{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]" if c["ci_low"] is not None else "—"
-            p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
-            lines.append(f"| {c['task']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
-                         f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
+        lines += ["", "## Paired comparisons", "", *pairs_markdown(report.comparisons)]
     if report.strategies:
         from ..longdoc.compare import markdown as strategies_markdown
 
@@ -108,6 +142,10 @@ def to_html(report: Report) -> str:
         dimensions=[d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())] or DIMENSIONS[:5],
         table=report.table,
         comparisons=report.comparisons,
+        pairs=report.pairs,
+        pair_text=pair_text,
+        test_names=TEST_NAMES,
+        pairs_note=PAIRS_NOTE,
         charts=_charts(report, charts),
         extra_tables=_perf_tables(report) + _strategy_tables(report),
         fmt=fmt,
