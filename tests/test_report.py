@@ -158,6 +158,20 @@ def test_bleu_column_is_tested_on_corpus_bleu_by_approximate_randomization(tmp_p
     assert good.mark == "▲" and bad.mark == ""
 
 
+def test_a_two_model_eval_prints_and_writes_its_paired_tests(tmp_path):
+    with ScriptedServer(gold_arithmetic, models=("strong",)) as strong, ScriptedServer(wrong_arithmetic, models=("weak",)) as weak:
+        result = run_cli("eval", "--model", f"strong={strong.url}", "--model", f"weak={weak.url}", "-t", "arithmetic",
+                         "--limit", "12", "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # p = 2 / 2^12: McNemar exact on 12 discordant pairs, all won by "strong"
+    row = next(line for line in result.stdout.splitlines() if "accuracy" in line and "strong" in line and "weak" in line)
+    assert [c.strip() for c in row.strip("│ ").split("│")][2:] == ["strong", "weak", "+100.0 [+100.0, +100.0]", "0.000488",
+                                                                  "McNemar exact", "12", "yes"], result.stdout  # fmt: skip
+    md = (tmp_path / "latest" / "results.md").read_text()
+    assert "## Paired comparisons (same samples)" in md
+    assert "| arithmetic | accuracy | strong | weak | +100.0 | [+100.0, +100.0] | 0.000488 | mcnemar-exact | 12 | yes |" in md
+
+
 def test_bad_report_input_is_one_line(tmp_path):
     with pytest.raises(SlmbenchError, match="holds no results.json"):
         load([tmp_path])
