@@ -10,7 +10,8 @@ from helpers import gold_arithmetic, run_cli, wrong_arithmetic
 import slmbench
 from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
-from slmbench.report import load, write
+from slmbench.report import load, mean_quality, score_bars, speed_figures, write
+from slmbench.report.data import Cell
 from slmbench.scripted import ScriptedServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -266,3 +267,51 @@ def test_long_context_column_is_the_measured_effective_context(tmp_path):
     assert "2,048 tokens n=12" in md and "| none n=12 |" in md and "Long context, blind: none, scores 0.00" in md
     html = paths["html"].read_text()
     assert "Needle retrieval: reader / longcontext" in html and "Needle retrieval: blind / longcontext" in html
+    # the table says "none" for blind: no bar elsewhere shows its long-context recall as a share
+    assert score_bars(report) == ([], {"reader": [], "blind": []}) and "Scores with 95% CI" not in html
+    assert "n=12: scores 0.00" in html  # the reason is on the page, not only in a tooltip
+
+
+def perf_run(tmp_path, name, concurrencies):
+    with ScriptedServer(models=(name,)) as server:
+        result = run_cli("perf", "-m", f"{name}={server.url}", "--concurrency", concurrencies, "--requests", "4",
+                         "--input-len", "32", "--output-len", "8", "--out", str(tmp_path / f"perf-{name}"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return tmp_path / f"perf-{name}"
+
+
+def test_quality_vs_speed_compares_like_with_like(two_runs, tmp_path):
+    # perf for one model only: its perf figure is not set beside the other's eval speed
+    one = load([*two_runs, perf_run(tmp_path, "strong", "1,2")])
+    label, speed = speed_figures(one)
+    level = one.models[0].manifest["client"]["concurrency"]
+    assert label == f"output tokens/s per answer (eval, concurrency {level})" and set(speed) == {"strong", "weak"}
+    assert speed["strong"] != one.perf["strong"]["curves"]["throughput_vs_concurrency"][0]["output_throughput"]
+    # perf for both, at different concurrencies: the lowest one they share
+    both = load([*two_runs, tmp_path / "perf-strong", perf_run(tmp_path, "weak", "2,4")])
+    label, speed = speed_figures(both)
+    assert label == "output tokens/s (slmbench perf, concurrency 2)"
+    for model in ("strong", "weak"):
+        point = next(c for c in both.perf[model]["curves"]["throughput_vs_concurrency"] if c["concurrency"] == 2)
+        assert speed[model] == point["output_throughput"]
+    html = write(both, tmp_path / "out", ("html",))["html"].read_text()
+    assert "Quality vs speed (mean over the same 1 column for every model: Structured)" in html
+    assert "slmbench perf, concurrency 2" in html
+
+
+def test_mean_score_is_over_the_same_columns_for_every_model(two_runs):
+    report = load(two_runs)
+    report.table["strong"]["coding"] = Cell(0.5, 0.3, 0.7, 20, "coding", "pass@1")
+    report.table["strong"]["instruction"] = Cell(0.9, 0.8, 1.0, 20, "instruction", "prompt_strict")
+    report.table["weak"]["instruction"] = Cell(0.1, 0.0, 0.2, 20, "instruction", "prompt_strict")
+    columns, quality, left_out = mean_quality(report)
+    assert [d.key for d in columns] == ["instruction", "structured"]
+    structured = {m: report.table[m]["structured"].value for m in ("strong", "weak")}
+    assert quality == {"strong": pytest.approx((0.9 + structured["strong"]) / 2), "weak": pytest.approx((0.1 + structured["weak"]) / 2)}
+    assert left_out == "Coding (no score for weak)"
+
+
+def test_the_page_does_not_call_every_score_a_share(two_runs, tmp_path):
+    html = write(load(two_runs), tmp_path, ("html",))["html"].read_text()
+    assert "Every score is a share" not in html
+    assert "multilingual BLEU: 0–100 points; long-context support: tokens" in html

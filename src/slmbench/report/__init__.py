@@ -184,29 +184,85 @@ def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
     measured = [d for d in five if any(_value(report, m.name, d.key) is not None for m in ok_models)]
     if len(measured) >= 3:  # a radar of fewer axes says nothing a bar chart does not
         series = {m.name: [_value(report, m.name, d.key) for d in measured] for m in ok_models}
-        out.append(("Dimensions (share, 0–100)", charts.radar([d.short for d in measured], series)))
-    if ok_models:
-        tasks = sorted({t for m in ok_models for t in m.tasks})
-        bars = {
-            m.name: [_headline(m.tasks.get(t)) for t in tasks] for m in ok_models
-        }
-        out.append(("Headline score per task, with 95% CI", charts.bars_with_ci(tasks, bars)))
+        out.append(("Dimensions (0–100: percent; BLEU points)", charts.radar([d.short for d in measured], series)))
+    groups, bars = score_bars(report)
+    if groups:
+        out.append(("Scores with 95% CI: the comparison table's columns, then other tasks' headline",
+                    charts.bars_with_ci(groups, bars)))  # fmt: skip
     for m in ok_models:
         for task, result in m.tasks.items():
             lengths, depths, scores = charts.needle_scores(result)
             if scores:
                 out.append((f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores)))
-    speed = {m.name: _perf_speed(report, m.name) or _tokens_per_s(m) for m in ok_models}
-    quality = {m.name: _mean_quality(report, m.name) for m in ok_models}
-    points = {n: (speed[n], quality[n]) for n in speed if speed[n] is not None and quality[n] is not None}
-    if points:
-        out.append(("Quality vs speed", charts.scatter("output tokens/s (perf at concurrency 1, else eval)", "mean score, %", points)))  # type: ignore[arg-type]
+    columns, quality, left_out = mean_quality(report)
+    ylabel = "mean score, 0–100"
+    caption = f"mean over the same {len(columns)} column{'s' if len(columns) != 1 else ''} for every model: " + ", ".join(
+        d.short for d in columns) + (f"; left out: {left_out}" if left_out else "")  # fmt: skip
+    xlabel, speed = speed_figures(report)
+    points = {n: (speed[n], quality[n]) for n in speed if n in quality}
+    if points and xlabel:
+        out.append((f"Quality vs speed ({caption})", charts.scatter(xlabel, ylabel, points)))
     sizes = {m.name: m.endpoint.get("model_bytes") for m in ok_models}
-    points = {n: (sizes[n] / 1e9, quality[n]) for n in sizes if sizes[n] and quality[n] is not None}
-    if points:
-        out.append(("Quality vs memory", charts.scatter("model weights, GB", "mean score, %", points)))  # type: ignore[arg-type]
+    points = {n: (sizes[n] / 1e9, quality[n]) for n in sizes if sizes[n] and n in quality}
+    if points and len(points) == len(ok_models):
+        out.append((f"Quality vs memory ({caption})", charts.scatter("model weights, GB", ylabel, points)))
     out += _perf_charts(report, charts) if report.perf else []
     return out
+
+
+def score_bars(report: Report) -> tuple[list[str], dict[str, list[tuple[float | None, float | None, float | None]]]]:
+    """Bars that say what the table says: each percent column (the same cell: value and CI),
+    then the headline of tasks no column shows. Long context is left to its heatmaps and its
+    column (an effective context is tokens, not a share)."""
+    ok = [m for m in report.models if m.error is None]
+    columns = [d for d in DIMENSIONS if d.unit == "%" and any(_value(report, m.name, d.key) is not None for m in ok)]
+    groups = [d.short for d in columns]
+    series: dict[str, list[tuple[float | None, float | None, float | None]]] = {}
+    for m in ok:
+        cells = [report.table.get(m.name, {}).get(d.key) for d in columns]
+        series[m.name] = [(c.value, c.ci_low, c.ci_high) if c else (None, None, None) for c in cells]
+    shown = {(c.task, c.metric) for cells in report.table.values() for c in cells.values()}
+    shown_tasks = {t for t, _ in shown} | {t for d in DIMENSIONS for t, _ in d.sources}
+    others = sorted({t for m in ok for t in m.tasks if t not in shown_tasks and t.split("-")[0] != "longcontext"})
+    for task in others:
+        headline = next((m.tasks[task].get("headline") for m in ok if task in m.tasks), "")
+        groups.append(f"{task} · {headline}")
+        for m in ok:
+            series[m.name].append(_headline(m.tasks.get(task)))
+    return groups, series
+
+
+def mean_quality(report: Report) -> tuple[list[Any], dict[str, float], str]:
+    """Each model's mean over the percent columns that every model has a score in (so every
+    model is averaged over the same task set), and what was left out for lack of a score."""
+    ok = [m.name for m in report.models if m.error is None]
+    columns = [d for d in DIMENSIONS if d.unit == "%"]
+    have = {m: {d.key for d in columns if _value(report, m, d.key) is not None} for m in ok}
+    common = [d for d in columns if ok and all(d.key in have[m] for m in ok)]
+    missing = [(d, [m for m in ok if d.key not in have[m]]) for d in columns if d not in common and any(d.key in have[m] for m in ok)]
+    left_out = "; ".join(f"{d.short} (no score for {', '.join(ms)})" for d, ms in missing)
+    if not common:
+        return [], {}, left_out
+    return common, {m: sum(_value(report, m, d.key) for d in common) / len(common) for m in ok}, left_out  # type: ignore[misc]
+
+
+def speed_figures(report: Report) -> tuple[str | None, dict[str, float]]:
+    """Output tokens/s measured the same way for every model: perf at the lowest concurrency
+    every model's perf run has; else, when no such point exists, the eval answers' own speed if
+    every model was evaluated at the same concurrency; else nothing (no mixing of the two)."""
+    ok = [m for m in report.models if m.error is None]
+    curves = {m.name: {c["concurrency"]: c["output_throughput"]
+                       for c in report.perf.get(m.name, {}).get("curves", {}).get("throughput_vs_concurrency", [])
+                       if c.get("concurrency") and c.get("output_throughput")} for m in ok}  # fmt: skip
+    common = set.intersection(*(set(v) for v in curves.values())) if curves else set()
+    if common:
+        c = min(common)
+        return f"output tokens/s (slmbench perf, concurrency {c})", {n: v[c] for n, v in curves.items()}
+    levels = {(m.manifest.get("client") or {}).get("concurrency") for m in ok}
+    speeds = {m.name: _tokens_per_s(m) for m in ok}
+    if len(levels) == 1 and None not in levels and all(speeds.values()):
+        return f"output tokens/s per answer (eval, concurrency {levels.pop()})", speeds  # type: ignore[return-value]
+    return None, {}
 
 
 def _value(report: Report, model: str, key: str) -> float | None:
@@ -219,18 +275,6 @@ def _headline(result: dict[str, Any] | None) -> tuple[float | None, float | None
         return (None, None, None)
     e = result["metrics"].get(result["headline"], {})
     return (e.get("value"), e.get("ci_low"), e.get("ci_high"))
-
-
-def _mean_quality(report: Report, model: str) -> float | None:
-    values = [c.value for k, c in report.table.get(model, {}).items() if c.value is not None and k != "longcontext"]
-    return sum(values) / len(values) if values else None
-
-
-def _perf_speed(report: Report, model: str) -> float | None:
-    """Output tokens/s at concurrency 1, when perf ran for this model."""
-    curve = report.perf.get(model, {}).get("curves", {}).get("throughput_vs_concurrency", [])
-    single = [c["output_throughput"] for c in curve if c.get("concurrency") == 1 and c.get("output_throughput")]
-    return single[0] if single else None
 
 
 def _tokens_per_s(m: Any) -> float | None:
