@@ -212,7 +212,8 @@ def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tm
         page.goto(path.as_uri())
         page.wait_for_load_state("networkidle")
         assert errors == []
-        assert page.locator("#comparison tr").count() == 3  # header + two models
+        assert page.locator("#comparison tr").count() == 4  # header + two models + their paired difference
+        assert "p=" in page.locator("#comparison tr.pair").inner_text()
         assert page.locator("svg").count() >= 2
         assert page.locator("#samples-table tr.sample").count() == 320  # 2 models x (40 arithmetic + 40 documents x 3 structured modes)
         page.select_option("#f-model", "weak")
@@ -315,3 +316,43 @@ def test_the_page_does_not_call_every_score_a_share(two_runs, tmp_path):
     html = write(load(two_runs), tmp_path, ("html",))["html"].read_text()
     assert "Every score is a share" not in html
     assert "multilingual BLEU: 0–100 points; long-context support: tokens" in html
+
+
+PHONE = 390  # CSS px: an iPhone 12-15 held upright
+
+
+def phone_layout(html_path, screenshot=None):
+    """Open the report at phone width in headless Chromium: the page's scroll width, the tables
+    wider than the screen and whether each scrolls inside its own box, and visible text."""
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is missing: run scripts/bootstrap.sh test (apt-get install chromium)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": PHONE, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True)
+        page.goto(html_path.as_uri())
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        tables = page.evaluate("""() => [...document.querySelectorAll('table')].filter(t => t.scrollWidth > innerWidth)
+            .map(t => { const box = t.parentElement; return { id: t.id, own_scroll: getComputedStyle(box).overflowX === 'auto'
+                         && box.clientWidth <= innerWidth && box.scrollWidth > box.clientWidth }; })""")
+        text = page.locator("#comparison").inner_text()
+        legend_visible = page.get_by_text("▲: the column's leader").is_visible()
+        if screenshot:
+            # the top of the page: table, paired rows and charts (the sample list below runs for metres)
+            page.screenshot(path=str(screenshot), full_page=True, clip={"x": 0, "y": 0, "width": PHONE, "height": 2600})
+        browser.close()
+    return width, tables, text, legend_visible
+
+
+def test_report_reads_on_a_phone(two_runs, understanding_runs, tmp_path, artifacts):
+    # four models, the perf table and the paired rows: the widest report these tests make
+    report = load([*two_runs, *understanding_runs, perf_run(tmp_path, "strong", "1,2")])
+    path = write(report, tmp_path / "out", ("html",))["html"]
+    width, tables, text, legend_visible = phone_layout(path, artifacts / "report-phone.png")
+    assert width <= PHONE + 1, f"the page scrolls sideways: {width} px wide at {PHONE} px"
+    assert tables and all(t["own_scroll"] for t in tables), tables  # wide tables scroll in their own box
+    assert {t["id"] for t in tables} >= {"comparison", "pairs"}
+    # what a tooltip used to hold is on the page: the task and metric behind each score
+    assert "understanding · rougeL" in text and "structured · valid_prompt" in text and legend_visible
+    assert (artifacts / "report-phone.png").stat().st_size > 20_000
