@@ -356,3 +356,20 @@ def test_report_reads_on_a_phone(two_runs, understanding_runs, tmp_path, artifac
     # what a tooltip used to hold is on the page: the task and metric behind each score
     assert "understanding · rougeL" in text and "structured · valid_prompt" in text and legend_visible
     assert (artifacts / "report-phone.png").stat().st_size > 20_000
+
+
+def test_per_sample_values_average_to_the_tasks_own_metric(two_runs, understanding_runs):
+    """The paired test of a column tests that column's number: the mean of the per-sample
+    values it pairs is the task's reported metric, for every metric a column shows."""
+    from slmbench.report.data import PER_SAMPLE, metric_scores
+
+    checked = set()
+    for m in load([*two_runs, *understanding_runs]).models:
+        for task, result in m.tasks.items():
+            for metric, estimate in result["metrics"].items():
+                if metric in PER_SAMPLE and estimate["n"]:
+                    values = metric_scores(result, metric)
+                    assert len(values) == estimate["n"], (task, metric)
+                    assert sum(values.values()) / len(values) == pytest.approx(estimate["value"]), (task, metric)
+                    checked.add(metric)
+    assert checked >= {"accuracy", "valid_prompt", "valid_json_schema", "valid_repair", "rougeL", "extraction_f1", "qa_f1"}
