@@ -172,9 +172,9 @@ def test_awq_plans_serve_an_awq_checkpoint_never_the_bf16_repository():
         qwen = P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), weights=weights, context=32768))
         placeholder = f"<{kind} checkpoint of Qwen/Qwen3-4B-Instruct-2507>"
         assert qwen.command[2] == placeholder and "Qwen/Qwen3-4B-Instruct-2507" not in qwen.command[2:]
-        assert [n for n in qwen.notes if placeholder in n] == [
-            f"Qwen/Qwen3-4B-Instruct-2507 holds bfloat16 weights and slmbench knows no {kind} checkpoint of it: "
-            f"put one's HF id or local folder in place of {placeholder} in the command"]
+        note = (f"Qwen/Qwen3-4B-Instruct-2507 holds bfloat16 weights and slmbench knows no {kind} checkpoint of it: "
+                f"put one's HF id or local folder in place of {placeholder} in the command")  # fmt: skip
+        assert [n for n in qwen.notes if placeholder in n] == [note]
     # fp8 needs no checkpoint: vLLM quantises the bf16 weights while loading
     fp8 = P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), weights="fp8", context=32768))
     assert fp8.command[2] == "Qwen/Qwen3-4B-Instruct-2507" and fp8.command[fp8.command.index("--quantization") + 1] == "fp8"

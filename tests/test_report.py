@@ -133,18 +133,22 @@ def test_each_column_is_marked_by_a_paired_test_of_its_own_metric(understanding_
 
 
 def test_bleu_column_is_tested_on_corpus_bleu_by_approximate_randomization(tmp_path):
-    from slmbench.tasks import TASKS
-
     from pathlib import Path
+
+    from slmbench.tasks import TASKS
 
     data = f"{Path(__file__).parent / 'fixtures' / 'tico19' / 'test.en-ar.tsv'}@en-ar,ar-en"  # two directions
     samples = {s.messages[-1]["content"]: s for s in TASKS["multilingual"].samples(6, 0, data)}
+    order = list(samples.values())
+
+    def translator(body):
+        return samples[body["messages"][-1]["content"]].target
+
+    def parrot(body):  # the reference of another sentence: right language, wrong words
+        return order[(order.index(samples[body["messages"][-1]["content"]]) + 1) % len(order)].target
+
     dirs = []
-    for name, good in (("translator", True), ("parrot", False)):
-        # the parrot answers with the reference of another sentence: right language, wrong words
-        refs = list(samples.values())
-        answer = (lambda body: samples[body["messages"][-1]["content"]].target) if good else (
-            lambda body: refs[(refs.index(samples[body["messages"][-1]["content"]]) + 1) % len(refs)].target)
+    for name, answer in (("translator", translator), ("parrot", parrot)):
         with ScriptedServer(answer) as server:
             model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
             dirs.append(slmbench.evaluate([model], ["multilingual"], limit=6, out=tmp_path / name,

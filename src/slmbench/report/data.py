@@ -94,8 +94,10 @@ class Report:
             "dimensions": [{"key": d.key, "label": d.label, "unit": d.unit} for d in DIMENSIONS],
             "table": {m: {k: vars(c) for k, c in cells.items()} for m, cells in self.table.items()},
             "comparisons": self.comparisons,
-            "pairs": [{"a": p["a"], "b": p["b"], "columns": {k: [c["task"], c["metric"]] for k, c in p["cells"].items()}}
-                      for p in self.pairs],  # fmt: skip
+            "pairs": [
+                {"a": p["a"], "b": p["b"], "columns": {k: [c["task"], c["metric"]] for k, c in p["cells"].items()}}
+                for p in self.pairs
+            ],
             "models": [_summary(m) for m in self.models],
             "perf": self.perf,
             "strategies": {m: {k: v for k, v in r.items() if k != "trials"} for m, r in self.strategies.items()},
