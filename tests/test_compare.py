@@ -145,3 +145,10 @@ def test_corpus_score_difference_agrees_with_sacrebleus_paired_approximate_rando
     _, results = test()
     theirs = results["BLEU"][1].p_value
     assert abs(d.p_value - theirs) <= 4 * (2 * d.mc_error**2) ** 0.5 + 1e-3, (d.p_value, theirs)
+
+
+@pytest.mark.parametrize("b,c,ties", [(0, 5, 3), (6, 0, 0), (4, 9, 2), (7, 7, 1)])
+def test_mcnemar_is_the_exact_sign_flip_test_on_pass_fail_pairs(b, c, ties):
+    # the sign flips of +1/-1/0 differences give the binomial on the discordant pairs
+    diffs = [1.0] * b + [-1.0] * c + [0.0] * ties
+    assert sign_flip_exact(diffs) == pytest.approx(mcnemar_exact(b, c), abs=1e-12)
