@@ -43,6 +43,9 @@ def test_merged_runs_compare_models_on_the_same_samples(two_runs):
     assert arithmetic["p_value"] == pytest.approx(2 / 2**40) and arithmetic["significant"]
     # arithmetic feeds no dimension; structured output does, and the scripted answers are not JSON
     assert set(report.table["strong"]) == {"structured"}
+    # both score 0 there: a tie has no leader to mark, not even "≈"
+    assert report.table["strong"]["structured"].value == report.table["weak"]["structured"].value == 0.0
+    assert report.table["strong"]["structured"].mark == report.table["weak"]["structured"].mark == ""
 
 
 def test_markdown_and_json_reports(two_runs, tmp_path):

@@ -340,6 +340,8 @@ def _mark_leaders(table: dict[str, dict[str, Cell]], comparisons: list[dict[str,
         if len(scored) < 2:
             continue
         leader, cell = max(scored, key=lambda mc: mc[1].value)  # type: ignore[arg-type,return-value]
+        if sum(c.value == cell.value for _, c in scored) > 1:
+            continue  # a tie at the top: nobody leads
         key = (cell.task, cell.metric)
         tests = []
         for other, other_cell in scored:
