@@ -127,6 +127,9 @@ def test_each_column_is_marked_by_a_paired_test_of_its_own_metric(understanding_
     assert report.pairs[0]["cells"]["understanding"] is rouge and report.pairs[0]["cells"]["understanding_f1"] is f1
     paths = write(report, tmp_path, ("md", "html"))
     md = paths["md"].read_text()
+    # what `make demo` prints: the "## Comparison" section, the table with its paired row and legend
+    section = md.split("## Comparison\n", 1)[1].split("\n## ", 1)[0]
+    assert "| summaries |" in section and "| summaries − facts (paired) |" in section and "▲: the column's leader" in section
     row = next(line for line in md.splitlines() if line.startswith("| summaries − facts (paired) |"))
     assert "p=0.031 significant (rougeL, sign-flip exact, n=6)" in row
     assert "-100.0 [-100.0, -100.0] p=0.031 significant (extraction_f1, McNemar exact, n=6)" in row

@@ -88,6 +88,7 @@ PAIRS_NOTE = ("A − B in percentage points (BLEU points for BLEU) on the sample
 def to_markdown(report: Report) -> str:
     dims = [d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())]
     lines = ["# slmbench report", "", "Runs: " + ", ".join(f"`{r['run_id']}` ({r['status']})" for r in report.runs), ""]
+    lines += ["## Comparison", ""]
     lines += ["| model | " + " | ".join(d.label for d in dims) + " |", "|---" * (len(dims) + 1) + "|"]
     for model, cells in report.table.items():
         row = []
