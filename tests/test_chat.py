@@ -566,13 +566,15 @@ def test_a_gguf_without_a_chat_template_needs_one(tmp_path):
     before any server starts, and --chat-template is the way out."""
     from slmbench.serving.models import embedded_gguf
 
-    gguf = embedded_gguf()  # Gemma 3 270M base: no tokenizer.chat_template in its header
+    gguf = embedded_gguf("gemma-3-270m")  # Gemma 3 270M base: no tokenizer.chat_template in its header
     result = run_cli("chat", "--gguf", str(gguf), timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert f"{gguf.name} has no chat template" in result.stderr and "--chat-template NAME" in result.stderr
-    from slmbench.chat.launcher import chat_models, smollm2_gguf
+    from slmbench.chat.launcher import chat_models
     from slmbench.config import Config
 
     # with a template named, or with one in the GGUF (SmolLM2's), the model is served
     assert chat_models(Config(), None, [gguf], "gemma")[0].chat_template == "gemma"
-    assert chat_models(Config(), None, [smollm2_gguf()], None)[0].chat_template is None
+    assert chat_models(Config(), None, [embedded_gguf("smollm2-135m")], None)[0].chat_template is None
+    # no model given: both embedded models, the instruct one first (the default profile)
+    assert [(m.name, m.chat_template) for m in chat_models(Config(), None, None, None)] == [("smollm2-135m", None), ("gemma-3-270m", "gemma")]

@@ -135,9 +135,10 @@ def table_rows(results: Results) -> list[list[str]]:
             continue
         for t in m.tasks.values():
             e = t.metrics[t.headline]
-            rows.append(
-                [m.name, t.task, t.headline, format_estimate(e), str(e.n), *(str(t.counts.get(c, 0)) for c in VERDICTS)]
-            )
+            n = str(e.n)
+            if t.extra.get("accounting") == "ifeval":  # IFEval's n: prompts without an answer failed, in n
+                n += f" (incl. {t.extra['unanswered_failed']} unanswered)"
+            rows.append([m.name, t.task, t.headline, format_estimate(e), n, *(str(t.counts.get(c, 0)) for c in VERDICTS)])
     return rows
 
 
@@ -156,6 +157,11 @@ def to_markdown(results: Results) -> str:
         "left out of n. `trunc`: the answer hit max_tokens before giving a result; `unparsed`: "
         "no answer could be extracted; `skipped`: not sent, the request could not fit the endpoint's context.",
     ]
+    if any(t.extra.get("accounting") == "ifeval" for m in results.models for t in m.tasks.values()):
+        lines.append(
+            "\n`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) fails "
+            "every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out."
+        )
     for m in results.models:
         for t in m.tasks.values():
             if len(t.metrics) > 1:
@@ -166,6 +172,7 @@ def to_markdown(results: Results) -> str:
                 lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
             if "heatmap" in t.extra:
                 lines += _context_markdown(m.name, t.task, t.extra)
+    lines += paired_markdown(results)
     man = results.manifest
     lines += ["", "## Manifest", ""]
     for name, info in man.get("models", {}).items():
@@ -185,6 +192,23 @@ def to_markdown(results: Results) -> str:
             lines.append(f"- {name} {direction} signatures: BLEU `{sigs['bleu']}`, chrF++ `{sigs['chrf']}`")
     lines.append(f"- slmbench {man.get('slmbench')}")
     return "\n".join(lines) + "\n"
+
+
+def comparisons(results: Results) -> list[dict[str, Any]]:
+    """Paired tests between the run's models (report.data.compare_models), empty for one model."""
+    from .report.data import compare_models
+
+    models = [m for m in results.models if m.error is None]
+    return compare_models([m.to_dict() for m in models]) if len(models) > 1 else []
+
+
+def paired_markdown(results: Results) -> list[str]:
+    pairs = comparisons(results)
+    if not pairs:
+        return []
+    from .report import PAIRS_NOTE, pairs_markdown
+
+    return ["", "## Paired comparisons (same samples)", "", *pairs_markdown(pairs), "", PAIRS_NOTE]
 
 
 def _context_markdown(model: str, task: str, extra: dict[str, Any]) -> list[str]:

