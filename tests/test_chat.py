@@ -5,8 +5,8 @@ The embedded model's turn is in test_chat_model.py."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,7 +17,6 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from playwright.sync_api import expect
 from chat_browser import (
     ANSWER,
     choose_profile,
@@ -31,6 +30,7 @@ from chat_browser import (
     wait_answer,
 )
 from helpers import alive, run_cli
+from playwright.sync_api import expect
 
 from slmbench.chat.launcher import ChatConfig, ChatModel, ChatServer
 from slmbench.errors import PortInUse

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-from helpers import run_cli
 
 from slmbench.scripted import ScriptedServer
 
@@ -33,7 +32,7 @@ def env_without_keys(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "slmbench.cli", *args], capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, "-m", "slmbench.cli", *args], capture_output=True, text=True, timeout=300, env=env, check=False)
 
 
 def commands(url: str, tmp_path) -> dict[str, list[str]]:

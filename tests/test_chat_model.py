@@ -112,11 +112,15 @@ def test_embedded_chat_answers_for_real_streams_stops_upstream_and_leaves_no_orp
 
             # Still usable after Stop: a short answer (16 tokens, a busy CPU is slow) with its statistics.
             set_max_tokens(page, "Home")
+            finished = page.locator(ANSWER, has_text=re.compile(r"^\d+ prompt tokens"))  # statistics of finished answers
+            before = finished.count()
             send(page, "Write a short poem about the sea.")
-            stats = page.locator(ANSWER, has_text=re.compile(r"^\d+ prompt tokens")).first
+            stats = finished.nth(before)
             stats.wait_for(timeout=300_000)
             print(f"embedded model answer stats: {stats.inner_text()}")
             assert re.search(r"\d+ answer tokens", stats.inner_text()) and "TTFT" in stats.inner_text()
+            prompt = int(stats.inner_text().split()[0])
+            assert prompt > 60, "the earlier turns (the Paris answer, the stopped one) are not in the prompt"
             page.screenshot(path=str(artifacts / "chat-embedded.png"), full_page=True)
             assert page.outside == []
 
@@ -150,7 +154,8 @@ def test_a_killed_model_server_is_restarted_and_the_chat_goes_on(artifacts):
         with chromium() as browser, open_chat(browser, url) as page:
             set_max_tokens(page, "End")
             send(page, "Count from 1 to 500, one number per line.")
-            page.locator(ANSWER).first.wait_for(timeout=120_000)  # mid-answer
+            page.locator(ANSWER).first.wait_for(timeout=120_000)
+            assert busy_slots(root) == 1  # mid-answer
             old = server_of(proc.pid, "smollm2-135m")
             argv = Path(f"/proc/{old}/cmdline").read_bytes()
             os.kill(old, signal.SIGKILL)

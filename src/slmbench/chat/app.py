@@ -22,8 +22,8 @@ from slmbench import longdoc
 from slmbench.chat.engine import (
     AnswerStats,
     LongDocument,
-    State,
     Settings,
+    State,
     check_json,
     document_limit,
     document_message,
