@@ -36,7 +36,8 @@ def test_udhr_smoke_set_covers_ten_directions_and_is_labelled():
     assert "任何人不得加以任意逮捕" in zh_en.messages[0]["content"] and zh_en.target.startswith("No one shall")
     notes = task.notes(samples)
     assert notes["set"].endswith(SMOKE_LABEL)
-    assert "tok:zh" in notes["signatures"]["en-zh"]["bleu"] and "tok:intl" in notes["signatures"]["en-ar"]["bleu"]
+    assert "tok:zh" in notes["signatures"]["en-zh"]["bleu"] and "tok:13a" in notes["signatures"]["en-ar"]["bleu"]
+    assert "tok:intl" in notes["signatures"]["en-ar"]["bleu_intl"] and "bleu_intl" not in notes["signatures"]["en-fr"]
     assert "tok:13a" in notes["signatures"]["ar-en"]["bleu"] and "nw:2" in notes["signatures"]["en-sw"]["chrf"]
 
 
@@ -159,14 +160,17 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
     for name in ("bleu", "chrf", "language_accuracy"):
         assert result.metrics[name].value == pytest.approx(1.0) and result.metrics[name].n == 20, name
     for direction in DIRECTIONS:
-        for kind in ("bleu", "chrf"):
+        for kind in ("bleu", "chrf", "bleu_intl") if direction == "en-ar" else ("bleu", "chrf"):
             e = result.metrics[f"{kind}:{direction}"]
             assert e.value == pytest.approx(1.0) and e.n == 2, (kind, direction)
+    assert not any(name.startswith("bleu_intl:") and name != "bleu_intl:en-ar" for name in result.metrics)
     assert set(result.breakdown["direction"]) == set(DIRECTIONS)
     notes = results.manifest["tasks"]["multilingual"]["notes"]
-    assert notes["set"].endswith(SMOKE_LABEL) and "tok:intl" in notes["signatures"]["en-ar"]["bleu"]
+    assert notes["set"].endswith(SMOKE_LABEL) and "tok:intl" in notes["signatures"]["en-ar"]["bleu_intl"]
     md = (results.run_dir / "results.md").read_text()
     assert f"multilingual set: udhr 6.0.0: {SMOKE_LABEL}" in md and "en-zh signatures: BLEU `nrefs:1" in md
+    assert "en-ar signatures: BLEU `nrefs:1|case:mixed|eff:no|tok:13a" in md and "BLEU intl `nrefs:1|case:mixed|eff:no|tok:intl" in md
+    assert "| bleu_intl:en-ar | 100.0 [100.0, 100.0] | 2 |" in md
     saved = json.loads((results.run_dir / "results.json").read_text())
     assert saved["models"][0]["tasks"]["multilingual"]["metrics"]["bleu:en-zh"]["n"] == 2
     # The comparison report labels the column's data as the smoke test it is.
@@ -174,7 +178,9 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
 
     report = load([results.run_dir])
     assert f"100.0 [100.0, 100.0] n=20 (udhr 6.0.0: {SMOKE_LABEL})" in to_markdown(report)
-    assert f'<span class="ci set">udhr 6.0.0: {SMOKE_LABEL}</span>' in to_html(report)
+    html = to_html(report)
+    assert f'<span class="ci set">udhr 6.0.0: {SMOKE_LABEL}</span>' in html
+    assert "en-ar: bleu <code>nrefs:1|case:mixed|eff:no|tok:13a|" in html and "bleu_intl <code>nrefs:1|case:mixed|eff:no|tok:intl|" in html
 
 
 def test_metrics_match_sacrebleu_on_the_answers(tmp_path):

@@ -28,7 +28,7 @@ from langdetect.detector_factory import PROFILES_DIRECTORY
 from ..client import Completion
 from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, wilson
-from ..metrics.text import corpus_score, mean_of_corpora, sentence_chrf, signature
+from ..metrics.text import CorpusScore, bleu_kinds, corpus_score, mean_of_corpora, sentence_chrf, signature
 from ..paths import cache_dir
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 from .datafiles import hub_rows as fetch_rows
@@ -84,7 +84,7 @@ class Multilingual:
     def notes(self, samples: Sequence[Sample]) -> dict[str, Any]:
         """What the manifest should say about these samples: the set, its label, sacrebleu's signatures."""
         directions = sorted({s.meta["direction"] for s in samples})
-        signatures = {d: {k: signature(k, d.split("-")[1]) for k in ("bleu", "chrf")} for d in directions}
+        signatures = {d: {k: signature(k, d.split("-")[1]) for k in _kinds(d)} for d in directions}
         label = samples[0].meta["set"] if samples else ""
         return {"set": label, "signatures": signatures}
 
@@ -106,20 +106,26 @@ class Multilingual:
     def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
         answered = [r for r in records if r.verdict in ANSWERED]
         out: dict[str, Estimate] = {}
-        per: dict[str, dict[str, Any]] = {"bleu": {}, "chrf": {}}
+        per: dict[str, dict[str, CorpusScore]] = {"bleu": {}, "chrf": {}}  # kind -> direction -> score
         for direction in sorted({r.meta["direction"] for r in answered}):
             group = [r for r in answered if r.meta["direction"] == direction]
             hyps, refs = [(r.answer or "").strip() for r in group], [r.target for r in group]
-            for kind, scores in per.items():
-                scores[direction] = corpus_score(kind, hyps, refs, direction.split("-")[1])
-        for kind, scores in per.items():
-            out[kind] = mean_of_corpora(kind, [(d.split("-")[1], s) for d, s in scores.items()])
+            for kind in _kinds(direction):
+                per.setdefault(kind, {})[direction] = corpus_score(kind, hyps, refs, direction.split("-")[1])
+        # The headlines average every direction; a second Arabic BLEU (intl) is shown per direction only.
+        for kind in ("bleu", "chrf"):
+            out[kind] = mean_of_corpora(kind, [(d.split("-")[1], s) for d, s in per[kind].items()])
         out["language_accuracy"] = wilson(
             sum(r.parts.get("right_language", 0.0) == 1.0 for r in answered), len(answered)
         )
-        for kind, scores in per.items():
+        for kind, scores in sorted(per.items(), key=lambda item: item[0] == "chrf"):  # every BLEU, then chrF++
             out |= {f"{kind}:{d}": s.estimate for d, s in scores.items()}
         return out
+
+
+def _kinds(direction: str) -> list[str]:
+    """Corpus metrics into the direction's target: sacrebleu's default BLEU (and intl for Arabic), chrF++."""
+    return [*bleu_kinds(direction.split("-")[1]), "chrf"]
 
 
 _LID: DetectorFactory | None = None
