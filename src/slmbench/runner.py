@@ -25,13 +25,12 @@ import orjson
 from . import __version__, tokens
 from .client import TIMEOUT as TIMEOUT_KIND
 from .client import Completion, ReplicaClient, RetryPolicy
-from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model, merge_replicas
+from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
 from .results import ModelResult, Results, SampleRecord, TaskResult
 from .serving import Endpoint, open_endpoint, preflight
-from .serving.models import embedded_gguf
 from .store import Store
 from .tasks import TASKS, Sample, Task, known_tasks
 from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
@@ -54,7 +53,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     settings = config.eval
     check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
     tasks = _configure([TASKS[name] for name in settings.tasks], settings)
-    models = merge_replicas(config.models or [embedded_model()])
+    models = merge_replicas(config.models or embedded_models())
     _check_unique_names(models)
     out = prepare_out(settings.out)
     for spec in models:
@@ -441,8 +440,8 @@ def endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
     if ep.replica_urls:
         info["replicas"] = [ep.base_url, *ep.replica_urls]
     if spec.backend == "llamacpp":
-        info |= {"gguf": str(spec.gguf) if spec.gguf else "embedded", "parallel": spec.parallel}
-        gguf = Path(spec.gguf) if spec.gguf else embedded_gguf()
+        info |= {"gguf": str(spec.gguf) if spec.gguf else f"embedded ({spec.name})", "parallel": spec.parallel}
+        gguf = spec.model_file()
         info["quantisation"] = _quantisation(gguf.name)
         info["model_bytes"] = gguf.stat().st_size
     return info

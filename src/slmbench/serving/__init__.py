@@ -37,7 +37,7 @@ def open_endpoint(
     if spec.backend == "attach":
         yield attach(spec)
         return
-    gguf = spec.gguf if spec.gguf is not None else embedded_gguf()
+    gguf = spec.model_file()
     server = LlamaCppServer(
         name=spec.name,
         binary=find_llama_server(spec.llama_server, say=say),
