@@ -54,7 +54,7 @@ PROMPT = "Translate the following text from {src} to {tgt}. Reply with the trans
 
 class Multilingual:
     name = "multilingual"
-    version = "1"
+    version = "2"  # 2: sacrebleu's default BLEU tokenizer per target (Arabic 13a, intl beside it)
     description = "translation EN<->FR/ES/AR/SW/ZH: corpus BLEU-4, chrF++, right-language rate (UDHR smoke set offline)"
     default_limit = 4  # segments per direction; 10 directions: 40 requests
     max_tokens = 320  # the longest UDHR articles run to ~250 tokens in Arabic or Swahili

@@ -23,7 +23,7 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 
 class Reasoning:
     name = "reasoning"
-    version = "2"
+    version = "3"  # 3: math answers read by math_answer (hedges wrong, no last-number guess)
     description = "logic grid puzzles (2x2..6x6, unique solutions) + math (4 levels, exact answers), pooled"
     default_limit = 48
     max_tokens = 2048  # step-by-step work on a 6x6 grid before the JSON answer
