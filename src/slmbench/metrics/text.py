@@ -139,7 +139,8 @@ def base_language(lang: str) -> str:
 
 
 def bleu_tokenizer(lang: str) -> str:
-    """sacrebleu's own choice for a target language: what `BLEU(trg_lang=lang)` would use."""
+    """sacrebleu's own choice for a target language: what `BLEU(trg_lang=lang)` would use. Read from
+    the map its __init__ consults (2.x), not copied: the tests compare with BLEU(trg_lang=...)."""
     return BLEU._TOKENIZER_MAP.get(base_language(lang), BLEU.TOKENIZER_DEFAULT)
 
 
