@@ -168,14 +168,14 @@ def _pack(text: str, start: int, end: int, counter: TokenCounter, limit: int, le
             out += _pack(text, parts[i][0], parts[i][1], counter, limit, level + 1)
             i += 1
             continue
-        lo, hi, size = i + 1, len(parts), first  # the largest j with parts[i:j] within the limit
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            n = counter.count(text[parts[i][0] : parts[mid - 1][1]])
-            if n <= limit:
-                lo, size = mid, n
-            else:
-                hi = mid - 1
+        counts = {i + 1: first}
+
+        def fits(j: int, i: int = i) -> bool:
+            counts[j] = counts.get(j) or counter.count(text[parts[i][0] : parts[j - 1][1]])
+            return counts[j] <= limit
+
+        lo = _longest(fits, i + 1, len(parts))  # parts[i:lo] is the longest run within the limit
+        size = counts[lo]
         out.append((parts[i][0], parts[lo - 1][1], size))
         i = lo
     return out
@@ -185,14 +185,29 @@ def _characters(text: str, start: int, end: int, counter: TokenCounter, limit: i
     """The longest runs of characters within the limit (a run holds at least one character)."""
     out: list[tuple[int, int, int]] = []
     while start < end:
-        lo, hi = start + 1, end
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if counter.count(text[start:mid]) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        for s, e in trimmed(text, start, lo):
+        stop = _longest(lambda j, start=start: counter.count(text[start:j]) <= limit, start + 1, end)
+        for s, e in trimmed(text, start, stop):
             out.append((s, e, counter.count(text[s:e])))
-        start = lo
+        start = stop
     return out
+
+
+def _longest(fits: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The largest j in [lo, hi] with fits(j), fits being true up to some j and false after; lo
+    always counts as fitting. Galloping first (lo+1, lo+2, lo+4, ...), so every text counted is at
+    most about twice a chunk, however long the sentence: a binary search over the whole sentence
+    would count texts of its full length over HTTP."""
+    step = 1
+    while lo < hi:
+        probe = min(hi, lo + step)
+        if not fits(probe):
+            hi = probe - 1
+            break
+        lo, step = probe, step * 2
+    while lo < hi:  # now fits(lo) and not fits(hi + 1)
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
