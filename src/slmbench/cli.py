@@ -39,9 +39,10 @@ def user_errors() -> Iterator[None]:
 def eval_command(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (repeatable; one id at several URLs = replicas of one model).")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
+    vllm: Annotated[list[str] | None, typer.Option("--vllm", help="Start this model with vLLM on the GPU, flags from the plan (profile name or HF id; repeatable: one after another).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
-    limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
+    limit: Annotated[list[str] | None, typer.Option(help="Samples per task: N for every task, TASK=N for one (repeatable; default: each task's own).")] = None,
     target_ci_width: Annotated[float | None, typer.Option(help="Add samples until each headline 95% CI is at most this many points wide.")] = None,
     max_samples: Annotated[int | None, typer.Option(help="Cap per task for --target-ci-width (default 1000).")] = None,
     lengths: Annotated[str | None, typer.Option(help="Long-context lengths in tokens, e.g. 1k,2k,4k (default: the task's grid).")] = None,
@@ -49,13 +50,13 @@ def eval_command(
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling top_p (default 1).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Answer length cap (default: each task's own).")] = None,
+    max_tokens: Annotated[list[str] | None, typer.Option(help="Answer length cap: N for every task, TASK=N for one (repeatable; default: each task's own).")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for one answer (default: 300, longer for long answers: 60 + 0.25 per max token).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries on connection errors, 429 and 5xx.")] = None,
     samples: Annotated[int | None, typer.Option(help="Answers per problem for pass@k (coding tasks); needs --temperature > 0.")] = None,
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox", help="Run model-written code without bubblewrap (rlimits only).")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
-    config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: ./slmbench.toml if present).")] = None,
     parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
     ctx_per_slot: Annotated[int | None, typer.Option(help="llama.cpp context tokens per slot.")] = None,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
@@ -81,14 +82,18 @@ def eval_command(
         }
         models = [cfg.parse_model_flag(m) for m in model or []]
         models += [cfg.gguf_model(p) for p in gguf or []]
+        models += [cfg.vllm_model(v) for v in vllm or []]
         if not models and not conf.models:
             models = cfg.embedded_models()
         if models:
             conf.models = models
         conf.models = [m.model_copy(update=server_opts) if m.backend == "llamacpp" else m for m in conf.models]
+        limit_all, task_limits = cfg.parse_per_task_flag("--limit", limit or [])
+        max_tokens_all, task_max_tokens = cfg.parse_per_task_flag("--max-tokens", max_tokens or [])
         flags = {
-            "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
-            "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
+            "tasks": task, "limit": limit_all, "task_limits": task_limits or None, "seed": seed,
+            "concurrency": concurrency, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens_all,
+            "task_max_tokens": task_max_tokens or None, "timeout_s": timeout, "retries": retries, "out": out,
             "target_ci_width": target_ci_width, "max_samples": max_samples,
             "data": dict(cfg.parse_data_flag(d) for d in data) if data else None, "samples": samples,
             "unsafe_no_sandbox": unsafe_no_sandbox or None,
