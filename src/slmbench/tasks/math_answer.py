@@ -1,7 +1,7 @@
 """A model's final math answer, read conservatively, and its exact value when it is a plain number.
 
 Where the answer is read (the first that applies):
-1. the last complete `\\boxed{}` (or `\\fbox{}`). Several on that line: an "or" between them is a
+1. the last complete, non-empty `\\boxed{}` (or `\\fbox{}`). Several on that line: an "or" between them is a
    hedge, "," or "and" makes them one list answer ("2, 3"), other words leave the last one. A
    reply cut inside its last `\\boxed{` has no answer.
 2. the last answer phrase: "final answer is", "answer:", "answer is", "answer =", "答案是". Of the
@@ -109,7 +109,8 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
             i += 1
         if depth:
             return out, True
-        out.append((m.start(), i, text[m.end() : i - 1]))
+        if text[m.end() : i - 1].strip():  # "put it into \boxed{}": the prompt echoed, no answer
+            out.append((m.start(), i, text[m.end() : i - 1]))
     return out, False
 
 

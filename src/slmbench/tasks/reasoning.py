@@ -110,6 +110,9 @@ def score_math(target: str, text: str, cut: bool, thinks: int) -> Verdict:
             return Verdict(TRUNCATED, 0.0, "hit max_tokens before the final answer", parts)
         return Verdict(EXTRACTION_FAILED, 0.0, found.why, parts)
     raw_answer, how = found.text, found.how
+    last_value = raw_answer.rsplit("=", 1)[-1]
+    if math_equiv.plain_value(target) is not None and math_equiv.plain_value(last_value) is not None:
+        raw_answer = last_value.strip()  # "$\frac{1}{2} + 1 = 2$": a chain's last value, for a numeric gold
     if math_equiv.plain_value(target) is not None and not re.search(r"\d", raw_answer):
         return Verdict(EXTRACTION_FAILED, 0.0, f"{how} {raw_answer!r} is not a number", parts)
     same, decided = math_equiv.equivalent(target, raw_answer)
