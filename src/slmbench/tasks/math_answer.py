@@ -20,7 +20,8 @@ format failure counted apart). Candidates with one value ("4 or 4.0") are one an
 
 Values: Unicode minus (U+2212) and fullwidth digits read as ASCII; "1,234" and "1\\,234" are digit
 groups; a space between digits never joins them ("12 5" is not a number, "3 1/2" is the mixed
-number 7/2). tests/test_math_answers.py holds the table of cases, one rule each.
+number 7/2). Against a numeric gold, an equation chain ("$\\frac{1}{2} + 1 = 2$") is read as its
+last value (reasoning.score_math). tests/test_math_answers.py holds the table of cases, one rule each.
 """
 
 from __future__ import annotations
