@@ -276,6 +276,9 @@ def test_long_context_column_is_the_measured_effective_context(tmp_path):
     paths = write(report, tmp_path / "out", ("md", "html"))
     md = paths["md"].read_text()
     assert "2,048 tokens n=12" in md and "| none n=12 |" in md and "Long context, blind: none, scores 0.00" in md
+    # Effective context is no per-sample score: the paired row tests the needle accuracy, and says so.
+    row = next(line for line in md.splitlines() if line.startswith("| reader − blind (paired)"))
+    assert "accuracy, McNemar exact, n=12" in row and "+100.0" in row and " significant (" in row
     html = paths["html"].read_text()
     assert "Needle retrieval: reader / longcontext" in html and "Needle retrieval: blind / longcontext" in html
     # the table says "none" for blind: no bar elsewhere shows its long-context recall as a share

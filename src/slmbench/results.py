@@ -189,7 +189,9 @@ def to_markdown(results: Results) -> str:
         if notes.get("set"):
             lines.append(f"- {name} set: {notes['set']}")
         for direction, sigs in notes.get("signatures", {}).items():
-            lines.append(f"- {name} {direction} signatures: BLEU `{sigs['bleu']}`, chrF++ `{sigs['chrf']}`")
+            named = {"bleu": "BLEU", "chrf": "chrF++"}  # and e.g. bleu_intl: "BLEU intl"
+            lines.append(f"- {name} {direction} signatures: "
+                         + ", ".join(f"{named.get(k, k.replace('bleu_', 'BLEU '))} `{v}`" for k, v in sigs.items()))
     lines.append(f"- slmbench {man.get('slmbench')}")
     return "\n".join(lines) + "\n"
 

@@ -31,6 +31,9 @@ class Dimension:
     # (task, metric) in order of preference: the first one a model has is its score.
     sources: tuple[tuple[str, str], ...]
     unit: str = "%"  # "%" for shares 0..1 shown as percent; "tokens" for context lengths
+    # The metric the paired row tests when the column's own value is not a per-sample score
+    # (effective context): named in the row, so the test is never mistaken for the column's.
+    tested_metric: str | None = None
 
 
 # The reference layout: the five dimensions, then long context, text understanding's second
@@ -43,7 +46,8 @@ DIMENSIONS = (
     Dimension("multilingual", "Multilingual BLEU-4", "Multilingual", (("multilingual", "bleu"),)),
     # The effective context of the long-context tasks (longcontext, longcontext-32k, ...): their
     # results' extra, not a metric with an interval.
-    Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens"),
+    Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens",
+              tested_metric="accuracy"),
     Dimension("understanding", "Text understanding ROUGE-L", "Understanding", (("understanding", "rougeL"),)),
     Dimension("understanding_f1", "Text understanding F1", "Understanding F1", (("understanding", "extraction_f1"), ("understanding", "qa_f1"))),
     Dimension("structured", "Structured output", "Structured", (("structured", "valid_prompt"), ("structured", "valid_json_schema"))),
@@ -321,7 +325,7 @@ def pair_rows(table: dict[str, dict[str, Cell]], comparisons: list[dict[str, Any
         for d in DIMENSIONS:
             ca, cb = table[a].get(d.key), table[b].get(d.key)
             if ca and cb and (ca.task, ca.metric) == (cb.task, cb.metric):
-                c = by_key.get((ca.task, ca.metric, a, b))
+                c = by_key.get((ca.task, d.tested_metric or ca.metric, a, b))
                 if c is not None:
                     cells[d.key] = c
         if cells:
