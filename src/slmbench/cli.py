@@ -18,6 +18,21 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"slmbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Deploy, evaluate and compare small language models, on your own machine."""
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback."""
@@ -570,8 +585,70 @@ def _print_results(results: Any) -> None:
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
 
 
-def main() -> None:
-    app()
+def _command_words(argv: list[str]) -> list[str]:
+    """The leading command names of argv (`longdoc ask`), as far as they name real commands."""
+    import typer.main
+
+    words: list[str] = []
+    group: Any = typer.main.get_command(app)
+    for word in argv:
+        sub = getattr(group, "commands", {}).get(word)
+        if sub is None:
+            break
+        words.append(word)
+        group = sub
+    return words
+
+
+def _usage_line(exc: Any, argv: list[str] | None = None) -> str:
+    """Click's usage error as one line that names the flag and where the fix is."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "slmbench"
+    path = "slmbench" + path[path.index(" "):] if " " in path else "slmbench"
+    if path == "slmbench":  # an option's missing value is raised before the command's context exists
+        words = _command_words(argv if argv is not None else sys.argv[1:])
+        path = " ".join(["slmbench", *words])
+    message = " ".join(exc.format_message().split())  # "Did you mean" hints arrive on a second line
+    return f"error: {path}: {message.rstrip('.')}; see `{path} --help`"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: usage errors become one line on stderr (exit 2), never a box."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # the Click Typer vendors
+
+    _plain_flag_help()
+    try:
+        code = app(args=argv, prog_name="slmbench", standalone_mode=False)
+    except NoArgsIsHelpError:
+        code = 0  # Typer has printed the help
+    except UsageError as exc:
+        sys.stderr.write(_usage_line(exc, argv) + "\n")
+        code = 2
+    except typer.Abort:
+        sys.stderr.write("interrupted\n")
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _plain_flag_help() -> None:
+    """Help shows a value type only where a flag takes a value: `--quiet` is not `--quiet <bool>`,
+    and a repeatable `--task` takes one `<str>` each time, not a `<list[str]>`."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption, "_slmbench_help", False):
+        return
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if self.is_flag:
+            return None
+        label = shown(self, ctx)
+        if label and label.startswith("<list[") and label.endswith("]>"):
+            return "<" + label[6:-2] + ">"
+        return label
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperOption._slmbench_help = True  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
