@@ -33,11 +33,15 @@ def _root(
     """Deploy, evaluate and compare small language models, on your own machine."""
 
 
+RESUME = "answers received so far are stored; re-run the same command to resume"
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback."""
+def user_errors(kept: str = RESUME) -> Iterator[None]:
+    """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback.
+    Ctrl-C and SIGTERM say what was kept (`kept`) and exit 130 / 143."""
     from .errors import SlmbenchError
-    from .serving.process import raise_on_sigterm
+    from .serving.process import interrupted_by, interrupted_exit_code, raise_on_sigterm
 
     raise_on_sigterm()
     try:
@@ -46,8 +50,8 @@ def user_errors() -> Iterator[None]:
         sys.stderr.write(f"error: {exc}\n")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted: answers received so far are stored; re-run the same command to resume\n")
-        raise typer.Exit(130) from None
+        sys.stderr.write(f"{interrupted_by()}: {kept}\n")
+        raise typer.Exit(interrupted_exit_code()) from None
 
 
 @app.command("eval")
@@ -189,8 +193,10 @@ def perf_command(
         if baseline is not None and results.points:
             _print_compare(console, report.compare(baseline, results.to_dict()), [compare[0], results.run_dir])
         if results.status == "interrupted":
-            err.print(f"interrupted: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False, soft_wrap=True)
-            raise typer.Exit(130)
+            from .serving.process import interrupted_by, interrupted_exit_code
+
+            err.print(f"{interrupted_by()}: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False, soft_wrap=True)
+            raise typer.Exit(interrupted_exit_code())
 
 
 def _print_perf(console: Any, results: Any) -> None:
@@ -257,7 +263,7 @@ def longdoc_summarize(
     quiet: _QuietOpt = False,
 ) -> None:
     """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
-    with user_errors():
+    with user_errors(kept="nothing written; the summary was not finished"):
         from . import longdoc
 
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
@@ -286,7 +292,7 @@ def longdoc_ask(
     quiet: _QuietOpt = False,
 ) -> None:
     """Answer a question about a long document from its most relevant passages (BM25), best first."""
-    with user_errors():
+    with user_errors(kept="nothing written; the answer was not finished"):
         from . import longdoc
 
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
@@ -311,7 +317,7 @@ def longdoc_compare(
     out: Annotated[Path, typer.Option(help="Folder for the run folder (JSON + Markdown; `slmbench report` reads it).")] = Path("slmbench-runs/longdoc"),
 ) -> None:
     """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
-    with user_errors():
+    with user_errors(kept="the trials printed above are all that finished; no comparison was written"):
         from rich.console import Console
         from rich.table import Table
 
@@ -526,7 +532,11 @@ def serve(
         try:
             run_serve(opts, say=lambda line: print(line, flush=True))
         except KeyboardInterrupt:
-            print("stopped", flush=True)
+            from .serving.process import interrupted_exit_code, terminated
+
+            print("stopped" + (" (SIGTERM)" if terminated else ""), flush=True)
+            if terminated:
+                raise typer.Exit(interrupted_exit_code()) from None
 
 
 @app.command()

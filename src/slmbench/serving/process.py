@@ -148,10 +148,30 @@ def _stop_all() -> None:
         stop(proc, grace_s=2.0)
 
 
+terminated = False  # set when SIGTERM arrived: the exit code is then 143, not 130
+
+
 def raise_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so `finally` blocks (server stop, store flush) run."""
+    """SIGTERM does what Ctrl-C does (finally blocks run, what was measured is kept) and is
+    remembered, so the command exits 128 + 15 like a terminated process."""
 
     def handler(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+        global terminated
+        terminated = True
+        on_interrupt = signal.getsignal(signal.SIGINT)
+        if callable(on_interrupt) and on_interrupt is not signal.default_int_handler:
+            # asyncio's runner: cancels the main task, then raises KeyboardInterrupt, as for Ctrl-C
+            on_interrupt(signal.SIGINT, frame)
+            return
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def interrupted_exit_code() -> int:
+    """130 after Ctrl-C, 143 after SIGTERM."""
+    return 128 + signal.SIGTERM if terminated else 130
+
+
+def interrupted_by() -> str:
+    return "terminated (SIGTERM)" if terminated else "interrupted"
