@@ -1,7 +1,8 @@
 """tasks x models -> requests -> store -> scores -> results.
 
-Every answer is committed to the store as it arrives (group commits every ~100 ms), so a
-killed run loses at most the last 100 ms; a re-run sends only what the store lacks.
+Every answer is committed to the store as it arrives (group commits: an answer waits at most
+~100 ms, see COMMIT_EVERY_S), so a killed run loses at most the answers of that window; a
+re-run sends only what the store lacks.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from .progress import Observer, Quiet
 from .results import ModelResult, Results, SampleRecord, TaskResult
 from .serving import Endpoint, open_endpoint, preflight
 from .serving.models import embedded_gguf
-from .store import Store
+from .store import Store, StoreError
 from .tasks import TASKS, Sample, Task, known_tasks
-from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
+from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws  # noqa: F401
 
 STORE_FILE = "slmbench.sqlite"
 COMMIT_EVERY_S = 0.1
@@ -64,10 +65,11 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
     store = Store(out / STORE_FILE)
+    for dead in store.mark_dead_runs():
+        observer.message(f"run {dead} stopped without finishing (its process is gone): marked interrupted")
     run_id = new_run_id()
     run_dir = out / run_id
     run_dir.mkdir()
-    point_latest(out, run_id)
     results = Results(run_id, run_dir, "running", _manifest(settings, tasks, samples))
     for name, info in prepared.items():
         results.manifest["tasks"][name] |= info
@@ -91,6 +93,9 @@ def run(config: Config, observer: Observer | None = None) -> Results:
                     evaluate(tasks)
                     if settings.target_ci_width is not None:
                         _narrow(tasks, mine, settings, model_result, evaluate, observer)
+                    model_result.error = all_failed(model_result)
+            except StoreError:
+                raise  # the disk, not the model: the run stops
             except SlmbenchError as exc:
                 # One model failing must not cost the others their results.
                 results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
@@ -101,10 +106,49 @@ def run(config: Config, observer: Observer | None = None) -> Results:
         raise
     finally:
         observer.finish()
-        store.finish_run(run_id, results.status, results.manifest)
-        store.close()
-        results.write()
+        _finish(results, store, out)
     return results
+
+
+def _finish(results: Results, store: Store, out: Path) -> None:
+    """Files first, then the store's status: a run is never `complete` without its results.json.
+    While an exception is on its way out (a full disk), a second failure here must not hide it."""
+    failing = sys.exc_info()[1] is not None
+    steps = [results.write, lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
+    if any(m.tasks for m in results.models):  # `latest` is a run with results, never one that failed to start
+        steps.append(lambda: point_latest(out, results.run_id))
+    for step in steps:
+        try:
+            step()
+        except (OSError, SlmbenchError):
+            if not failing:
+                raise
+
+
+def all_failed(model: ModelResult) -> str | None:
+    """Why a model counts as failed when not one request it sent got an answer, else None."""
+    counts = Counter()
+    for t in model.tasks.values():
+        counts.update({k: v for k, v in t.counts.items()})
+    failed = counts[ERROR] + counts[TIMEOUT]
+    answered = sum(counts[v] for v in ANSWERED)
+    if failed == 0 or answered:
+        return None
+    kinds = failure_kinds([s for t in model.tasks.values() for s in t.samples])
+    first = next(iter(kinds.values()))
+    listed = ", ".join(f"{kind} {n}" for kind, (n, _) in kinds.items())
+    return f"every request failed ({listed}); e.g. {first[1]}"
+
+
+def failure_kinds(records: Iterable[SampleRecord]) -> dict[str, tuple[int, str]]:
+    """Failure kind -> (count, one example message), most frequent first."""
+    found: dict[str, list[Any]] = {}
+    for r in records:
+        if r.verdict in (ERROR, TIMEOUT):
+            kind, _, message = r.why.partition(": ")
+            entry = found.setdefault(kind, [0, message[:160]])
+            entry[0] += 1
+    return {k: (n, m) for k, (n, m) in sorted(found.items(), key=lambda kv: -kv[1][0])}
 
 
 def _evaluate_model(
@@ -218,7 +262,34 @@ async def _send(
     answers: dict[str, Completion],
     observer: Observer,
 ) -> None:
+    """Send todo; a managed server that dies is restarted (same arguments) and what it had not
+    answered is sent again, up to its restart limit."""
+    remaining = todo
+    while True:
+        died = await _send_round(ep, remaining, settings, store, run_id, answers, observer)
+        if not died:
+            return
+        server = ep.supervisor
+        observer.message(f"[yellow]{ep.name}: {server.death()}; restarting it "
+                         f"({server.restarts + 1} of at most {server.max_restarts})[/yellow]")  # fmt: skip
+        await asyncio.to_thread(server.restart)  # past the limit: a SlmbenchError, the model fails
+        remaining = [r for r in remaining if r.key not in answers]
+        if not remaining:
+            return
+
+
+async def _send_round(
+    ep: Endpoint,
+    todo: list[Request],
+    settings: EvalSettings,
+    store: Store,
+    run_id: str,
+    answers: dict[str, Completion],
+    observer: Observer,
+) -> bool:
+    """One pass over todo; True when the managed server died during it (its process exited)."""
     pending = iter(todo)
+    server = ep.supervisor
     retry = RetryPolicy(retries=settings.retries)
     timeout_s = request_timeout(settings, {r.task for r in todo})
     # One endpoint is a single replica: the same client either way.
@@ -229,20 +300,41 @@ async def _send(
         async def worker() -> None:
             for r in pending:
                 c = await client.complete(r.body)
+                if not c.ok and server is not None and not server.alive():
+                    return  # not the request's failure: it is sent again once the server is back
                 answers[r.key] = c
                 store.add_response(r.key, run_id, ep.name, r.body, c)
                 observer.done(c)
+                if store.pending_age() >= COMMIT_EVERY_S:
+                    store.flush()
 
         async def commit_regularly() -> None:
             while True:
-                await asyncio.sleep(COMMIT_EVERY_S)
-                store.flush()
+                await asyncio.sleep(COMMIT_EVERY_S / 2)
+                if store.pending_age() >= COMMIT_EVERY_S / 2:
+                    store.flush()
 
+        async def watch() -> None:
+            # The process's exit, not failed requests, says the server died: noticed within 50 ms.
+            while server.alive():
+                await asyncio.sleep(0.05)
+
+        workers = asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(todo)))))
         committer = asyncio.create_task(commit_regularly())
+        watcher = asyncio.create_task(watch()) if server is not None else None
         try:
-            await asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(todo)))))
+            done, _ = await asyncio.wait({workers, committer, *([watcher] if watcher else [])}, return_when=asyncio.FIRST_COMPLETED)
+            if committer in done:
+                committer.result()  # a store that cannot be written stops the run
+            if workers in done:
+                workers.result()
+                return watcher is not None and watcher.done()
+            return True  # the watcher: the server died
         finally:
-            committer.cancel()
+            running = [t for t in (workers, committer, watcher) if t is not None and not t.done()]
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
             store.flush()
 
 

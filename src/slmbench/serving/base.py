@@ -24,3 +24,5 @@ class Endpoint:
     command: tuple[str, ...] | None = None
     # More base URLs serving the same model; the client balances over base_url and these.
     replica_urls: tuple[str, ...] = ()
+    # The process.Supervised that started the server (None when attached): alive(), restart().
+    supervisor: Any = field(default=None, compare=False, repr=False)
