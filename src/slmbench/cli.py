@@ -577,7 +577,7 @@ def _print_results(results: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .results import TABLE_HEADER, table_rows
+    from .results import TABLE_HEADER, failure_lines, table_rows
 
     table = Table(*TABLE_HEADER, title=f"slmbench run {results.run_id} ({results.status})")
     for row in table_rows(results):
@@ -592,6 +592,8 @@ def _print_results(results: Any) -> None:
                 value = t.extra["effective_context"]
                 shown = f"{value} tokens" if value else "none"
                 console.print(f"{m.name} / {t.task}: effective context {shown} ({t.extra['effective_context_why']})", highlight=False)
+    for line in failure_lines(results):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
 
 

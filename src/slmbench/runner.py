@@ -30,7 +30,7 @@ from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_mo
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
-from .results import ModelResult, Results, SampleRecord, TaskResult
+from .results import ModelResult, Results, SampleRecord, TaskResult, failure_kinds
 from .serving import Endpoint, open_endpoint, preflight
 from .serving.models import embedded_gguf
 from .store import Store, StoreError
@@ -138,17 +138,6 @@ def all_failed(model: ModelResult) -> str | None:
     first = next(iter(kinds.values()))
     listed = ", ".join(f"{kind} {n}" for kind, (n, _) in kinds.items())
     return f"every request failed ({listed}); e.g. {first[1]}"
-
-
-def failure_kinds(records: Iterable[SampleRecord]) -> dict[str, tuple[int, str]]:
-    """Failure kind -> (count, one example message), most frequent first."""
-    found: dict[str, list[Any]] = {}
-    for r in records:
-        if r.verdict in (ERROR, TIMEOUT):
-            kind, _, message = r.why.partition(": ")
-            entry = found.setdefault(kind, [0, message[:160]])
-            entry[0] += 1
-    return {k: (n, m) for k, (n, m) in sorted(found.items(), key=lambda kv: -kv[1][0])}
 
 
 def _evaluate_model(
