@@ -117,7 +117,7 @@ def eval_command(
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise SlmbenchError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+            raise SlmbenchError(f"{_flag_name(str(first['loc'][0]))}: {first['msg']}") from None
 
         err = Console(stderr=True)
         results = run(conf, Quiet() if quiet else RichProgress(err))
@@ -128,6 +128,14 @@ def eval_command(
         print(f"report: {html}")
         if results.status != "complete":
             raise typer.Exit(1)
+
+
+# Settings whose flag is not the setting's name.
+_FLAGS = {"timeout_s": "--timeout", "tasks": "--task", "lengths": "--lengths", "data": "--data"}
+
+
+def _flag_name(setting: str) -> str:
+    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
 
 
 @app.command("perf")

@@ -40,9 +40,7 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
         hint = f"check ${spec.api_key_env}" if spec.api_key_env else "set api_key_env in slmbench.toml"
         raise SlmbenchError(f"{url} refused the request (HTTP {status}); {hint}")
     if status != 200 or not isinstance(body, dict):
-        raise SlmbenchError(
-            f"{url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
-        )
+        raise SlmbenchError(_models_refused(url, base, status))
     models = [m for m in body.get("data") or [] if isinstance(m, dict) and "id" in m]
     served = [m["id"] for m in models]
     wanted = spec.served or spec.name
@@ -61,3 +59,14 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
         max_context=info.get("max_model_len"),
         api_key=api_key,
     )
+
+
+def _models_refused(url: str, base: str, status: int) -> str:
+    """Why GET /models failed, with the fix that applies: a wrong path is not a failing server."""
+    if status == 200:
+        return f"{url} answered GET {base}/models with something other than a JSON model list; is it an OpenAI-compatible server?"
+    if status >= 500:
+        return f"{url} answered HTTP {status} (a server error) to GET {base}/models; check the server's log, or wait until it is ready"
+    if base.endswith("/v1"):
+        return f"{url} answered HTTP {status} to GET {base}/models; is this an OpenAI-compatible server, and is the path right?"
+    return f"{url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
