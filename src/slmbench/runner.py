@@ -188,10 +188,36 @@ def _evaluate_model(
 
 
 def _samples(task: Task, limit: int, settings: EvalSettings) -> list[Sample]:
-    samples = task.samples(limit, settings.seed, settings.data.get(task.name))
+    data = settings.data.get(task.name)
+    samples = task.samples(limit, settings.seed, data) if data else distinct_samples(task, limit, settings.seed)
     if getattr(task, "repeatable", False):  # pass@k tasks: --samples draws per problem
         samples = draws(samples, settings.samples, settings.seed)
     return samples
+
+
+def distinct_samples(task: Task, limit: int, seed: int) -> list[Sample]:
+    """The samples of `task.samples(limit)`, no prompt twice: a repeat is dropped and the generator
+    asked for more (sample i depends only on seed and i, so more samples extend the same
+    sequence). A number the generator cannot reach with distinct prompts is refused, naming the
+    most it made."""
+    samples = task.samples(limit, seed)
+    want, asked = len(samples), limit  # a task may make several samples per unit of --limit
+    for _ in range(4):
+        seen: set[bytes] = set()
+        unique = []
+        for sample in samples:
+            key = orjson.dumps([sample.messages, sample.params], option=orjson.OPT_SORT_KEYS)
+            if key not in seen:
+                seen.add(key)
+                unique.append(sample)
+        if len(unique) >= want:
+            return unique[:want]
+        asked += 2 * (want - len(unique)) * max(1, limit // max(1, want)) + 16
+        samples = task.samples(asked, seed)
+    raise SlmbenchError(
+        f"{task.name} makes only {len(unique):,} distinct samples of the {want:,} asked; pass a smaller --limit "
+        "(no prompt is counted twice)"
+    )
 
 
 def _narrow(
@@ -212,8 +238,11 @@ def _narrow(
             e = into.tasks[task.name].metrics[task.headline]
             if e.ci_low is None or e.ci_high is None or e.ci_high - e.ci_low <= target:
                 continue
-            limits[task.name] = min(settings.max_samples, 2 * limits[task.name])
-            more = _samples(task, limits[task.name], settings)
+            limits[task.name] = min(settings.max_samples, 2 * limits[task.name], getattr(task, "max_distinct", 1 << 62))
+            try:
+                more = _samples(task, limits[task.name], settings)
+            except SlmbenchError:  # no more distinct samples: the interval stays as wide as it is
+                continue
             if len(more) > len(samples[task.name]):  # at the cap, or a data set with no more rows
                 samples[task.name] = more
                 wide.append(task)
