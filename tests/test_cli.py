@@ -160,4 +160,6 @@ def test_kill_9_mid_run_then_rerun_sends_only_what_was_not_committed(tmp_path):
     assert task["requests"] == {"sent": total - committed, "cached": committed}
     assert task["counts"]["ok"] == total
     status = sqlite3.connect(db_path(out)).execute("SELECT status FROM runs ORDER BY created").fetchall()
-    assert status == [("running",), ("complete",)]  # the killed run never got to finish
+    # The killed run never finished; the next command that opened the store saw its process gone.
+    assert status == [("interrupted",), ("complete",)]
+    assert "stopped without finishing (its process is gone): marked interrupted" in result.stderr

@@ -89,7 +89,7 @@ def eval_command(
 
         from . import config as cfg
         from .errors import SlmbenchError
-        from .progress import Quiet, RichProgress
+        from .progress import RichProgress
         from .runner import run
 
         conf = cfg.load_config(config)
@@ -120,7 +120,7 @@ def eval_command(
             raise SlmbenchError(f"{_flag_name(str(first['loc'][0]))}: {first['msg']}") from None
 
         err = Console(stderr=True)
-        results = run(conf, Quiet() if quiet else RichProgress(err))
+        results = run(conf, _notes_only(err) if quiet else RichProgress(err))
         _print_results(results)
         from .report import load, write
 
@@ -128,6 +128,17 @@ def eval_command(
         print(f"report: {html}")
         if results.status != "complete":
             raise typer.Exit(1)
+
+
+def _notes_only(console: Any) -> Any:
+    """--quiet: no progress bar, but what the run has to say (a model failed, a server restarted) is said."""
+    from .progress import Quiet
+
+    class Notes(Quiet):
+        def message(self, text: str) -> None:
+            console.print(text, highlight=False, soft_wrap=True)
+
+    return Notes()
 
 
 # Settings whose flag is not the setting's name.
