@@ -36,6 +36,30 @@ def _root(
 RESUME = "answers received so far are stored; re-run the same command to resume"
 
 
+# One name and one default per flag across commands.
+PARALLEL = 4  # llama.cpp slots = requests in flight (ModelSpec's default too)
+_ContextOpt = Annotated[str | None, typer.Option("--context", help="llama.cpp: context tokens per slot, e.g. 4096 or 8K.")]
+_CtxAliasOpt = Annotated[str | None, typer.Option("--ctx-per-slot", hidden=True)]  # the old name, still accepted
+_ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.", min=1)]
+
+
+def _context(context: str | None, old_name: str | None, default: int | None = None) -> int | None:
+    """--context (or its old name --ctx-per-slot) in tokens: 4096, 8K, 32k."""
+    from .errors import SlmbenchError
+    from .plan import parse_tokens
+
+    given = context if context is not None else old_name
+    if given is None:
+        return default
+    try:
+        tokens = parse_tokens(given)
+    except SlmbenchError as exc:
+        raise SlmbenchError(f"--context: {exc}") from None
+    if tokens < 256:
+        raise SlmbenchError(f"--context must be at least 256 tokens (got {tokens}); pass e.g. --context 4096")
+    return tokens
+
+
 @contextmanager
 def user_errors(kept: str = RESUME) -> Iterator[None]:
     """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback.
@@ -75,8 +99,9 @@ def eval_command(
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox", help="Run model-written code without bubblewrap (rlimits only).")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
     config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,
-    parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
-    ctx_per_slot: Annotated[int | None, typer.Option(help="llama.cpp context tokens per slot.")] = None,
+    parallel: Annotated[int | None, typer.Option(help=f"llama.cpp parallel slots = requests in flight (default {PARALLEL}).", min=1)] = None,
+    context: _ContextOpt = None,
+    ctx_per_slot: _CtxAliasOpt = None,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
@@ -95,7 +120,7 @@ def eval_command(
         conf = cfg.load_config(config)
         server_opts: dict[str, Any] = {
             k: v
-            for k, v in {"parallel": parallel, "ctx_per_slot": ctx_per_slot, "threads": threads, "port": port, "llama_server": llama_server}.items()
+            for k, v in {"parallel": parallel, "ctx_per_slot": _context(context, ctx_per_slot), "threads": threads, "port": port, "llama_server": llama_server}.items()
             if v is not None
         }
         models = [cfg.parse_model_flag(m) for m in model or []]
@@ -151,8 +176,8 @@ def _flag_name(setting: str) -> str:
 
 @app.command("perf")
 def perf_command(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL.")] = None,
-    gguf: Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable: one run per model).")] = None,
+    gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable: one run per model).")] = None,
     concurrency: Annotated[str | None, typer.Option(help="Closed-loop points: requests in flight, e.g. 1,2,4 (default 1,2,4 unless --rate).")] = None,
     rate: Annotated[str | None, typer.Option(help="Open-loop points: requests/s, e.g. 0.5,1.")] = None,
     burstiness: Annotated[float, typer.Option(help="Open loop: gamma shape of arrivals (1 = Poisson, <1 burstier).")] = 1.0,
@@ -172,7 +197,7 @@ def perf_command(
     seed: Annotated[int, typer.Option(help="Seed for prompts and arrivals.")] = 0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one streamed answer.")] = 300.0,
     out: Annotated[Path, typer.Option(help="Folder for the store and run folders.")] = Path("slmbench-runs"),
-    parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots (default: the largest concurrency).")] = None,
+    parallel: Annotated[int | None, typer.Option(help=f"llama.cpp parallel slots (default {PARALLEL}, or the largest concurrency if more).", min=1)] = None,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
@@ -196,10 +221,12 @@ def perf_command(
         baseline = report.load_run(compare[0]) if compare else None
         if model and gguf:
             raise SlmbenchError("pass --model or --gguf, not both")
-        spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
+        specs = [cfg.parse_model_flag(m) for m in model or []] + [cfg.gguf_model(g) for g in gguf or []] or [cfg.embedded_model()]
+        if len(specs) > 1 and (compare or port):
+            raise SlmbenchError("--compare and --port apply to one model; pass one --model or --gguf with them")
         server_opts = {"parallel": parallel, "threads": threads, "port": port, "llama_server": llama_server}
-        if spec.backend == "llamacpp":
-            spec = spec.model_copy(update={k: v for k, v in server_opts.items() if v is not None})
+        specs = [s.model_copy(update={k: v for k, v in server_opts.items() if v is not None}) if s.backend == "llamacpp" else s
+                 for s in specs]  # fmt: skip
         settings = PerfSettings(
             concurrency=parse_list(concurrency, int, "--concurrency"), rates=parse_list(rate, float, "--rate"),
             burstiness=burstiness, requests=requests, duration_s=duration, warmup=warmup,
@@ -207,8 +234,11 @@ def perf_command(
             slo=parse_slo(slo or []), repeats=repeats, seed=seed, timeout_s=timeout, ignore_eos=ignore_eos, out=out,
             bandwidth_gbs=bandwidth, peak_tflops=peak_tflops,
         )  # fmt: skip
-        results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False, soft_wrap=True))
-        _print_perf(console, results)
+        for spec in specs:  # one run (and one perf.json) per model, in turn: they must not share the CPU or GPU
+            results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False, soft_wrap=True))
+            _print_perf(console, results)
+            if results.status == "interrupted":
+                break
         if baseline is not None and results.points:
             _print_compare(console, report.compare(baseline, results.to_dict()), [compare[0], results.run_dir])
         if results.status == "interrupted":
@@ -251,8 +281,6 @@ app.add_typer(longdoc_app, name="longdoc")
 
 _ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (default: the embedded model).")]
 _GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
-_CtxOpt = Annotated[int, typer.Option(help="llama.cpp context tokens per slot (started servers only).")]
-_ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.")]
 _ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (default: as large as the context allows).")]
 _QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
@@ -277,8 +305,9 @@ def longdoc_summarize(
     overlap: Annotated[int, typer.Option(help="Tokens of whole sentences repeated between chunks.")] = 64,
     summary_tokens: Annotated[int, typer.Option(help="Max tokens of each partial summary.")] = 256,
     final_tokens: Annotated[int, typer.Option(help="Max tokens of the final summary.")] = 512,
-    ctx_per_slot: _CtxOpt = 4096,
-    parallel: _ParallelOpt = 4,
+    context: _ContextOpt = "4096",
+    ctx_per_slot: _CtxAliasOpt = None,
+    parallel: _ParallelOpt = PARALLEL,
     quiet: _QuietOpt = False,
 ) -> None:
     """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
@@ -288,7 +317,7 @@ def longdoc_summarize(
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
                                     final_tokens=final_tokens, concurrency=parallel)  # fmt: skip
         text, result, budget, err = _run_longdoc(
-            file, _longdoc_model(model, gguf, parallel), ctx_per_slot, quiet,
+            file, _longdoc_model(model, gguf, parallel), _context(context, ctx_per_slot), quiet,
             lambda text, ep, budget, observer: longdoc.summarize(text, ep, budget, title=file.name, settings=settings, observer=observer),
         )  # fmt: skip
         print(result.text)
@@ -307,7 +336,8 @@ def longdoc_ask(
     chunk_tokens: _ChunkOpt = None,
     passages: Annotated[int, typer.Option(help="Most relevant passages to put in the prompt.")] = 4,
     final_tokens: Annotated[int, typer.Option(help="Max tokens of the answer.")] = 384,
-    ctx_per_slot: _CtxOpt = 4096,
+    context: _ContextOpt = "4096",
+    ctx_per_slot: _CtxAliasOpt = None,
     quiet: _QuietOpt = False,
 ) -> None:
     """Answer a question about a long document from its most relevant passages (BM25), best first."""
@@ -316,7 +346,7 @@ def longdoc_ask(
 
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
         _, result, _, err = _run_longdoc(
-            file, _longdoc_model(model, gguf, 1), ctx_per_slot, quiet,
+            file, _longdoc_model(model, gguf, 1), _context(context, ctx_per_slot), quiet,
             lambda text, ep, budget, observer: longdoc.ask(text, question, ep, budget, settings=settings, observer=observer),
         )  # fmt: skip
         print(result.text)
@@ -332,7 +362,7 @@ def longdoc_compare(
     limit: Annotated[int, typer.Option(help="Needle documents (spread over the lengths).")] = 6,
     max_tokens: Annotated[int, typer.Option(help="Max tokens of each answer.")] = 64,
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size for the anchored and map-reduce strategies.")] = 512,
-    parallel: _ParallelOpt = 2,
+    parallel: _ParallelOpt = PARALLEL,
     out: Annotated[Path, typer.Option(help="Folder for the run folder (JSON + Markdown; `slmbench report` reads it).")] = Path("slmbench-runs/longdoc"),
 ) -> None:
     """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
@@ -402,8 +432,9 @@ def chat(
     host: Annotated[str, typer.Option(help="Interface the chat listens on; anything but loopback needs --password-auth.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Chat port (default: a free one).", min=1, max=65535)] = None,
     password_auth: Annotated[bool, typer.Option("--password-auth", help="Require a login; slmbench generates and prints the password.")] = False,
-    ctx_per_slot: Annotated[int, typer.Option(help="llama.cpp context tokens per slot for models started here.", min=256)] = 8192,
-    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots (concurrent chats) for models started here.", min=1)] = 2,
+    context: _ContextOpt = "8192",
+    ctx_per_slot: _CtxAliasOpt = None,
+    parallel: _ParallelOpt = PARALLEL,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
 ) -> None:
     """Chat in the browser (Chainlit) with the embedded model or any endpoint; Ctrl-C stops it."""
@@ -416,6 +447,7 @@ def chat(
         from .serving import open_endpoint, preflight
 
         check_host(host, password_auth)  # before minutes of model start-up
+        ctx = _context(context, ctx_per_slot)
         specs = [cfg.parse_model_flag(m) for m in model or []] + [cfg.gguf_model(p) for p in gguf or []]
         specs = [s.model_copy(update={"parallel": parallel, "llama_server": llama_server}) if s.backend == "llamacpp" else s
                  for s in specs or [cfg.embedded_model()]]  # fmt: skip
@@ -424,7 +456,7 @@ def chat(
         try:
             with ExitStack() as stack:
                 log_dir = cache_dir() / "chat-logs"  # kept: a start-up error points into it
-                endpoints = [stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot)) for s in specs]
+                endpoints = [stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx)) for s in specs]
                 server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth))
                 raise server.wait()
         except KeyboardInterrupt:
@@ -437,11 +469,15 @@ def tasks() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .config import TASK_ALIASES
     from .tasks import TASKS
 
-    table = Table("task", "version", "samples", "max tokens", "what")
+    aliases: dict[str, list[str]] = {}
+    for alias, name in TASK_ALIASES.items():
+        aliases.setdefault(name, []).append(alias)
+    table = Table("task", "also", "version", "samples", "max tokens", "what")
     for name, t in sorted(TASKS.items()):
-        table.add_row(name, t.version, str(t.default_limit), str(t.max_tokens), t.description)
+        table.add_row(name, ", ".join(aliases.get(name, [])), t.version, str(t.default_limit), str(t.max_tokens), t.description)
     Console().print(table)
 
 
@@ -505,6 +541,12 @@ def plan(
             return
         device = planner.cpu(cpu_ram) if cpu_ram is not None else planner.find_gpu(gpu or "rtx4090")
         result = planner.plan(planner.make_request(profile, device, **options))
+        if not result.fits and ctx is None and result.max_context >= 1024:
+            # As `serve` does: without --context, the largest context that fits, said so.
+            smaller = planner.round_context(result.max_context)
+            print(f"{profile.name}'s native {profile.context:,} tokens do not fit {device.name}; "
+                  f"planning for {smaller:,}, the largest that fits (pass --context to choose)")  # fmt: skip
+            result = planner.plan(planner.make_request(profile, device, **(options | {"context": smaller})))
         print("\n".join(planner.describe(result)))
         if not result.fits:
             raise SlmbenchError(planner.miss_message(result))
@@ -520,7 +562,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: a free one).")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     context: Annotated[str | None, typer.Option(help="llama.cpp: tokens per slot; vLLM: --max-model-len (default: largest that fits).")] = None,
-    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots.")] = 4,
+    ctx_per_slot: _CtxAliasOpt = None,
+    parallel: _ParallelOpt = PARALLEL,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
     gpu: Annotated[str | None, typer.Option(help="vLLM: plan for this GPU (default: detected with nvidia-smi).")] = None,
@@ -537,13 +580,12 @@ def serve(
 ) -> None:
     """Start a model server and say when it is ready; Ctrl-C stops it."""
     with user_errors():
-        from .plan import parse_tokens
         from .serving.launch import ServeOptions
         from .serving.launch import serve as run_serve
 
         opts = ServeOptions(
             model=model, backend=backend, name=name, gguf=gguf, url=url, api_key_env=api_key_env, port=port,
-            host=host, context=parse_tokens(context) if context else None, parallel=parallel, threads=threads,
+            host=host, context=_context(context, ctx_per_slot), parallel=parallel, threads=threads,
             llama_server=llama_server, gpu=gpu, weights=weights, kv_dtype=kv_dtype,
             gpu_memory_utilization=gpu_memory_utilization, tp=tp, dp=dp, hub=hub, detach=detach, dry_run=dry_run,
             ready_timeout_s=ready_timeout,
