@@ -706,21 +706,26 @@ def main(argv: list[str] | None = None) -> None:
 def _plain_flag_help() -> None:
     """Help shows a value type only where a flag takes a value: `--quiet` is not `--quiet <bool>`,
     and a repeatable `--task` takes one `<str>` each time, not a `<list[str]>`."""
-    from typer.core import TyperOption
+    from typer.core import TyperArgument, TyperOption
 
     if getattr(TyperOption, "_slmbench_help", False):
         return
-    shown = TyperOption.display_type_rich
 
-    def display_type_rich(self: Any, ctx: Any) -> str | None:
-        if self.is_flag:
-            return None
-        label = shown(self, ctx)
-        if label and label.startswith("<list[") and label.endswith("]>"):
-            return "<" + label[6:-2] + ">"
+    def element(label: str | None) -> str | None:
+        if label and label.startswith("<list[") and "]>" in label:
+            inner = label[6 : label.index("]>")]
+            return "<" + ("path" if inner == "Path" else inner) + ">" + label[label.index("]>") + 2 :]
         return label
 
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    for cls in (TyperOption, TyperArgument):
+        shown = cls.display_type_rich
+
+        def display_type_rich(self: Any, ctx: Any, shown: Any = shown) -> str | None:
+            if getattr(self, "is_flag", False):
+                return None
+            return element(shown(self, ctx))
+
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
     TyperOption._slmbench_help = True  # type: ignore[attr-defined]
 
 
