@@ -98,8 +98,12 @@ def run(config: Config, observer: Observer | None = None) -> Results:
             except StoreError:
                 raise  # the disk, not the model: the run stops
             except SlmbenchError as exc:
-                # One model failing must not cost the others their results.
-                results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
+                # One model failing must not cost the others their results (nor its own so far).
+                started = next((m for m in results.models if m.name == spec.name), None)
+                if started is None:
+                    results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
+                else:
+                    started.error = str(exc)
                 observer.message(f"[red]{spec.name}: {exc}[/red]")
         results.status = "partial" if any(m.error for m in results.models) else "complete"
     except BaseException:
