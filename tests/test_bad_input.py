@@ -61,7 +61,7 @@ BAD = [
     ("eval --model m=http://127.0.0.1:{dead}/v1 --out {out}", REFUSED, ["cannot reach", "fix the URL"]),
     ("eval --model scripted={url} -t arithmetic --limit 5000 --out {out}", REFUSED, ["at most 4,960 distinct samples", "--limit 4960"]),
     ("eval --model scripted={url} -t arithmetic --lengths 1k --out {out}", REFUSED, ["--lengths", "longcontext"]),
-    ("eval --port {busy} --out {out}", REFUSED, [f"in use", "--port"]),
+    ("eval --port {busy} --out {out}", REFUSED, ["in use", "--port"]),
     ("eval --model scripted={url} --out {dir}/doc.txt/runs", REFUSED, ["cannot write to the output folder", "--out"]),
     ("perf --concurrency 0 --out {out}", REFUSED, ["--concurrency must be at least 1"]),
     ("perf --rate -1 --out {out}", REFUSED, ["--rate must be above 0"]),

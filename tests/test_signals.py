@@ -11,8 +11,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 from helpers import db_path, gold_arithmetic
 
+from slmbench.errors import PortInUse
 from slmbench.scripted import ScriptedServer
 from slmbench.serving.llamacpp import ensure_port_free
 
@@ -77,9 +79,5 @@ def test_a_port_whose_server_just_stopped_is_free_at_once():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        try:
+        with pytest.raises(PortInUse, match="in use"):  # a port someone listens on is still refused
             ensure_port_free(busy.getsockname()[1])
-        except Exception as exc:  # a port someone listens on is still refused
-            assert "in use" in str(exc)
-        else:
-            raise AssertionError("a listening port was called free")

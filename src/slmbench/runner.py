@@ -36,7 +36,7 @@ from .serving import Endpoint, open_endpoint, preflight
 from .serving.models import embedded_gguf
 from .store import Store, StoreError
 from .tasks import TASKS, Sample, Task, known_tasks
-from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws  # noqa: F401
+from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
 
 STORE_FILE = "slmbench.sqlite"
 COMMIT_EVERY_S = 0.1
