@@ -76,3 +76,20 @@ def test_sigterm_to_serve_stops_the_server_says_so_and_exits_143(tmp_path):
         proc.wait(60)
         assert proc.returncode == 143
         assert not alive(server)
+
+
+def test_a_truncated_gguf_fails_its_model_and_latest_stays_on_the_last_good_run(tmp_path, oracle):
+    from helpers import run_cli
+
+    from slmbench.serving.models import embedded_gguf
+
+    out = tmp_path / "runs"
+    good = run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q")
+    assert good.returncode == 0, good.stderr
+    last_good = (out / "latest").resolve()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(embedded_gguf().read_bytes()[: 2 << 20])  # a download that stopped at 2 MiB
+    bad = run_cli("eval", "--gguf", str(cut), "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "could not load" in bad.stderr and "complete GGUF" in bad.stderr
+    assert (out / "latest").resolve() == last_good

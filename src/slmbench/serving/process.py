@@ -161,7 +161,8 @@ class Supervised:
         self._respawn()
 
     def _respawn(self) -> None:
-        raise NotImplementedError
+        """Start the same command again and wait until ready (servers that can, override this)."""
+        raise ServerDied(f"{self.death()}; slmbench cannot restart it. Log: {self.log_path}")
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
