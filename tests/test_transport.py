@@ -96,3 +96,26 @@ def test_an_error_share_above_the_threshold_is_printed_after_the_table(tmp_path)
         result = run_cli("eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "20",
                          "--out", str(tmp_path), timeout=120)  # fmt: skip
     assert "requests failed" not in result.stdout
+
+
+def test_the_models_hint_fits_the_url(tmp_path):
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"boom")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        result = run_cli("eval", "--model", f"m=http://127.0.0.1:{httpd.server_address[1]}/v1", "--out", str(tmp_path))
+    finally:
+        httpd.shutdown()
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "HTTP 500 to GET /models (a server error)" in result.stderr and "ending in /v1" not in result.stderr

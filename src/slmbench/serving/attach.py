@@ -64,9 +64,9 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
 def _models_refused(url: str, base: str, status: int) -> str:
     """Why GET /models failed, with the fix that applies: a wrong path is not a failing server."""
     if status == 200:
-        return f"{url} answered GET {base}/models with something other than a JSON model list; is it an OpenAI-compatible server?"
+        return f"{url} answered GET /models with something other than a JSON model list; is it an OpenAI-compatible server?"
     if status >= 500:
-        return f"{url} answered HTTP {status} (a server error) to GET {base}/models; check the server's log, or wait until it is ready"
+        return f"{url} answered HTTP {status} to GET /models (a server error); check the server's log, or wait until it is ready"
     if base.endswith("/v1"):
-        return f"{url} answered HTTP {status} to GET {base}/models; is this an OpenAI-compatible server, and is the path right?"
+        return f"{url} answered HTTP {status} to GET /models at {base}/models; is this an OpenAI-compatible server, and is the path right?"
     return f"{url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
