@@ -120,7 +120,8 @@ def _finish(results: Results, store: Store, out: Path) -> None:
     While an exception is on its way out (a full disk), a second failure here must not hide it."""
     failing = sys.exc_info()[1] is not None
     steps = [results.write, lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
-    if any(m.tasks for m in results.models):  # `latest` is a run with results, never one that failed to start
+    # `latest`: a run that reached a model (finished or not), never one whose every model failed to start.
+    if any(m.tasks or m.error is None for m in results.models):
         steps.append(lambda: point_latest(out, results.run_id))
     for step in steps:
         try:
