@@ -10,6 +10,10 @@ from slmbench.tasks.arithmetic import LEVEL_1_EXPRESSIONS, Arithmetic
 
 
 def keys(samples):
+    return [orjson.dumps([s.messages, s.params, s.meta], option=orjson.OPT_SORT_KEYS, default=str) for s in samples]
+
+
+def prompts(samples):
     return [orjson.dumps([s.messages, s.params], option=orjson.OPT_SORT_KEYS) for s in samples]
 
 
@@ -34,6 +38,10 @@ def test_other_generators_give_distinct_prompts(name):
     samples = distinct_samples(TASKS[name], limit, 0)
     assert len(samples) == len(TASKS[name].samples(limit, 0))  # as many as the task makes for this limit
     assert len(set(keys(samples))) == len(samples)
+    if name == "structured":  # one request asked in prompt mode and scored again in repair mode
+        assert len(set(prompts(samples))) == len(samples) * 2 // 3
+    else:
+        assert len(set(prompts(samples))) == len(samples)
 
 
 def test_a_generator_with_repeats_has_them_replaced_not_counted():

@@ -212,7 +212,8 @@ def distinct_samples(task: Task, limit: int, seed: int) -> list[Sample]:
         seen: set[bytes] = set()
         unique = []
         for sample in samples:
-            key = orjson.dumps([sample.messages, sample.params], option=orjson.OPT_SORT_KEYS)
+            # The same request scored another way (structured: prompt and repair modes) is not a repeat.
+            key = orjson.dumps([sample.messages, sample.params, sample.meta], option=orjson.OPT_SORT_KEYS, default=str)
             if key not in seen:
                 seen.add(key)
                 unique.append(sample)
