@@ -103,7 +103,7 @@ def test_the_models_hint_fits_the_url(tmp_path):
     import threading
 
     class Failing(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the http.server API
+        def do_GET(self):
             self.send_response(500)
             self.end_headers()
             self.wfile.write(b"boom")
