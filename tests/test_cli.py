@@ -53,7 +53,7 @@ def test_port_in_use(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        result = run_cli("eval", "--port", str(port), "--out", str(tmp_path))
+        result = run_cli("eval", "-m", "smollm2-135m", "--port", str(port), "--out", str(tmp_path))
     assert_one_line_error(result, f"port {port}", "in use", "--port")
 
 

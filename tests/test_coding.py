@@ -7,6 +7,7 @@ import importlib.resources
 import inspect
 import json
 import re
+import sqlite3
 from itertools import combinations
 from math import comb
 from pathlib import Path
@@ -187,6 +188,9 @@ def test_oracle_passes_every_humaneval_and_original_problem(tmp_path):
     assert complexity.value is not None and complexity.value >= 1
     sandbox = results.manifest["tasks"]["coding"]["sandbox"]
     assert sandbox["mode"] == "bwrap" and "warning" not in sandbox
+    # which bounds held every sample, and the seccomp filter
+    assert sandbox["bounds"].startswith(("cgroup v1", "cgroup v2", "rlimits, single process")) and "1024 MB" in sandbox["bounds"]
+    assert sandbox["seccomp"].startswith("on ") and sandbox["result_max_bytes"] == 1 << 20
     md = (results.run_dir / "results.md").read_text()
     assert "per 100 lines" in md and "- coding: code ran in a bwrap sandbox" in md
 
@@ -362,3 +366,54 @@ def test_data_tasks_need_their_data_and_a_missing_file_is_one_line(tmp_path):
     result = run_cli("eval", "--task", "livecodebench", "--data", f"livecodebench={tmp_path / 'none.jsonl'}", "--out", str(tmp_path))
     assert result.returncode == 1 and result.stderr.startswith("error: cannot read LiveCodeBench data")
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_scoring_returns_at_once_and_kills_the_sandboxes(tmp_path):
+    """Every answer sleeps forever: Ctrl-C during scoring must not wait for the wall limits."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def sandboxes(root):
+        """Pidfds of the processes below root that run as the sandbox (bubblewrap and what it runs)."""
+        found, children = {}, {}
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit():
+                    children.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+        todo = list(children.get(root, []))
+        while todo:
+            pid = todo.pop()
+            todo += children.get(pid, [])
+            try:
+                if b"bwrap" in Path(f"/proc/{pid}/cmdline").read_bytes() or Path(f"/proc/{pid}/ns/pid").resolve() != Path("/proc/self/ns/pid").resolve():
+                    found[pid] = os.pidfd_open(pid)
+            except OSError:
+                pass
+        return found
+
+    with ScriptedServer(lambda body: "```python\nimport time\ntime.sleep(10**6)\n```") as server:
+        cli = subprocess.Popen([sys.executable, "-m", "slmbench.cli", "eval", "--model", f"scripted={server.url}", "--task", "coding",
+                                "--limit", "6", "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline, running = time.monotonic() + 60, {}
+        while len(running) < 2 and time.monotonic() < deadline and cli.poll() is None:
+            time.sleep(0.1)
+            running = sandboxes(cli.pid)
+        assert len(running) >= 2, "no sandbox ever ran"
+        time.sleep(0.5)  # the programs are asleep now
+        start = time.monotonic()
+        cli.send_signal(signal.SIGINT)
+        _, stderr = cli.communicate(timeout=30)
+        seconds = time.monotonic() - start
+    assert cli.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    print(f"Ctrl-C returned in {seconds:.2f} s")
+    assert seconds < 2, seconds
+    import select
+
+    assert all(select.select([fd], [], [], 1)[0] for fd in running.values())  # every sandbox process has ended
+    with sqlite3.connect(tmp_path / "slmbench.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 6  # the answers are kept

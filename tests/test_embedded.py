@@ -27,7 +27,7 @@ FAST = ["--max-tokens", "24", "--parallel", "2"]
 
 @pytest.fixture(scope="module")
 def embedded():
-    gguf = embedded_gguf()
+    gguf = embedded_gguf("gemma-3-270m")
     return find_llama_server(), gguf, gguf_sha256(gguf)
 
 
@@ -65,7 +65,7 @@ def test_server_starts_ready_with_gemma_template_and_stops(embedded, tmp_path):
 
 def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("eval", "-t", "arithmetic", "--limit", "4", *FAST, "--out", str(out))
+    result = run_cli("eval", "-m", "gemma-3-270m", "-t", "arithmetic", "--limit", "4", *FAST, "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "gemma-3-270m" in result.stdout and "arithmetic" in result.stdout
     run_dir = (out / "latest").resolve()
@@ -78,7 +78,7 @@ def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
     assert (run_dir / "logs" / "gemma-3-270m.llama-server.log").stat().st_size > 0
     assert "| gemma-3-270m | arithmetic |" in (run_dir / "results.md").read_text()
 
-    again = run_cli("eval", "-t", "arithmetic", "--limit", "4", *FAST, "--out", str(out))
+    again = run_cli("eval", "-m", "gemma-3-270m", "-t", "arithmetic", "--limit", "4", *FAST, "--out", str(out))
     assert again.returncode == 0, again.stderr
     task2 = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]["arithmetic"]
     assert task2["requests"] == {"sent": 0, "cached": 4}
@@ -86,7 +86,7 @@ def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
 
 
 def _start_and_wait_for_answers(out, n):
-    args = [sys.executable, "-m", "slmbench.cli", "eval", "-t", "arithmetic", "--limit", "40", *FAST, "--out", str(out), "-q"]
+    args = [sys.executable, "-m", "slmbench.cli", "eval", "-m", "gemma-3-270m", "-t", "arithmetic", "--limit", "40", *FAST, "--out", str(out), "-q"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -126,7 +126,7 @@ def test_kill_9_takes_the_server_down_too(tmp_path):
 
 def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("eval", "--task", "instruction", "--task", "structured", "--limit", "3", *FAST, "--out", str(out))
+    result = run_cli("eval", "-m", "gemma-3-270m", "--task", "instruction", "--task", "structured", "--limit", "3", *FAST, "--out", str(out))
     assert result.returncode == 0, result.stderr
     tasks = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]
     assert set(tasks) == {"instruction", "structured"}
@@ -166,7 +166,7 @@ def test_reasoning_suites_on_the_real_model(tmp_path):
 def test_understanding_and_multilingual_suites_on_the_real_model(tmp_path):
     out = tmp_path / "runs"
     started = time.monotonic()
-    result = run_cli("eval", "--task", "understanding", "--task", "multilingual", "--limit", "1", "--max-tokens", "32",
+    result = run_cli("eval", "-m", "gemma-3-270m", "--task", "understanding", "--task", "multilingual", "--limit", "1", "--max-tokens", "32",
                      "--parallel", "2", "--timeout", "1200", "--out", str(out), timeout=1700)  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads((out / "latest" / "results.json").read_text())
@@ -195,7 +195,7 @@ def test_understanding_and_multilingual_suites_on_the_real_model(tmp_path):
 def test_coding_suite_on_the_real_model_runs_its_code_in_the_sandbox(tmp_path):
     out = tmp_path / "runs"
     args = ["--limit", "2", "--max-tokens", "128", "--parallel", "2", "--timeout", "1200", "--out", str(out)]
-    result = run_cli("eval", "--task", "coding", *args, timeout=1400)
+    result = run_cli("eval", "-m", "gemma-3-270m", "--task", "coding", *args, timeout=1400)
     assert result.returncode == 0, result.stderr
     assert "coding" in result.stdout and "pass@1" in result.stdout
     data = json.loads((out / "latest" / "results.json").read_text())

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 import slmbench
 from slmbench.client import Completion
@@ -147,3 +148,74 @@ def test_ifeval_rows_with_unusable_kwargs_are_refused_at_load(tmp_path):
     bad.write_text('{"key": 7, "prompt": "x", "instruction_id_list": ["combination:repeat_prompt"], "kwargs": [{"prompt_to_repeat": ""}]}\n')
     with pytest.raises(SlmbenchError, match="line 1 is not an IFEval row .prompt_to_repeat must be set"):
         load_ifeval(str(bad))
+
+
+# -- repeated ids and IFEval's accounting ----------------------------------------------------
+
+REPEATED_IDS = FIXTURES / "ifeval_repeated_ids.jsonl"
+
+
+def test_a_row_repeating_an_id_scores_every_copy():
+    # google/IFEval 3407: capital words "at least 1" and "less than 5".
+    row = next(s for s in load_ifeval(str(REPEATED_IDS)) if s.id == "3407")
+    assert row.meta["types"] == ["change_case:capital_word_frequency"] * 2
+    lower = task.score(row, answer("the riddle of the night, all lowercase."))
+    assert lower.parts["strict:0:change_case:capital_word_frequency"] == 0.0
+    assert lower.parts["strict:1:change_case:capital_word_frequency"] == 1.0
+    assert (lower.parts["strict"], lower.parts["loose"], lower.parts["completeness"]) == (0.0, 0.0, 0.5)
+    shouting = task.score(row, answer("THE BIG RED DOG RUNS FAST"))  # 6 capital words: the second copy fails
+    assert shouting.parts["strict:0:change_case:capital_word_frequency"] == 1.0
+    assert (shouting.parts["strict"], shouting.parts["loose"]) == (0.0, 0.0)
+    assert task.score(row, answer("I am the RIDDLE. SOLVE me.")).verdict == "ok"
+    metrics = task.metrics([_record(row, lower), _record(row, shouting)])
+    assert metrics["instruction_strict"].n == 4 and metrics["instruction_strict"].value == 0.5
+    assert metrics["type:change_case:capital_word_frequency"].n == 4
+
+
+def _record(sample, verdict, status=None):
+    from slmbench.results import SampleRecord
+
+    return SampleRecord(id=sample.id, prompt="p", answer="a", target=sample.target, verdict=status or verdict.verdict,
+                        score=verdict.score, why="", finish_reason="stop", latency_s=0.1, prompt_tokens=1,
+                        completion_tokens=1, cached=False, meta=sample.meta, parts={} if status else verdict.parts)  # fmt: skip
+
+
+def test_ifeval_counts_unanswered_prompts_as_failed_and_shows_how_many(tmp_path):
+    by_prompt = {s.target["prompt"]: RESPONSES[int(s.id)]["good"] for s in load_ifeval(str(IFEVAL_FILE))}
+    with ScriptedServer(lambda body: by_prompt[body["messages"][-1]["content"]], script=[400, 400]) as server:
+        model = ModelSpec(name="scripted", backend="attach", url=server.url, served="scripted")
+        config = Config(eval=EvalSettings(data={"ifeval": str(IFEVAL_FILE)}))
+        results = slmbench.evaluate([model], ["ifeval"], out=tmp_path, config=config)
+    result = results.models[0].tasks["ifeval"]
+    assert result.counts["error"] == 2 and result.counts["ok"] == 6
+    # IFEval's accounting: the two prompts without an answer are failures, in n.
+    assert (result.metrics["prompt_strict"].value, result.metrics["prompt_strict"].n) == (0.75, 8)
+    assert (result.metrics["prompt_loose"].value, result.metrics["prompt_loose"].n) == (0.75, 8)
+    lost = sum(len(r.target["instructions"]) for r in result.samples if r.verdict == "error")
+    assert result.metrics["instruction_strict"].n == 12 and result.metrics["instruction_strict"].value == (12 - lost) / 12
+    assert sum(e.n for name, e in result.metrics.items() if name.startswith("type:")) == 12
+    # ... and over answered prompts only, beside them.
+    assert (result.metrics["prompt_strict_answered"].value, result.metrics["prompt_strict_answered"].n) == (1.0, 6)
+    assert result.extra == {"accounting": "ifeval", "unanswered_failed": 2}
+    md = (results.run_dir / "results.md").read_text()
+    assert "| scripted | ifeval | prompt_strict | 75.0 [40.9, 92.9] | 8 (incl. 2 unanswered) | 6 | 0 | 0 | 0 | 2 |" in md
+    assert "`ifeval` keeps IFEval's own accounting" in md
+    data = json.loads((results.run_dir / "results.json").read_text())["models"][0]["tasks"]["ifeval"]
+    assert data["metrics"]["prompt_strict"]["n"] == 8 and data["extra"]["unanswered_failed"] == 2
+
+
+def test_cli_table_shows_ifeval_n_with_the_unanswered(tmp_path):
+    by_prompt = {s.target["prompt"]: RESPONSES[int(s.id)]["good"] for s in load_ifeval(str(IFEVAL_FILE))}
+    with ScriptedServer(lambda body: by_prompt[body["messages"][-1]["content"]], script=[400]) as server:
+        result = run_cli("eval", "--model", f"scripted={server.url}", "--task", "ifeval", "--data", f"ifeval={IFEVAL_FILE}",
+                         "--out", str(tmp_path), timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "8 (incl. 1" in result.stdout and "unanswered)" in result.stdout
+
+
+def test_generated_suite_leaves_unanswered_samples_out_of_n(tmp_path):
+    with ScriptedServer(lambda body: "", script=[400]) as server:
+        model = ModelSpec(name="scripted", backend="attach", url=server.url, served="scripted")
+        result = slmbench.evaluate([model], ["instruction"], limit=3, out=tmp_path).models[0].tasks["instruction"]
+    assert result.counts["error"] == 1 and result.metrics["prompt_strict"].n == 2
+    assert "prompt_strict_answered" not in result.metrics and result.extra == {}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.model
 
 
 def test_haystacks_are_sized_exactly_with_the_served_tokenizer(tmp_path):
-    gguf = embedded_gguf()
+    gguf = embedded_gguf("gemma-3-270m")
     server = LlamaCppServer(name="gemma", binary=find_llama_server(), gguf=gguf, gguf_sha256=gguf_sha256(gguf),
                             log_path=tmp_path / "s.log", parallel=1, ctx_per_slot=2048, chat_template="gemma")  # fmt: skip
     with server as ep:
@@ -37,7 +37,7 @@ def test_haystacks_are_sized_exactly_with_the_served_tokenizer(tmp_path):
 
 
 def test_eval_longcontext_end_to_end_skips_what_the_slot_cannot_hold(tmp_path):
-    result = run_cli("eval", "--task", "longcontext", "--lengths", "512,1k,2k", "--limit", "3", "--max-tokens", "16",
+    result = run_cli("eval", "-m", "gemma-3-270m", "--task", "longcontext", "--lengths", "512,1k,2k", "--limit", "3", "--max-tokens", "16",
                      "--ctx-per-slot", "1024", "--parallel", "1", "--out", str(tmp_path), "-q", timeout=1800)  # fmt: skip
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "latest" / "results.json").read_text())

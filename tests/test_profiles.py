@@ -10,8 +10,31 @@ from slmbench.profiles import builtin, from_config, get_profile, resolve
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 
 
-def test_builtin_profiles_are_the_five_models():
-    assert set(builtin()) == {"qwen3-4b", "llama3-8b", "mistral-7b", "phi3-mini", "gemma-3-270m"}
+def test_builtin_profiles_are_the_six_models():
+    assert set(builtin()) == {"qwen3-4b", "llama3-8b", "mistral-7b", "phi3-mini", "gemma-3-270m", "smollm2-135m"}
+    assert [p.name for p in builtin().values() if p.embedded] == ["gemma-3-270m", "smollm2-135m"]
+
+
+@pytest.mark.parametrize("name", ["smollm2-135m", "gemma-3-270m"])
+def test_embedded_profiles_agree_with_their_gguf_metadata(name):
+    """The architecture numbers of an embedded model's profile are the ones its GGUF declares."""
+    from slmbench.perf.limit import _read_header
+    from slmbench.serving.models import embedded_gguf
+
+    with open(embedded_gguf(name), "rb") as f:
+        meta, _ = _read_header(f)
+    arch = meta["general.architecture"]
+    p = get_profile(name)
+    heads = meta[f"{arch}.attention.head_count"]
+    assert (p.layers, p.hidden, p.intermediate, heads, p.kv_heads) == (
+        meta[f"{arch}.block_count"], meta[f"{arch}.embedding_length"], meta[f"{arch}.feed_forward_length"],
+        p.heads, meta[f"{arch}.attention.head_count_kv"],
+    )  # fmt: skip
+    assert p.head_dim == meta.get(f"{arch}.attention.key_length", p.hidden // heads)
+    assert p.context == meta[f"{arch}.context_length"] and p.rope_theta == meta[f"{arch}.rope.freq_base"]
+    assert p.vocab == meta.get(f"{arch}.vocab_size", p.vocab)
+    # The instruct GGUF carries its own chat template; the base model's needs llama.cpp's built-in one.
+    assert ("tokenizer.chat_template" in meta) == (p.chat_template is None)
 
 
 def test_qwen3_4b_profile_matches_its_config_and_card():
@@ -23,7 +46,7 @@ def test_qwen3_4b_profile_matches_its_config_and_card():
     assert "Qwen3-4B-Instruct-2507-Q4_K_M.gguf" in p.gguf.files.values()
 
 
-@pytest.mark.parametrize("name", ["llama3-8b", "mistral-7b", "phi3-mini", "gemma-3-270m", "qwen3-4b"])
+@pytest.mark.parametrize("name", ["llama3-8b", "mistral-7b", "phi3-mini", "gemma-3-270m", "qwen3-4b", "smollm2-135m"])
 def test_published_parameter_counts_equal_the_count_from_the_shapes(name):
     """The shapes in each profile add up to its published parameter count (Qwen3 and Gemma 3
     add per-head q/k norms, which the generic count leaves out)."""

@@ -53,7 +53,7 @@ def test_two_real_llama_cpp_replicas(tmp_path):
     from slmbench.serving.llamacpp import LlamaCppServer
     from slmbench.serving.models import embedded_gguf, gguf_sha256
 
-    gguf = embedded_gguf()
+    gguf = embedded_gguf("gemma-3-270m")
     common = {"binary": find_llama_server(), "gguf": gguf, "gguf_sha256": gguf_sha256(gguf), "parallel": 2,
               "ctx_per_slot": 512, "threads": 1, "chat_template": "gemma"}  # fmt: skip
     one = LlamaCppServer(name="gemma", log_path=tmp_path / "a.log", **common)

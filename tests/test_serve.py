@@ -104,7 +104,7 @@ def test_a_failed_vllm_start_prints_the_fix(fake_vllm):
 def test_vllm_in_the_foreground_ready_then_ctrl_c(fake_vllm):
     with stopped_after(start_cli("serve", "qwen3-4b", "--backend", "vllm", "--gpu", "rtx4090", "--context", "32K", env=fake_vllm)) as proc:
         ready = read_until(proc, "ready: ", timeout=60)
-        assert ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM," in ready
+        assert ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM 0.10.1.1, " in ready  # the version from GET /version
         assert read_until(proc, "  vLLM KV cache: 88,112 tokens", timeout=10).rstrip().endswith("(plan: 89,959 tokens for one sequence)")
         url = ready.split(" at ")[1].split(" ")[0]
         caps = probe(url, "qwen3-4b", timeout_s=10)

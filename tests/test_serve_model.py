@@ -16,7 +16,7 @@ from slmbench.serving.models import embedded_gguf, gguf_sha256
 
 pytestmark = pytest.mark.model
 
-SMALL = ["--parallel", "2", "--context", "1024"]
+SMALL = ["gemma-3-270m", "--parallel", "2", "--context", "1024"]
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def state(tmp_path):
 
 @pytest.fixture(scope="module")
 def embedded_server(tmp_path_factory):
-    gguf = embedded_gguf()
+    gguf = embedded_gguf("gemma-3-270m")
     server = LlamaCppServer(name="gemma", binary=find_llama_server(), gguf=gguf, gguf_sha256=gguf_sha256(gguf),
                             log_path=tmp_path_factory.mktemp("logs") / "s.log", parallel=2, ctx_per_slot=1024,
                             chat_template="gemma")  # fmt: skip

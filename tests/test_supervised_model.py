@@ -34,7 +34,7 @@ def healthy(port: int) -> bool:
 
 def test_kill_9_of_llama_server_mid_eval_restarts_it_and_answers_every_sample(tmp_path):
     out = tmp_path / "runs"
-    proc = start_cli("eval", "-t", "arithmetic", "--limit", str(TOTAL), "--concurrency", "4", "--parallel", "4",
+    proc = start_cli("eval", "--model", "smollm2-135m", "-t", "arithmetic", "--limit", str(TOTAL), "--concurrency", "4", "--parallel", "4",
                      "--max-tokens", "24", "--out", str(out), "-q")  # fmt: skip
     with stopped_after(proc):
         deadline = time.monotonic() + 600

@@ -80,11 +80,12 @@ def user_errors(kept: str = RESUME) -> Iterator[None]:
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable; one id at several URLs = replicas of one model).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (repeatable; one id at several URLs = replicas of one model).")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable).")] = None,
+    vllm: Annotated[list[str] | None, typer.Option("--vllm", help="Start this model with vLLM on the GPU, flags from the plan (profile name or HF id; repeatable: one after another).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Task to run (repeatable); see `slmbench tasks`.")] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data for a task: TASK=PATH or TASK=hub (repeatable).")] = None,
-    limit: Annotated[int | None, typer.Option(help="Samples per task (default: each task's own).")] = None,
+    limit: Annotated[list[str] | None, typer.Option(help="Samples per task: N for every task, TASK=N for one (repeatable; default: each task's own).")] = None,
     target_ci_width: Annotated[float | None, typer.Option(help="Add samples until each headline 95% CI is at most this many points wide.")] = None,
     max_samples: Annotated[int | None, typer.Option(help="Cap per task for --target-ci-width (default 1000).")] = None,
     lengths: Annotated[str | None, typer.Option(help="Long-context lengths in tokens, e.g. 1k,2k,4k (default: the task's grid).")] = None,
@@ -92,13 +93,13 @@ def eval_command(
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0).")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling top_p (default 1).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Answer length cap (default: each task's own).")] = None,
+    max_tokens: Annotated[list[str] | None, typer.Option(help="Answer length cap: N for every task, TASK=N for one (repeatable; default: each task's own).")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds to wait for one answer (default: 300, longer for long answers: 60 + 0.25 per max token).")] = None,
     retries: Annotated[int | None, typer.Option(help="Retries on connection errors, 429 and 5xx.")] = None,
     samples: Annotated[int | None, typer.Option(help="Answers per problem for pass@k (coding tasks); needs --temperature > 0.")] = None,
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox", help="Run model-written code without bubblewrap (rlimits only).")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
-    config: Annotated[Path | None, typer.Option(help="Config file (default: ./slmbench.toml if present).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: ./slmbench.toml if present).")] = None,
     parallel: Annotated[int | None, typer.Option(help=f"llama.cpp parallel slots = requests in flight (default {PARALLEL}).", min=1)] = None,
     context: _ContextOpt = None,
     ctx_per_slot: _CtxAliasOpt = None,
@@ -107,7 +108,7 @@ def eval_command(
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Evaluate models on tasks; by default the embedded Gemma 3 270M on llama.cpp."""
+    """Evaluate models on tasks; by default the two embedded models (SmolLM2-135M-Instruct, Gemma 3 270M) on llama.cpp."""
     with user_errors():
         from pydantic import ValidationError
         from rich.console import Console
@@ -125,14 +126,18 @@ def eval_command(
         }
         models = [cfg.parse_model_flag(m) for m in model or []]
         models += [cfg.gguf_model(p) for p in gguf or []]
+        models += [cfg.vllm_model(v) for v in vllm or []]
         if not models and not conf.models:
-            models = [cfg.embedded_model()]
+            models = cfg.embedded_models()
         if models:
             conf.models = models
         conf.models = [m.model_copy(update=server_opts) if m.backend == "llamacpp" else m for m in conf.models]
+        limit_all, task_limits = cfg.parse_per_task_flag("--limit", limit or [])
+        max_tokens_all, task_max_tokens = cfg.parse_per_task_flag("--max-tokens", max_tokens or [])
         flags = {
-            "tasks": task, "limit": limit, "seed": seed, "concurrency": concurrency, "temperature": temperature,
-            "top_p": top_p, "max_tokens": max_tokens, "timeout_s": timeout, "retries": retries, "out": out,
+            "tasks": task, "limit": limit_all, "task_limits": task_limits or None, "seed": seed,
+            "concurrency": concurrency, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens_all,
+            "task_max_tokens": task_max_tokens or None, "timeout_s": timeout, "retries": retries, "out": out,
             "target_ci_width": target_ci_width, "max_samples": max_samples,
             "data": dict(cfg.parse_data_flag(d) for d in data) if data else None, "samples": samples,
             "unsafe_no_sandbox": unsafe_no_sandbox or None,
@@ -176,7 +181,7 @@ def _flag_name(setting: str) -> str:
 
 @app.command("perf")
 def perf_command(
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (repeatable: one run per model).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m); repeatable: one run per model.")] = None,
     gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable: one run per model).")] = None,
     concurrency: Annotated[str | None, typer.Option(help="Closed-loop points: requests in flight, e.g. 1,2,4 (default 1,2,4 unless --rate).")] = None,
     rate: Annotated[str | None, typer.Option(help="Open-loop points: requests/s, e.g. 0.5,1.")] = None,
@@ -279,7 +284,7 @@ def _print_compare(console: Any, rows: list[dict[str, Any]], runs: list[Path]) -
 longdoc_app = typer.Typer(help="Long documents: map-reduce summaries and anchored answers within the model's context.", no_args_is_help=True)
 app.add_typer(longdoc_app, name="longdoc")
 
-_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL (default: the embedded model).")]
+_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).")]
 _GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
 _ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (default: as large as the context allows).")]
 _QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -485,16 +490,17 @@ def tasks() -> None:
 def setup(
     llama_server: Annotated[Path | None, typer.Option(help="Use this llama-server instead of building one.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
 ) -> None:
-    """Prepare the embedded default: build llama-server, assemble the GGUF, install the UDHR texts (each once)."""
+    """Prepare the embedded default: build llama-server, find the embedded GGUFs, install the UDHR texts (each once)."""
     with user_errors():
         from .serving.build import find_llama_server
-        from .serving.models import embedded_gguf, gguf_sha256
+        from .serving.models import EMBEDDED_MODELS, embedded_gguf, gguf_sha256
         from .tasks.multilingual import install_udhr
 
         binary = find_llama_server(llama_server)
-        gguf = embedded_gguf()
         print(f"llama-server: {binary}")
-        print(f"embedded model: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
+        for name in EMBEDDED_MODELS:
+            gguf = embedded_gguf(name)
+            print(f"embedded model {name}: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
         print(f"UDHR translation smoke set: {install_udhr()}")
 
 
@@ -554,7 +560,7 @@ def plan(
 
 @app.command()
 def serve(
-    model: Annotated[str, typer.Argument(help="Profile name or HF id (default: the embedded Gemma 3 270M).")] = "gemma-3-270m",
+    model: Annotated[str, typer.Argument(help="Profile name or HF id (default: the embedded SmolLM2-135M-Instruct).")] = "smollm2-135m",
     backend: Annotated[str, typer.Option(help="llamacpp (CPU, GGUF), vllm (NVIDIA GPU) or attach (a running endpoint).")] = "llamacpp",
     gguf: Annotated[Path | None, typer.Option(help="llama.cpp: a local GGUF to serve.")] = None,
     url: Annotated[str | None, typer.Option(help="attach: the endpoint's base URL (.../v1).")] = None,

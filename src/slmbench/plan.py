@@ -73,6 +73,7 @@ GPUS: dict[str, Device] = {
         Device("a10g", "A10G 24 GB", 23028 * MiB, 600),
         Device("l4", "L4 24 GB", 23034 * MiB, 300),
         Device("a100-40g", "A100 40 GB", 40960 * MiB, 1555),
+        Device("l40s", "L40S 48 GB", 46068 * MiB, 864),
         Device("a100-80g", "A100 80 GB", 81920 * MiB, 2039),
         Device("h100", "H100 80 GB", 81559 * MiB, 3350),
         Device("h200", "H200 141 GB", 143771 * MiB, 4800),

@@ -164,9 +164,10 @@ def table_rows(results: Results) -> list[list[str]]:
             continue
         for t in m.tasks.values():
             e = t.metrics[t.headline]
-            rows.append(
-                [m.name, t.task, t.headline, format_estimate(e), str(e.n), *(str(t.counts.get(c, 0)) for c in VERDICTS)]
-            )
+            n = str(e.n)
+            if t.extra.get("accounting") == "ifeval":  # IFEval's n: prompts without an answer failed, in n
+                n += f" (incl. {t.extra['unanswered_failed']} unanswered)"
+            rows.append([m.name, t.task, t.headline, format_estimate(e), n, *(str(t.counts.get(c, 0)) for c in VERDICTS)])
     return rows
 
 
@@ -187,6 +188,11 @@ def to_markdown(results: Results) -> str:
     ]
     if failed := failure_lines(results):
         lines += ["", "## Failed requests", "", *(f"- {line}" for line in failed)]
+    if any(t.extra.get("accounting") == "ifeval" for m in results.models for t in m.tasks.values()):
+        lines.append(
+            "\n`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) fails "
+            "every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out."
+        )
     for m in results.models:
         for t in m.tasks.values():
             if len(t.metrics) > 1:

@@ -27,13 +27,12 @@ import orjson
 from . import __version__, tokens
 from .client import TIMEOUT as TIMEOUT_KIND
 from .client import Completion, ReplicaClient, RetryPolicy
-from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_model, merge_replicas
+from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
 from .results import ModelResult, Results, SampleRecord, TaskResult, failure_kinds
 from .serving import Endpoint, open_endpoint, preflight
-from .serving.models import embedded_gguf
 from .store import Store, StoreError
 from .tasks import TASKS, Sample, Task, known_tasks
 from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
@@ -56,12 +55,12 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     settings = config.eval
     check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
     tasks = _configure([TASKS[name] for name in settings.tasks], settings)
-    models = merge_replicas(config.models or [embedded_model()])
+    models = merge_replicas(config.models or embedded_models())
     _check_unique_names(models)
     out = prepare_out(settings.out)
     for spec in models:
         preflight(spec)
-    samples = {t.name: _samples(t, settings.limit or t.default_limit, settings) for t in tasks}
+    samples = {t.name: _samples(t, settings.limit_for(t), settings) for t in tasks}
     # Task set-up that can fail (e.g. the code sandbox) fails here, before any server starts.
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
@@ -79,8 +78,9 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     try:
         for spec in models:
             try:
-                with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message) as ep:
-                    budget = tokens.probe(ep)
+                with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message,
+                                   db=store.db, all_cached=lambda ep: _all_cached(ep, tasks, samples, settings, store)) as ep:  # fmt: skip
+                    budget = ep.budget if ep.budget is not None else tokens.probe(ep)
                     results.manifest["models"][spec.name] = endpoint_manifest(spec, ep) | {"tokens": budget.describe()}
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
@@ -193,6 +193,18 @@ def _evaluate_model(
     store.save_sample_results(rows)
 
 
+def _all_cached(ep: Endpoint, tasks: list[Task], samples: dict[str, list[Sample]], settings: EvalSettings, store: Store) -> bool:
+    """Whether the store holds every answer this endpoint would be asked for (then a server
+    that is not running yet need not start)."""
+    if settings.target_ci_width is not None:
+        return False  # more samples may be drawn once these are scored
+    identity = orjson.dumps(ep.identity, option=orjson.OPT_SORT_KEYS)
+    fitted = _fit(tasks, samples, ep.budget, settings)
+    keys = {_request(ep, identity, t, s, settings).key for t in tasks for s in fitted[t.name]
+            if _over_context(ep.budget, t, s, settings)[1] is None}  # fmt: skip
+    return len(store.cached(list(keys))) == len(keys)
+
+
 def _samples(task: Task, limit: int, settings: EvalSettings) -> list[Sample]:
     data = settings.data.get(task.name)
     samples = task.samples(limit, settings.seed, data) if data else distinct_samples(task, limit, settings.seed)
@@ -238,7 +250,7 @@ def _narrow(
     """--target-ci-width: double the samples of tasks whose headline interval is still too wide
     (generated samples extend the same sequence, so earlier answers are reused from the store)."""
     target = (settings.target_ci_width or 100.0) / 100
-    limits = {t.name: settings.limit or t.default_limit for t in tasks}
+    limits = {t.name: settings.limit_for(t) for t in tasks}
     while True:
         wide = []
         for task in tasks:
@@ -265,7 +277,7 @@ def _request(ep: Endpoint, identity: bytes, task: Task, sample: Sample, settings
         {
             "model": ep.model,
             "messages": sample.messages,
-            "max_tokens": settings.max_tokens or task.max_tokens,
+            "max_tokens": settings.max_tokens_for(task),
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "seed": settings.seed,
@@ -411,7 +423,7 @@ def _over_context(budget: tokens.Budget, task: Task, sample: Sample, settings: E
     if sample.meta.get("skip_reason"):
         return None, sample.meta["skip_reason"]
     try:
-        return budget.check(sample.messages, settings.max_tokens or task.max_tokens)
+        return budget.check(sample.messages, settings.max_tokens_for(task))
     except tokens.TokenizerError as exc:
         raise SlmbenchError(f"cannot count tokens for a long request: {exc}") from None
 
@@ -427,7 +439,7 @@ def _skipped_record(sample: Sample, counted: int | None, reason: str) -> SampleR
 def _fit(tasks: list[Task], samples: dict[str, list[Sample]], budget: tokens.Budget, settings: EvalSettings) -> dict[str, list[Sample]]:
     """Tasks that size prompts in tokens (long context) re-size them with this endpoint's tokenizer."""
     return {
-        t.name: t.fit(samples[t.name], budget, settings.max_tokens or t.max_tokens) if hasattr(t, "fit") else samples[t.name]
+        t.name: t.fit(samples[t.name], budget, settings.max_tokens_for(t)) if hasattr(t, "fit") else samples[t.name]
         for t in tasks
     }
 
@@ -474,13 +486,13 @@ def request_timeout(settings: EvalSettings, tasks: Iterable[Task]) -> float:
     prompt at ~30 tokens/s, and a request may wait for another slot's prompt first."""
     if settings.timeout_s is not None:
         return settings.timeout_s
-    longest = max((settings.max_tokens or t.max_tokens for t in tasks), default=0)
+    longest = max((settings.max_tokens_for(t) for t in tasks), default=0)
     prompt = max((t.context_tokens for t in tasks), default=0)
     return max(300.0, 60.0 + 0.25 * longest + 0.25 * max(0, prompt - 2048))
 
 
 def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:
-    need = max(t.context_tokens + (settings.max_tokens or t.max_tokens) for t in tasks)
+    need = max(t.context_tokens + (settings.max_tokens_for(t)) for t in tasks)
     return max(1024, 1 << (need - 1).bit_length())  # a power of two at least 1024
 
 
@@ -526,6 +538,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "max_tokens": settings.max_tokens,
+            "task_max_tokens": settings.task_max_tokens,
             "seed": settings.seed,
         },
         "client": {
@@ -534,7 +547,7 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             "retries": settings.retries,
         },
         "tasks": {
-            t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens or t.max_tokens}
+            t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens_for(t)}
             | ({"data": settings.data[t.name]} if t.name in settings.data else {})
             # Tasks may describe their samples (e.g. the set's label, sacrebleu signatures).
             | ({"notes": t.notes(samples[t.name])} if hasattr(t, "notes") else {})
@@ -557,9 +570,11 @@ def endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
     }
     if ep.replica_urls:
         info["replicas"] = [ep.base_url, *ep.replica_urls]
+    if ep.command:
+        info["command"] = list(ep.command)
     if spec.backend == "llamacpp":
-        info |= {"gguf": str(spec.gguf) if spec.gguf else "embedded", "parallel": spec.parallel}
-        gguf = Path(spec.gguf) if spec.gguf else embedded_gguf()
+        info |= {"gguf": str(spec.gguf) if spec.gguf else f"embedded ({spec.name})", "parallel": spec.parallel}
+        gguf = spec.model_file()
         info["quantisation"] = _quantisation(gguf.name)
         info["model_bytes"] = gguf.stat().st_size
     return info

@@ -19,7 +19,6 @@ from ..config import ModelSpec
 from ..errors import SlmbenchError
 from ..runner import STORE_FILE, endpoint_manifest, new_run_id, point_latest, prepare_out, run_async
 from ..serving import Endpoint, open_endpoint, preflight
-from ..serving.models import embedded_gguf
 from ..store import Store
 from . import prompts as P
 from .limit import Hardware, ModelGeometry, ceilings, gguf_geometry, host_hardware
@@ -365,7 +364,7 @@ def _limits(spec: ModelSpec, settings: PerfSettings, say: Say) -> tuple[ModelGeo
     """Geometry from the served GGUF; bandwidth and FLOP/s measured here (or given)."""
     if spec.backend != "llamacpp":
         return None, None  # an attached server's weights and hardware are not known here
-    geometry = gguf_geometry(spec.gguf or embedded_gguf(), spec.name)
+    geometry = gguf_geometry(spec.model_file(), spec.name)
     say("measuring this host's memory bandwidth and FLOP/s for the physical limit ...")
     hw = host_hardware(geometry.weight_bytes, spec.threads)
     if settings.bandwidth_gbs or settings.peak_tflops:

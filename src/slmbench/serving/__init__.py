@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,10 @@ def preflight(spec: ModelSpec) -> None:
     if spec.backend == "attach":
         attach(spec)
         return
+    if spec.backend == "vllm":
+        from .vllm_eval import preflight_vllm
+
+        preflight_vllm(spec)
     if spec.gguf is not None:
         check_gguf(spec.gguf)
     if spec.llama_server is not None:
@@ -31,13 +36,28 @@ def preflight(spec: ModelSpec) -> None:
 
 @contextmanager
 def open_endpoint(
-    spec: ModelSpec, *, log_dir: Path, ctx_per_slot: int, say: Callable[[str], None] = print
+    spec: ModelSpec,
+    *,
+    log_dir: Path,
+    ctx_per_slot: int,
+    say: Callable[[str], None] = print,
+    db: sqlite3.Connection | None = None,
+    all_cached: Callable[[Endpoint], bool] | None = None,
 ) -> Iterator[Endpoint]:
-    """A ready endpoint for the model; a server started here is stopped on every exit path."""
+    """A ready endpoint for the model; a server started here is stopped on every exit path.
+
+    vLLM: `db` (the run store) keeps each launch's identity and token counts, and a model for
+    which `all_cached(endpoint)` holds is not started at all."""
     if spec.backend == "attach":
         yield attach(spec)
         return
-    gguf = spec.gguf if spec.gguf is not None else embedded_gguf()
+    if spec.backend == "vllm":
+        from .vllm_eval import vllm_endpoint
+
+        with vllm_endpoint(spec, log_dir=log_dir, say=say, db=db, all_cached=all_cached) as endpoint:
+            yield endpoint
+        return
+    gguf = spec.model_file()
     server = LlamaCppServer(
         name=spec.name,
         binary=find_llama_server(spec.llama_server, say=say),

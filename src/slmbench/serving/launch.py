@@ -21,7 +21,7 @@ Say = Callable[[str], None]
 
 @dataclass
 class ServeOptions:
-    model: str = "gemma-3-270m"
+    model: str = "smollm2-135m"
     backend: str = "llamacpp"
     name: str | None = None
     gguf: Path | None = None
@@ -103,7 +103,7 @@ def llamacpp_server(opts: ServeOptions, say: Say) -> tuple[Any, str, str]:
                 f"{profile.name} has no local GGUF; download one (e.g. {file} from {repo}) and pass --gguf PATH, "
                 "or use --backend vllm on a GPU"
             )
-        gguf, name, template = embedded_gguf(), opts.name or profile.name, profile.chat_template
+        gguf, name, template = embedded_gguf(profile.name), opts.name or profile.name, profile.chat_template
     if opts.port is not None:
         ensure_port_free(opts.port)
     server = LlamaCppServer(

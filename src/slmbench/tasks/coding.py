@@ -32,7 +32,7 @@ from ..client import Completion
 from ..errors import SlmbenchError
 from ..metrics.passk import pass_at_k
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from ..sandbox import Limits, Outcome, Sandbox, open_sandbox
+from ..sandbox import RESULT_MAX, Limits, Outcome, Sandbox, open_sandbox
 from ..sandbox.driver import decode
 from . import code_data
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
@@ -78,29 +78,39 @@ class Coding:
         ]
 
     def prepare(self, settings: Any) -> dict[str, Any]:
-        """Check the sandbox before any model is started; what it says goes into the manifest."""
+        """Check the sandbox before any model is started; what it says (and which bounds are in
+        force: a cgroup per sample or the single-process fallback) goes into the manifest."""
         self.sandbox = open_sandbox(unsafe=settings.unsafe_no_sandbox)
         limits = self.limits
-        return {"sandbox": self.sandbox.describe() | {"cpu_s": limits.cpu_s, "wall_s": limits.wall_s,
-                "memory_mb": limits.memory_mb, "processes": limits.processes, "output_mb": limits.output_mb}}  # fmt: skip
+        return {"sandbox": self.sandbox.describe(limits) | {"cpu_s": limits.cpu_s, "wall_s": limits.wall_s,
+                "memory_mb": limits.memory_mb, "processes": limits.processes, "output_mb": limits.output_mb,
+                "tmp_mb": limits.tmp_mb, "result_max_bytes": RESULT_MAX}}  # fmt: skip
 
     # -- scoring ----------------------------------------------------------------------------
     def score(self, sample: Sample, completion: Completion) -> Verdict:
         return self.score_many([(sample, completion)])[0]
 
     def score_many(self, pairs: Sequence[tuple[Sample, Completion]]) -> list[Verdict]:
-        """Run every answer's tests, up to one sandbox per core at a time; then lint the passing ones."""
+        """Run every answer's tests, up to one sandbox per core at a time; then lint the passing ones.
+        Ctrl-C kills the running sandboxes and returns at once (no waiting for their wall limits)."""
         if self.sandbox is None:
             self.sandbox = open_sandbox()
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            verdicts = list(pool.map(lambda pair: self._judge(*pair), pairs))
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        try:
+            verdicts = list(pool.map(lambda pair: self._judge(*pair, stop=stop), pairs))
+        except BaseException:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
         passing = [(i, v) for i, v in enumerate(verdicts) if v.verdict == OK]
         codes = [extract_code(pairs[i][1].text or "", pairs[i][0].target["entry"]) or "" for i, _ in passing]
         for (i, v), quality in zip(passing, code_quality(codes), strict=True):
             verdicts[i] = Verdict(v.verdict, v.score, v.why, v.parts | quality)
         return verdicts
 
-    def _judge(self, sample: Sample, completion: Completion) -> Verdict:
+    def _judge(self, sample: Sample, completion: Completion, stop: threading.Event | None = None) -> Verdict:
         plan = sample.target
         truncated = completion.finish_reason == "length"
         code = extract_code(completion.text or "", plan["entry"])
@@ -108,25 +118,34 @@ class Coding:
             if truncated:
                 return _fail(TRUNCATED, "no_code", "hit max_tokens before any code")
             return _fail(EXTRACTION_FAILED, "no_code", "no code found in the answer")
-        kind, why = self.run_tests(plan, code)
+        kind, why = self.run_tests(plan, code, stop)
         if kind is None:
             return Verdict(OK, 1.0, why, {"passed": 1.0})
         return _fail(TRUNCATED if truncated else WRONG, kind, f"{kind.replace('_', ' ')}: {why}")
 
-    def run_tests(self, plan: dict[str, Any], code: str) -> tuple[str | None, str]:
+    def run_tests(self, plan: dict[str, Any], code: str, stop: threading.Event | None = None) -> tuple[str | None, str]:
         """(None, summary) when the code passes, else (failure kind, reason)."""
+        try:
+            return self._run_tests(plan, code, stop)
+        except RecursionError:  # returned values nested deeper than the harness compares
+            return "wrong_answer", "the returned values are nested too deeply to compare"
+
+    def _run_tests(self, plan: dict[str, Any], code: str, stop: threading.Event | None) -> tuple[str | None, str]:
         assert self.sandbox is not None
         program = join_program(plan["prefix"], code, plan["entry"])
         if plan["kind"] == "stdio":
-            out = self.sandbox.run({"job": "stdio", "code": program, "inputs": plan["inputs"]}, self.limits)
+            out = self.sandbox.run({"job": "stdio", "code": program, "inputs": plan["inputs"]}, self.limits, stop)
             if out.status != "ok":
                 return _failure(out)
-            for i, (got, want) in enumerate(zip(out.result["outputs"], plan["expected"], strict=True)):
+            printed = out.result.get("outputs")  # what the sandbox claims: checked before it is read
+            if not isinstance(printed, list) or len(printed) != len(plan["expected"]) or not all(isinstance(p, str) for p in printed):
+                return "runtime_error", "the program did not print one output per test"
+            for i, (got, want) in enumerate(zip(printed, plan["expected"], strict=True)):
                 if _lines(got) != _lines(want):
                     return "wrong_answer", f"test {i}: printed {got[:80]!r}, expected {want[:80]!r}"
             return None, f"all {len(plan['expected'])} tests passed"
         inputs, expected = (plan["inputs"], plan["expected"]) if plan["kind"] == "compare" else self._record(plan)
-        out = self.sandbox.run({"job": "call", "code": program, "entry": plan["entry"], "inputs": inputs}, self.limits)
+        out = self.sandbox.run({"job": "call", "code": program, "entry": plan["entry"], "inputs": inputs}, self.limits, stop)
         if out.status != "ok":
             return _failure(out)
         outputs = out.result.get("outputs")
@@ -140,7 +159,7 @@ class Coding:
         # replay: the data set's own tests judge the returned values, in a process without model code
         verdict = self.sandbox.run(
             {"job": "judge", "context": plan["context"], "tests": plan["tests"], "check_call": plan["check_call"],
-             "entry": plan["entry"], "calls": inputs, "outputs": outputs}, self.limits)  # fmt: skip
+             "entry": plan["entry"], "calls": inputs, "outputs": outputs}, self.limits, stop)  # fmt: skip
         if verdict.status == "pass":
             return None, f"the data set's tests passed ({len(inputs)} calls)"
         return "wrong_answer", verdict.error
@@ -210,7 +229,7 @@ def _failure(out: Outcome) -> tuple[str, str]:
 def _decoded(value: Any) -> Any:
     try:
         return decode(value)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return object()  # unparseable: equal to nothing
 
 

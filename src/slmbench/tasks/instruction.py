@@ -10,7 +10,11 @@
   kwargs) or from the hub when asked (`--data ifeval=hub`), scored by the same checkers.
 
 Metrics (IFEval's): prompt-level and instruction-level accuracy, strict and loose; for
-multi-turn, accuracy (all constraints met) and completeness (share met); per type.
+multi-turn, accuracy (all constraints met) and completeness (share met); per type. Each
+instruction counts by its position, so a row that repeats an id counts every copy.
+`ifeval` keeps IFEval's accounting (a prompt without an answer fails and stays in n, as in
+IFEval and lm-eval); the generated `instruction` suite leaves such samples out of n (they are
+counted beside it), like every other slmbench suite.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ class Instruction:
 
 class IFEval:
     name = "ifeval"
-    version = "1"
+    version = "2"  # 2: as instruction v2; samples without an answer count as failed (IFEval's accounting)
     description = "google/IFEval prompts (local JSONL via --data ifeval=PATH, or --data ifeval=hub)"
     default_limit = 541
     max_tokens = 1024
@@ -115,7 +119,20 @@ class IFEval:
         return score_instructions(sample, completion)
 
     def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
-        return instruction_metrics(records)
+        """IFEval's accounting: a prompt without an answer (error, timeout, skipped) fails all its
+        instructions and stays in n. The shares over answered prompts only are kept beside them."""
+        out = instruction_metrics(records, unanswered_fail=True)
+        answered = instruction_metrics(records)
+        levels = ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose")
+        return {
+            **{name: out[name] for name in levels},
+            "prompt_strict_answered": answered["prompt_strict"],
+            "prompt_loose_answered": answered["prompt_loose"],
+            **{name: e for name, e in out.items() if name not in levels},
+        }
+
+    def summary(self, records: Sequence[Any]) -> dict[str, Any]:
+        return {"accounting": "ifeval", "unanswered_failed": sum(r.verdict not in ANSWERED for r in records)}
 
 
 # -- generation -----------------------------------------------------------------------------
@@ -209,20 +226,28 @@ def _multi_turn(rng: random.Random, sid: str) -> Sample:
 
 
 def score_instructions(sample: Sample, completion: Completion) -> Verdict:
+    """Checks each instruction by its position in the list, as IFEval does: a row that repeats an
+    id (google/IFEval 3407: capital words "at least 1" and "less than 5") counts each one.
+    Parts: `strict:I:ID` and `loose:I:ID` per instruction (I its 0-based position), and the
+    prompt-level `strict`, `loose` (every instruction followed) and `completeness`."""
     text = completion.text or ""
     prompt = sample.target["prompt"]
+    instructions = sample.target["instructions"]
     parts: dict[str, float] = {}
     failed = []
-    for ins in sample.target["instructions"]:
+    loose_all = True
+    for index, ins in enumerate(instructions):
         kwargs = {k: v for k, v in (ins["kwargs"] or {}).items() if v is not None}
         strict = check_strict(ins["id"], text, kwargs, prompt)
-        parts[f"strict:{ins['id']}"] = float(strict)
-        parts[f"loose:{ins['id']}"] = float(strict or check_loose(ins["id"], text, kwargs, prompt))
+        loose = strict or check_loose(ins["id"], text, kwargs, prompt)
+        parts[f"strict:{index}:{ins['id']}"] = float(strict)
+        parts[f"loose:{index}:{ins['id']}"] = float(loose)
+        loose_all = loose_all and loose
         if not strict:
             failed.append(ins["id"])
-    total = len(sample.target["instructions"])
+    total = len(instructions)
     parts["strict"] = float(not failed)
-    parts["loose"] = float(all(v == 1.0 for k, v in parts.items() if k.startswith("loose:")))
+    parts["loose"] = float(loose_all)
     parts["completeness"] = (total - len(failed)) / total if total else 1.0
     if completion.finish_reason == "length":
         return Verdict(TRUNCATED, parts["strict"], f"hit max_tokens; {total - len(failed)}/{total} followed", parts)
@@ -231,28 +256,41 @@ def score_instructions(sample: Sample, completion: Completion) -> Verdict:
     return Verdict(WRONG, 0.0, f"not followed: {', '.join(failed)}", parts)
 
 
-def instruction_metrics(records: Sequence[Any]) -> dict[str, Estimate]:
-    """IFEval's accuracies over answered samples (truncated answers are checked as they are)."""
-    answered = [r for r in records if r.verdict in ANSWERED]
+def instruction_results(record: Any) -> list[tuple[str, bool, bool]]:
+    """(id, strict, loose) for each instruction of a sample, in order; a sample without an answer
+    (error, timeout, skipped) follows none of them."""
+    instructions = record.target["instructions"]
+    if record.verdict not in ANSWERED:
+        return [(ins["id"], False, False) for ins in instructions]
+    return [
+        (ins["id"], record.parts[f"strict:{i}:{ins['id']}"] == 1.0, record.parts[f"loose:{i}:{ins['id']}"] == 1.0)
+        for i, ins in enumerate(instructions)
+    ]
+
+
+def instruction_metrics(records: Sequence[Any], *, unanswered_fail: bool = False) -> dict[str, Estimate]:
+    """IFEval's accuracies. Truncated answers are checked as they are. Samples without an answer
+    (error, timeout, skipped) are left out, or, with `unanswered_fail` (IFEval's and lm-eval's
+    accounting), count as failing every instruction and stay in n."""
+    scored = [r for r in records if unanswered_fail or r.verdict in ANSWERED]
+    results = [instruction_results(r) for r in scored]
     out = {
-        "prompt_strict": wilson(sum(r.parts["strict"] == 1.0 for r in answered), len(answered)),
-        "prompt_loose": wilson(sum(r.parts["loose"] == 1.0 for r in answered), len(answered)),
+        "prompt_strict": wilson(sum(all(s for _, s, _ in rs) for rs in results), len(results)),
+        "prompt_loose": wilson(sum(all(lo for _, _, lo in rs) for rs in results), len(results)),
+        "instruction_strict": wilson(sum(s for rs in results for _, s, _ in rs), sum(map(len, results))),
+        "instruction_loose": wilson(sum(lo for rs in results for _, _, lo in rs), sum(map(len, results))),
     }
-    for mode in ("strict", "loose"):
-        results = [v for r in answered for k, v in r.parts.items() if k.startswith(f"{mode}:")]
-        out[f"instruction_{mode}"] = wilson(sum(v == 1.0 for v in results), len(results))
-    multi = [r for r in answered if r.meta.get("turns", 1) > 1]
+    multi = [r for r in scored if r.meta.get("turns", 1) > 1 and r.verdict in ANSWERED]
     if multi:
         out["multiturn_accuracy"] = wilson(sum(r.parts["strict"] == 1.0 for r in multi), len(multi))
         out["multiturn_completeness"] = bootstrap_mean([r.parts["completeness"] for r in multi])
-    per_type: dict[str, list[float]] = {}
-    for r in answered:
-        for k, v in r.parts.items():
-            if k.startswith("strict:"):
-                per_type.setdefault(k.removeprefix("strict:"), []).append(v)
+    per_type: dict[str, list[bool]] = {}
+    for rs in results:
+        for cid, strict, _ in rs:
+            per_type.setdefault(cid, []).append(strict)
     for cid in sorted(per_type):
         values = per_type[cid]
-        out[f"type:{cid}"] = wilson(sum(v == 1.0 for v in values), len(values))
+        out[f"type:{cid}"] = wilson(sum(values), len(values))
     return out
 
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make demo`: the two embedded models side by side, on this machine, with the time of each stage.
+#   SmolLM2-135M-Instruct (an instruct model) vs Gemma 3 270M (a base model), both served by
+#   llama.cpp's llama-server: every built-in offline suite, a load test, long-input strategies,
+#   and one report whose table marks which differences are significant under paired tests.
+# Sizes (README, "The demo"): DEMO_LIMIT samples a suite, answers capped at DEMO_MAX_TOKENS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=.venv/bin
+OUT=${SLMBENCH_DEMO_OUT:-slmbench-runs}
+LIMIT=${DEMO_LIMIT:-12}
+MAX_TOKENS=${DEMO_MAX_TOKENS:-192}
+MODELS=(smollm2-135m gemma-3-270m)
+
+times=()
+stage() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "== $name"
+    "$@"
+    times+=("$(printf '%-28s %4d s' "$name" $((SECONDS - start)))")
+}
+
+stage "set-up" make -s setup
+stage "eval (both models)" "$BIN/slmbench" eval -m "${MODELS[0]}" -m "${MODELS[1]}" --limit "$LIMIT" \
+    --max-tokens "$MAX_TOKENS" --lengths 1k,2k --out "$OUT" -q
+runs=("$(readlink -f "$OUT/latest")")
+for model in "${MODELS[@]}"; do
+    stage "perf ($model)" "$BIN/slmbench" perf -m "$model" --concurrency 1,2 --requests 4 --output-len 32 \
+        --out "$OUT/perf"
+    runs+=("$(readlink -f "$OUT/perf/latest")")
+    stage "longdoc compare ($model)" "$BIN/slmbench" longdoc compare -m "$model" --lengths 1k,2k --limit 3 \
+        --out "$OUT/longdoc"
+    runs+=("$(readlink -f "$OUT/longdoc/latest")")
+done
+stage "report" "$BIN/slmbench" report "${runs[@]}" --out "$OUT/report"
+
+echo
+echo "time per stage:"
+printf '  %s\n' "${times[@]}"
+echo "  total                        $SECONDS s"
+sed -n '/^## Comparison/,/^## /p' "$OUT/report/report.md" | sed '$d'
+echo "report: $OUT/report/report.html"
