@@ -22,7 +22,7 @@ USAGE, REFUSED = 2, 1
 # use, {dead} a port nothing listens on.
 BAD = [
     # Typer/Click usage errors: the flag and `--help` named
-    ("eval --limit abc", USAGE, ["'--limit'", "valid integer", "slmbench eval --help"]),
+    ("eval --seed abc", USAGE, ["'--seed'", "valid integer", "slmbench eval --help"]),
     ("eval --nope", USAGE, ["No such option: --nope", "slmbench eval --help"]),
     ("eval --concurrency 1.5", USAGE, ["'--concurrency'"]),
     ("eval --temperature hot", USAGE, ["'--temperature'", "valid number"]),
@@ -44,6 +44,7 @@ BAD = [
     ("tasks extra", USAGE, ["unexpected extra argument"]),
     # Values a command refuses: one line with the fix
     ("eval --model scripted={url} --limit 0 --out {out}", REFUSED, ["--limit must be at least 1"]),
+    ("eval --model scripted={url} --limit abc --out {out}", REFUSED, ["--limit 'abc' is not N or TASK=N"]),
     ("eval --model scripted={url} --limit -5 --out {out}", REFUSED, ["--limit must be at least 1"]),
     ("eval --model scripted={url} --timeout 0 --out {out}", REFUSED, ["--timeout:", "greater than 0"]),
     ("eval --model scripted={url} --retries 100 --out {out}", REFUSED, ["--retries"]),

@@ -356,22 +356,23 @@ async def _send_round(
             while server.alive():
                 await asyncio.sleep(0.05)
 
-        workers = asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(todo)))))
+        workers = {asyncio.create_task(worker()) for _ in range(min(settings.concurrency, len(todo)))}
         committer = asyncio.create_task(commit_regularly())
         watcher = asyncio.create_task(watch()) if server is not None else None
+        everything = [*workers, committer, *([watcher] if watcher else [])]
         try:
-            done, _ = await asyncio.wait({workers, committer, *([watcher] if watcher else [])}, return_when=asyncio.FIRST_COMPLETED)
-            if committer in done:
-                committer.result()  # a store that cannot be written stops the run
-            if workers in done:
-                workers.result()
-                return watcher is not None and watcher.done()
-            return True  # the watcher: the server died
+            while workers:
+                done, _ = await asyncio.wait({*workers, committer, *([watcher] if watcher else [])}, return_when=asyncio.FIRST_COMPLETED)
+                if watcher in done:
+                    return True  # the server died: the rest is sent once it is back
+                for task in done:
+                    task.result()  # a worker's or the committer's failure (a full disk) stops the run
+                workers -= done
+            return False
         finally:
-            running = [t for t in (workers, committer, watcher) if t is not None and not t.done()]
-            for task in running:
+            for task in everything:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.gather(*everything, return_exceptions=True)  # every task ended, every error read
             store.flush()
 
 
