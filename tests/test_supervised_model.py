@@ -88,7 +88,7 @@ def test_a_truncated_gguf_fails_its_model_and_latest_stays_on_the_last_good_run(
     assert good.returncode == 0, good.stderr
     last_good = (out / "latest").resolve()
     cut = tmp_path / "cut.gguf"
-    cut.write_bytes(embedded_gguf().read_bytes()[: 2 << 20])  # a download that stopped at 2 MiB
+    cut.write_bytes(embedded_gguf("smollm2-135m").read_bytes()[: 2 << 20])  # a download that stopped at 2 MiB
     bad = run_cli("eval", "--gguf", str(cut), "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "could not load" in bad.stderr and "complete GGUF" in bad.stderr
