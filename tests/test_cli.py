@@ -150,7 +150,7 @@ def test_kill_9_mid_run_then_rerun_sends_only_what_was_not_committed(tmp_path):
         sent_before = server.chat_requests
         committed = sqlite3.connect(db_path(out)).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         assert 40 <= committed < total
-        # Only answers inside the commit window (documented: up to ~160 ms; 4 in flight, 20 ms each) can be lost.
+        # Only answers inside the commit window (documented: 52-160 ms, once 315 ms; 4 in flight, 20 ms each) can be lost.
         assert sent_before - committed <= 4 * 8
         result = run_cli("eval", "-t", "arithmetic", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q", "--model", f"scripted={server.url}")
         assert result.returncode == 0, result.stderr
