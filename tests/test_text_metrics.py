@@ -3,9 +3,12 @@
 import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
+from sacrebleu.metrics import BLEU
 
+from slmbench.errors import SlmbenchError
 from slmbench.metrics.text import (
     answer_tokens,
+    bleu_kinds,
     bleu_tokenizer,
     contains_phrase,
     corpus_score,
@@ -46,19 +49,69 @@ def test_identical_and_disjoint_corpora():
     assert corpus_score("bleu", [], [], "fr").estimate.n == 0
 
 
+# Small parallel corpora (hypothesis, reference): close translations that differ in words and particles.
+CORPORA = {
+    "ja": (["猫はマットの上に座った。", "私は毎朝7時に起きてコーヒーを飲む。",
+            "すべての人間は生まれながらにして自由であり、尊厳と権利において平等である。"],
+           ["猫がマットの上に座っていた。", "私は毎朝七時に起きて、コーヒーを飲みます。",
+            "すべての人間は、生まれながらにして自由であり、かつ、尊厳と権利とについて平等である。"]),
+    "ko": (["고양이는 매트 위에 앉았다.", "나는 매일 아침 7시에 일어나 커피를 마신다.",
+            "모든 인간은 태어나면서부터 자유롭고 존엄과 권리에 있어 평등하다."],
+           ["고양이가 매트 위에 앉아 있었다.", "나는 매일 아침 일곱 시에 일어나서 커피를 마신다.",
+            "모든 인간은 태어날 때부터 자유로우며 그 존엄과 권리에 있어 동등하다."]),
+    "zh": (["一只猫坐在垫子上。", "我每天早上7点起床喝咖啡。", "人人生而自由，在尊严和权利上平等。"],
+           ["猫坐在垫子上。", "我每天早上七点起床，然后喝咖啡。", "人人生而自由，在尊严和权利上一律平等。"]),
+    "ar": (["القطة جلست على الحصيرة.", "أستيقظ كل صباح في السابعة، وأشرب القهوة.",
+            "يولد جميع الناس أحرارا ومتساوين في الكرامة والحقوق."],
+           ["جلست القطة على الحصيرة.", "أستيقظ كل صباح في الساعة السابعة، ثم أشرب القهوة.",
+            "يولد جميع الناس أحرارًا متساوين في الكرامة والحقوق."]),
+    "fr": (HYPS, REFS),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("lang", "tokenizer"), [("zh", "zh"), ("ar", "intl"), ("fr", "13a"), ("sw", "13a"), ("en", "13a")]
-)
-def test_tokenizer_per_target_language_and_signature(lang, tokenizer):
+    ("lang", "tokenizer"),
+    [("ja", "ja-mecab"), ("ko", "ko-mecab"), ("zh", "zh"), ("ar", "13a"), ("fr", "13a"), ("sw", "13a"), ("en", "13a"),
+     ("ja_JP", "ja-mecab"), ("zh-Hans", "zh")],
+)  # fmt: skip
+def test_tokenizer_is_sacrebleus_own_default_for_the_target_language(lang, tokenizer):
     assert bleu_tokenizer(lang) == tokenizer
     assert f"tok:{tokenizer}" in signature("bleu", lang)
 
 
-def test_arabic_punctuation_is_split_so_a_missing_comma_costs_only_the_comma():
+@pytest.mark.parametrize("lang", list(CORPORA))
+def test_bleu_equals_sacrebleu_with_its_defaults_for_the_target_language(lang):
+    hyps, refs = CORPORA[lang]
+    theirs = BLEU(trg_lang=lang)  # sacrebleu picks the tokenizer from the target language
+    expected = theirs.corpus_score(hyps, [refs])
+    ours = corpus_score("bleu", hyps, refs, lang)
+    assert ours.estimate.value == pytest.approx(expected.score / 100)
+    assert ours.signature == str(theirs.get_signature())
+    assert 0.05 < ours.estimate.value < 0.95  # a real partial match, not 0 or 1
+    if lang in ("ja", "zh"):  # 13a sees one token per sentence: the figure issue 17 found (39.3 vs 79.3)
+        assert sacrebleu.corpus_bleu(hyps, [refs], tokenize="13a").score / 100 < ours.estimate.value - 0.1
+
+
+def test_a_missing_mecab_dictionary_is_a_one_line_refusal(monkeypatch):
+    from sacrebleu.tokenizers import tokenizer_ja_mecab
+
+    monkeypatch.setattr(tokenizer_ja_mecab, "MeCab", None)  # what sacrebleu sees without sacrebleu[ja]
+    with pytest.raises(SlmbenchError, match=r"^BLEU into ja needs sacrebleu's ja-mecab tokenizer, which did not load "
+                                            r"\(Japanese tokenization requires extra dependencies.*\); reinstall slmbench"):  # fmt: skip
+        corpus_score("bleu", ["猫"], ["猫"], "ja")
+
+
+def test_arabic_shows_13a_as_published_and_intl_beside_it():
     hyp, ref = ["ذهب الولد إلى المدرسة، ثم عاد إلى البيت"], ["ذهب الولد إلى المدرسة ، ثم عاد إلى البيت"]
-    ours = corpus_score("bleu", hyp, ref, "ar").estimate.value
-    assert ours == pytest.approx(sacrebleu.corpus_bleu(hyp, [ref], tokenize="intl").score / 100) == pytest.approx(1.0)
-    assert sacrebleu.corpus_bleu(hyp, [ref], tokenize="13a").score < 100  # 13a leaves "المدرسة،" glued
+    assert bleu_kinds("ar") == ["bleu", "bleu_intl"] and bleu_kinds("fr") == ["bleu"]
+    published = corpus_score("bleu", hyp, ref, "ar")
+    intl = corpus_score("bleu_intl", hyp, ref, "ar")
+    assert published.estimate.value == pytest.approx(sacrebleu.corpus_bleu(hyp, [ref]).score / 100)
+    assert published.estimate.value < 0.8
+    assert "tok:13a" in published.signature and "tok:intl" in intl.signature
+    # intl splits the Arabic comma off, so its absence costs nothing; 13a keeps "المدرسة،" whole.
+    assert intl.estimate.value == pytest.approx(sacrebleu.corpus_bleu(hyp, [ref], tokenize="intl").score / 100)
+    assert intl.estimate.value == pytest.approx(1.0)
 
 
 def test_chinese_bleu_uses_the_zh_tokenizer():
@@ -143,7 +196,7 @@ def test_metrics_and_language_identification_never_touch_the_network(monkeypatch
     monkeypatch.setattr(socket, "create_connection", refuse)
     from slmbench.tasks.multilingual import language_of
 
-    for lang in ("en", "fr", "es", "ar", "sw", "zh"):
+    for lang in ("en", "fr", "es", "ar", "sw", "zh", "ja", "ko"):
         assert corpus_score("bleu", HYPS, REFS, lang).estimate.n == 3
         assert corpus_score("chrf", HYPS, REFS, lang).estimate.n == 3
     assert rouge("北京", "北京")["rougeL"] == 1.0 and token_f1("a b", "a b") == 1.0

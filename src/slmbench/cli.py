@@ -653,6 +653,7 @@ def _print_results(results: Any) -> None:
     if not console.is_terminal:
         console = Console(width=160)  # a log file should not wrap the table at 80 columns
     console.print(table)
+    _print_pairs(console, results)
     for m in results.models:
         for t in m.tasks.values():
             if "effective_context" in t.extra:
@@ -662,6 +663,25 @@ def _print_results(results: Any) -> None:
     for line in failure_lines(results):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
+
+
+def _print_pairs(console: Any, results: Any) -> None:
+    """Paired tests between the run's models, one row per task and metric tested."""
+    from rich.table import Table
+
+    from .report import TEST_NAMES
+    from .results import comparisons
+
+    pairs = comparisons(results)
+    if not pairs:
+        return
+    table = Table("task", "metric", "A", "B", "A − B [95% CI]", "p", "test", "n", "significant", title="paired comparisons")
+    for c in pairs:
+        diff = "—" if c["diff"] is None else f"{c['diff'] * 100:+.1f} [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]"
+        p = "—" if c["p_value"] is None else f"{c['p_value']:.3g}"
+        table.add_row(c["task"], c["metric"], c["a"], c["b"], diff, p, TEST_NAMES.get(c["test"], c["test"]), str(c["n"]),
+                      "yes" if c["significant"] else "no")  # fmt: skip
+    console.print(table)
 
 
 def _command_words(argv: list[str]) -> list[str]:

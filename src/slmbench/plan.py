@@ -27,6 +27,9 @@ class WeightFormat:
     backend: str  # "vllm" or "llamacpp"
     vllm_flag: str | None = None  # --quantization value
     why: str = ""
+    # Needs a checkpoint quantised ahead of time (AWQ, GPTQ, W8A8): the released bf16 weights
+    # cannot be served in this format, unlike fp8, which vLLM quantises while loading.
+    checkpoint: bool = False
 
 
 # GGUF figures are the block formats' real sizes: Q8_0 stores 32 weights in 34 bytes (8.5 bits),
@@ -37,10 +40,10 @@ WEIGHTS: dict[str, WeightFormat] = {
     "bf16": WeightFormat("bf16", 16, 16, "vllm", None, "as released"),
     "fp16": WeightFormat("fp16", 16, 16, "vllm", None, "as released, cast to fp16"),
     "fp8": WeightFormat("fp8", 8, 16, "vllm", "fp8", "fp8 (Ada/Hopper; weight-only on Ampere); embeddings stay bf16"),
-    "int8": WeightFormat("int8", 8, 16, "vllm", None, "a W8A8 int8 checkpoint; embeddings stay bf16"),
-    "awq": WeightFormat("awq", 4.25, 16, "vllm", "awq", "an AWQ 4-bit checkpoint, group 128"),
-    "gptq": WeightFormat("gptq", 4.25, 16, "vllm", "gptq", "a GPTQ 4-bit checkpoint, group 128"),
-    "int4": WeightFormat("int4", 4.25, 16, "vllm", "awq", "4-bit AWQ/GPTQ, group 128"),
+    "int8": WeightFormat("int8", 8, 16, "vllm", None, "a W8A8 int8 checkpoint; embeddings stay bf16", checkpoint=True),
+    "awq": WeightFormat("awq", 4.25, 16, "vllm", "awq", "an AWQ 4-bit checkpoint, group 128", checkpoint=True),
+    "gptq": WeightFormat("gptq", 4.25, 16, "vllm", "gptq", "a GPTQ 4-bit checkpoint, group 128", checkpoint=True),
+    "int4": WeightFormat("int4", 4.25, 16, "vllm", "awq", "4-bit AWQ/GPTQ, group 128", checkpoint=True),
     "f16-gguf": WeightFormat("F16 GGUF", 16, 16, "llamacpp", None, "GGUF, unquantised"),
     "q8_0": WeightFormat("Q8_0", 8.5, 8.5, "llamacpp", None, "GGUF: 32 weights in 34 bytes"),
     "q6_k": WeightFormat("Q6_K", 6.5625, 6.5625, "llamacpp", None, "GGUF: 256 weights in 210 bytes"),
@@ -264,6 +267,8 @@ def plan(req: Request) -> Plan:
     decode = dev.bandwidth_gbs * 1e9 / (total_w / req.tp + per_seq) if dev.bandwidth_gbs else 0.0
     result = Plan(req, w, per_token, request_kv, budget, over, capacity, max_ctx, max_conc, fits, decode)
     result.command = serve_command(result)
+    if (missing := checkpoint(result)[1]) is not None:
+        result.notes.append(missing)
     if p.sliding_layers:
         result.notes.append(
             f"{p.sliding_layers} of {p.layers} layers use a {p.sliding_window}-token sliding window; "
@@ -312,11 +317,13 @@ def serve_command(pl: Plan) -> list[str]:
         if req.device.gpu:
             argv += ["-ngl", "999"]
         return [*argv, "--jinja", "--alias", p.name, "--port", "8080"]
-    argv = ["vllm", "serve", p.hf, "--max-model-len", str(req.context)]
+    argv = ["vllm", "serve", checkpoint(pl)[0], "--max-model-len", str(req.context)]
     argv += ["--gpu-memory-utilization", f"{req.utilization:g}"]
     if req.kv == "fp8":
         argv += ["--kv-cache-dtype", "fp8"]
-    if req.weights.vllm_flag:
+    # A pre-quantised checkpoint says its method in its config.json; forcing --quantization awq
+    # there would keep vLLM from its faster awq_marlin kernels.
+    if req.weights.vllm_flag and not req.weights.checkpoint:
         argv += ["--quantization", req.weights.vllm_flag]
     if req.tp > 1:
         argv += ["--tensor-parallel-size", str(req.tp)]
@@ -328,6 +335,22 @@ def serve_command(pl: Plan) -> list[str]:
     if p.tool_call_parser:
         argv += ["--enable-auto-tool-choice", "--tool-call-parser", p.tool_call_parser]
     return [*argv, "--port", "8000"]
+
+
+def checkpoint(pl: Plan) -> tuple[str, str | None]:
+    """The model vLLM should load, and a note when it is a placeholder: formats quantised ahead
+    of time need their own checkpoint, which the profile names when a well-known one exists."""
+    req, p = pl.request, pl.request.profile
+    if req.weights.backend != "vllm" or not req.weights.checkpoint:
+        return p.hf, None
+    keys = ("awq", "gptq") if req.weights.name == "int4" else (req.weights.name,)
+    for key in keys:
+        if key in p.checkpoints:
+            return p.checkpoints[key], None
+    kind = "AWQ or GPTQ" if req.weights.name == "int4" else req.weights.name.upper()
+    placeholder = f"<{kind} checkpoint of {p.hf}>"
+    return placeholder, (f"{p.hf} holds {p.dtype} weights and slmbench knows no {kind} checkpoint of it: "
+                         f"put one's HF id or local folder in place of {placeholder} in the command")  # fmt: skip
 
 
 def alternatives(pl: Plan) -> list[str]:

@@ -203,6 +203,7 @@ def to_markdown(results: Results) -> str:
                 lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
             if "heatmap" in t.extra:
                 lines += _context_markdown(m.name, t.task, t.extra)
+    lines += paired_markdown(results)
     man = results.manifest
     lines += ["", "## Manifest", ""]
     for name, info in man.get("models", {}).items():
@@ -219,9 +220,28 @@ def to_markdown(results: Results) -> str:
         if notes.get("set"):
             lines.append(f"- {name} set: {notes['set']}")
         for direction, sigs in notes.get("signatures", {}).items():
-            lines.append(f"- {name} {direction} signatures: BLEU `{sigs['bleu']}`, chrF++ `{sigs['chrf']}`")
+            named = {"bleu": "BLEU", "chrf": "chrF++"}  # and e.g. bleu_intl: "BLEU intl"
+            lines.append(f"- {name} {direction} signatures: "
+                         + ", ".join(f"{named.get(k, k.replace('bleu_', 'BLEU '))} `{v}`" for k, v in sigs.items()))
     lines.append(f"- slmbench {man.get('slmbench')}")
     return "\n".join(lines) + "\n"
+
+
+def comparisons(results: Results) -> list[dict[str, Any]]:
+    """Paired tests between the run's models (report.data.compare_models), empty for one model."""
+    from .report.data import compare_models
+
+    models = [m for m in results.models if m.error is None]
+    return compare_models([m.to_dict() for m in models]) if len(models) > 1 else []
+
+
+def paired_markdown(results: Results) -> list[str]:
+    pairs = comparisons(results)
+    if not pairs:
+        return []
+    from .report import PAIRS_NOTE, pairs_markdown
+
+    return ["", "## Paired comparisons (same samples)", "", *pairs_markdown(pairs), "", PAIRS_NOTE]
 
 
 def _context_markdown(model: str, task: str, extra: dict[str, Any]) -> list[str]:

@@ -8,12 +8,12 @@ one reduce request are reduced in groups, level by level (hierarchical reduce).
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
+import regex
 from rank_bm25 import BM25Okapi
 
 from ..client import ChatClient, Completion, RetryPolicy
@@ -209,12 +209,21 @@ def _pack(caller: _Caller, title: str, partials: list[str], settings: Settings) 
 
 # anchored question answering ----------------------------------------------------------
 
-_TOKEN = re.compile(r"\w+")
+_TOKEN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+|\w+")
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _STOP = frozenset("a an and are as at be by for from has have how in is it of on or that the this to was were what when where which who why with".split())
 
 
 def _terms(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+    """Words; a run of Chinese or Japanese characters (no spaces between words) gives its
+    character bigrams, as Lucene's CJK analyzer does."""
+    out: list[str] = []
+    for t in _TOKEN.findall(text.lower()):
+        if _CJK.match(t):
+            out += [t[k : k + 2] for k in range(len(t) - 1)] or [t]
+        elif t not in _STOP:
+            out.append(t)
+    return out
 
 
 def rank_chunks(chunks: Sequence[Chunk], question: str) -> list[tuple[int, float]]:

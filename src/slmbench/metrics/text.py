@@ -4,10 +4,12 @@
   Chinese or Arabic would score 0. Han/kana characters are tokens of their own (no word
   spaces to split on); other scripts split on anything that is not a letter, mark or digit.
   No stemming: the Porter stemmer is English-only.
-- BLEU-4 and chrF++ are sacrebleu's, corpus-level, with the tokenizer chosen by target
-  language (13a leaves Arabic `،` `؟` glued to words; `intl` splits them; Chinese needs
-  `zh`). `flores200` is not used: it downloads a SentencePiece model. Every score carries
-  sacrebleu's signature. Intervals resample sentences and recompute the corpus score.
+- BLEU-4 and chrF++ are sacrebleu's, corpus-level. BLEU's tokenizer is sacrebleu's own default
+  for the target language (`zh`, `ja-mecab`, `ko-mecab`, else `13a`), read from sacrebleu, so
+  figures compare with published ones. For Arabic, where 13a leaves `،` `؟` glued to words,
+  `intl` (which splits them) is reported beside it. `flores200` is not used: it downloads a
+  SentencePiece model. Every score carries sacrebleu's signature. Intervals resample sentences
+  and recompute the corpus score.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import regex
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
+from ..errors import SlmbenchError
 from .stats import Estimate
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
@@ -126,11 +129,19 @@ def field_prf(predicted: Any, expected: Any) -> tuple[float, float, float]:
 
 # -- translation --------------------------------------------------------------------------------
 
-BLEU_TOKENIZERS = {"zh": "zh", "ar": "intl"}  # everything else: sacrebleu's default 13a
+# Targets whose 13a BLEU splits too little: a second BLEU with this tokenizer is shown beside it.
+SECOND_TOKENIZER = {"ar": "intl"}
+
+
+def base_language(lang: str) -> str:
+    """"zh-Hans", "ja_JP", "ar" -> "zh", "ja", "ar"."""
+    return lang.split("-")[0].split("_")[0].lower()
 
 
 def bleu_tokenizer(lang: str) -> str:
-    return BLEU_TOKENIZERS.get(lang.split("-")[0].split("_")[0], "13a")
+    """sacrebleu's own choice for a target language: what `BLEU(trg_lang=lang)` would use. Read from
+    the map its __init__ consults (2.x), not copied: the tests compare with BLEU(trg_lang=...)."""
+    return BLEU._TOKENIZER_MAP.get(base_language(lang), BLEU.TOKENIZER_DEFAULT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +153,23 @@ class CorpusScore:
 
 
 def _metric(kind: str, lang: str) -> BLEU | CHRF:
-    return BLEU(tokenize=bleu_tokenizer(lang)) if kind == "bleu" else CHRF(word_order=2)
+    """`bleu` (sacrebleu's default tokenizer for lang), `bleu_<tokenizer>` (that one) or `chrf` (chrF++)."""
+    if kind == "chrf":
+        return CHRF(word_order=2)
+    tokenizer = kind.partition("_")[2] or bleu_tokenizer(lang)
+    try:
+        return BLEU(tokenize=tokenizer)
+    except (RuntimeError, ImportError) as exc:  # ja-mecab / ko-mecab without their dictionaries
+        raise SlmbenchError(
+            f"BLEU into {lang} needs sacrebleu's {tokenizer} tokenizer, which did not load ({str(exc).strip().splitlines()[0]}); "
+            "reinstall slmbench (pip install -e .) to get sacrebleu[ja,ko]"
+        ) from None
+
+
+def bleu_kinds(lang: str) -> list[str]:
+    """The BLEU figures for a target language: sacrebleu's default, and a second tokenizer where one is kept."""
+    second = SECOND_TOKENIZER.get(base_language(lang))
+    return ["bleu", f"bleu_{second}"] if second else ["bleu"]
 
 
 def signature(kind: str, lang: str) -> str:
@@ -159,7 +186,8 @@ def sentence_chrf(hyp: str, ref: str) -> float:
 
 def corpus_score(kind: str, hyps: Sequence[str], refs: Sequence[str], lang: str, *, resamples: int = 1000,
                  seed: int = 0) -> CorpusScore:  # fmt: skip
-    """Corpus BLEU-4 (`kind="bleu"`) or chrF++ (`"chrf"`) into `lang`, with a bootstrap 95% interval."""
+    """Corpus BLEU-4 (`kind="bleu"`, or `"bleu_intl"` for that tokenizer) or chrF++ (`"chrf"`) into
+    `lang`, with a bootstrap 95% interval."""
     metric = _metric(kind, lang)
     if not hyps:
         return CorpusScore(Estimate(None, 0, None, None), signature(kind, lang), np.zeros((0, 0)))

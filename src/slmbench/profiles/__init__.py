@@ -69,6 +69,9 @@ class Profile(BaseModel):
     source: str = ""
     sampling: Sampling = Field(default_factory=Sampling)
     gguf: GgufFiles = Field(default_factory=GgufFiles)
+    # Pre-quantised checkpoints of this model on the hub, by --weights format (awq, gptq, int8):
+    # only ids known to exist; the planner prints a placeholder for the others.
+    checkpoints: dict[str, str] = Field(default_factory=dict)
 
     @property
     def full_layers(self) -> int:

@@ -51,9 +51,44 @@ def fmt(value: float | None, unit: str, with_unit: bool = True) -> str:
     return f"{value * 100:.1f}"
 
 
+TEST_NAMES = {"mcnemar-exact": "McNemar exact", "sign-flip-exact": "sign-flip exact",
+              "sign-flip-monte-carlo": "sign-flip Monte-Carlo", "approximate-randomization": "approx. randomization"}  # fmt: skip
+
+
+def pair_text(c: dict[str, Any]) -> tuple[str, str]:
+    """A paired test as (difference with CI and p, what was tested), e.g.
+    ('+6.5 [+1.2, +11.8] p=0.021 significant', 'rougeL, sign-flip exact, n=20')."""
+    if c["diff"] is None:
+        return "—", f"{c['metric']}, n=0"
+    head = f"{c['diff'] * 100:+.1f} [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}] p={c['p_value']:.2g}"
+    head += " significant" if c["significant"] else " not significant"
+    return head, f"{c['metric']}, {TEST_NAMES.get(c['test'], c['test'])}, n={c['n']}"
+
+
+def pairs_markdown(comparisons: list[dict[str, Any]]) -> list[str]:
+    """The paired-comparison table (Markdown lines), naming the metric each test tested."""
+    lines = ["| task | metric | A | B | A − B | 95% CI | p | test | n | significant |", "|---" * 10 + "|"]
+    for c in comparisons:
+        diff = f"{c['diff'] * 100:+.1f}" if c["diff"] is not None else "—"
+        ci = f"[{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]" if c["ci_low"] is not None else "—"
+        p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
+        if c.get("mc_error"):
+            p += f" ±{c['mc_error']:.1g}"
+        lines.append(f"| {c['task']} | {c['metric']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
+                     f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
+    return lines
+
+
+PAIRS_NOTE = ("A − B in percentage points (BLEU points for BLEU) on the samples both models answered for that metric, "
+              "with the paired bootstrap 95% CI. Tests: McNemar exact (pass/fail); sign-flip permutation of the "
+              "mean difference, exact up to 20 pairs, Monte-Carlo (20,000 draws, ± its error) beyond; approximate "
+              "randomization (1,000 draws) for corpus BLEU/chrF++. Significant: p < 0.05.")  # fmt: skip
+
+
 def to_markdown(report: Report) -> str:
     dims = [d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())]
     lines = ["# slmbench report", "", "Runs: " + ", ".join(f"`{r['run_id']}` ({r['status']})" for r in report.runs), ""]
+    lines += ["## Comparison", ""]
     lines += ["| model | " + " | ".join(d.label for d in dims) + " |", "|---" * (len(dims) + 1) + "|"]
     for model, cells in report.table.items():
         row = []
@@ -70,21 +105,21 @@ def to_markdown(report: Report) -> str:
             if c is not None and c.data_set:
                 row[-1] += f" ({c.data_set})"
         lines.append(f"| {model} | " + " | ".join(row) + " |")
-    lines += ["", "Percent with 95% CI and n (samples answered). — : not measured."]
+    for pair in report.pairs:
+        row = []
+        for d in dims:
+            c = pair["cells"].get(d.key)
+            row.append("no paired test" if c is None else "{} ({})".format(*pair_text(c)))
+        lines.append(f"| {pair['a']} − {pair['b']} (paired) | " + " | ".join(row) + " |")
+    lines += ["", "Percent (BLEU: 0–100; long context: tokens) with 95% CI and n (samples answered). — : not measured."]
     for model, cells in report.table.items():
         if (c := cells.get("longcontext")) is not None and c.note:
             lines.append(f"Long context, {model}: none, {c.note}.")
     if len(report.table) > 1:
-        lines.append("▲: leader beats every other model significantly (paired, p < 0.05); ≈: leads, not significantly.")
+        lines.append("▲: the column's leader beats every other model significantly (paired test of that column's metric, "
+                     "p < 0.05); ≈: it leads, not significantly. The (paired) rows give each test: " + PAIRS_NOTE)  # fmt: skip
     if report.comparisons:
-        lines += ["", "## Paired comparisons", "", "| task | A | B | A − B (pp) | 95% CI | p | test | n | significant |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for c in report.comparisons:
-            diff = f"{c['diff'] * 100:+.1f}" if c["diff"] is not None else "—"
-            ci = f"[{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]" if c["ci_low"] is not None else "—"
-            p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
-            lines.append(f"| {c['task']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
-                         f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
+        lines += ["", "## Paired comparisons", "", *pairs_markdown(report.comparisons)]
     if report.strategies:
         from ..longdoc.compare import markdown as strategies_markdown
 
@@ -108,6 +143,10 @@ def to_html(report: Report) -> str:
         dimensions=[d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())] or DIMENSIONS[:5],
         table=report.table,
         comparisons=report.comparisons,
+        pairs=report.pairs,
+        pair_text=pair_text,
+        test_names=TEST_NAMES,
+        pairs_note=PAIRS_NOTE,
         charts=_charts(report, charts),
         extra_tables=_perf_tables(report) + _strategy_tables(report),
         fmt=fmt,
@@ -146,29 +185,85 @@ def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
     measured = [d for d in five if any(_value(report, m.name, d.key) is not None for m in ok_models)]
     if len(measured) >= 3:  # a radar of fewer axes says nothing a bar chart does not
         series = {m.name: [_value(report, m.name, d.key) for d in measured] for m in ok_models}
-        out.append(("Dimensions (share, 0–100)", charts.radar([d.short for d in measured], series)))
-    if ok_models:
-        tasks = sorted({t for m in ok_models for t in m.tasks})
-        bars = {
-            m.name: [_headline(m.tasks.get(t)) for t in tasks] for m in ok_models
-        }
-        out.append(("Headline score per task, with 95% CI", charts.bars_with_ci(tasks, bars)))
+        out.append(("Dimensions (0–100: percent; BLEU points)", charts.radar([d.short for d in measured], series)))
+    groups, bars = score_bars(report)
+    if groups:
+        out.append(("Scores with 95% CI: the comparison table's columns, then other tasks' headline",
+                    charts.bars_with_ci(groups, bars)))  # fmt: skip
     for m in ok_models:
         for task, result in m.tasks.items():
             lengths, depths, scores = charts.needle_scores(result)
             if scores:
                 out.append((f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores)))
-    speed = {m.name: _perf_speed(report, m.name) or _tokens_per_s(m) for m in ok_models}
-    quality = {m.name: _mean_quality(report, m.name) for m in ok_models}
-    points = {n: (speed[n], quality[n]) for n in speed if speed[n] is not None and quality[n] is not None}
-    if points:
-        out.append(("Quality vs speed", charts.scatter("output tokens/s (perf at concurrency 1, else eval)", "mean score, %", points)))  # type: ignore[arg-type]
+    columns, quality, left_out = mean_quality(report)
+    ylabel = "mean score, 0–100"
+    caption = f"mean over the same {len(columns)} column{'s' if len(columns) != 1 else ''} for every model: " + ", ".join(
+        d.short for d in columns) + (f"; left out: {left_out}" if left_out else "")  # fmt: skip
+    xlabel, speed = speed_figures(report)
+    points = {n: (speed[n], quality[n]) for n in speed if n in quality}
+    if points and xlabel:
+        out.append((f"Quality vs speed ({caption})", charts.scatter(xlabel, ylabel, points)))
     sizes = {m.name: m.endpoint.get("model_bytes") for m in ok_models}
-    points = {n: (sizes[n] / 1e9, quality[n]) for n in sizes if sizes[n] and quality[n] is not None}
-    if points:
-        out.append(("Quality vs memory", charts.scatter("model weights, GB", "mean score, %", points)))  # type: ignore[arg-type]
+    points = {n: (sizes[n] / 1e9, quality[n]) for n in sizes if sizes[n] and n in quality}
+    if points and len(points) == len(ok_models):
+        out.append((f"Quality vs memory ({caption})", charts.scatter("model weights, GB", ylabel, points)))
     out += _perf_charts(report, charts) if report.perf else []
     return out
+
+
+def score_bars(report: Report) -> tuple[list[str], dict[str, list[tuple[float | None, float | None, float | None]]]]:
+    """Bars that say what the table says: each percent column (the same cell: value and CI),
+    then the headline of tasks no column shows. Long context is left to its heatmaps and its
+    column (an effective context is tokens, not a share)."""
+    ok = [m for m in report.models if m.error is None]
+    columns = [d for d in DIMENSIONS if d.unit == "%" and any(_value(report, m.name, d.key) is not None for m in ok)]
+    groups = [d.short for d in columns]
+    series: dict[str, list[tuple[float | None, float | None, float | None]]] = {}
+    for m in ok:
+        cells = [report.table.get(m.name, {}).get(d.key) for d in columns]
+        series[m.name] = [(c.value, c.ci_low, c.ci_high) if c else (None, None, None) for c in cells]
+    shown = {(c.task, c.metric) for cells in report.table.values() for c in cells.values()}
+    shown_tasks = {t for t, _ in shown} | {t for d in DIMENSIONS for t, _ in d.sources}
+    others = sorted({t for m in ok for t in m.tasks if t not in shown_tasks and t.split("-")[0] != "longcontext"})
+    for task in others:
+        headline = next((m.tasks[task].get("headline") for m in ok if task in m.tasks), "")
+        groups.append(f"{task} · {headline}")
+        for m in ok:
+            series[m.name].append(_headline(m.tasks.get(task)))
+    return groups, series
+
+
+def mean_quality(report: Report) -> tuple[list[Any], dict[str, float], str]:
+    """Each model's mean over the percent columns that every model has a score in (so every
+    model is averaged over the same task set), and what was left out for lack of a score."""
+    ok = [m.name for m in report.models if m.error is None]
+    columns = [d for d in DIMENSIONS if d.unit == "%"]
+    have = {m: {d.key for d in columns if _value(report, m, d.key) is not None} for m in ok}
+    common = [d for d in columns if ok and all(d.key in have[m] for m in ok)]
+    missing = [(d, [m for m in ok if d.key not in have[m]]) for d in columns if d not in common and any(d.key in have[m] for m in ok)]
+    left_out = "; ".join(f"{d.short} (no score for {', '.join(ms)})" for d, ms in missing)
+    if not common:
+        return [], {}, left_out
+    return common, {m: sum(_value(report, m, d.key) for d in common) / len(common) for m in ok}, left_out  # type: ignore[misc]
+
+
+def speed_figures(report: Report) -> tuple[str | None, dict[str, float]]:
+    """Output tokens/s measured the same way for every model: perf at the lowest concurrency
+    every model's perf run has; else, when no such point exists, the eval answers' own speed if
+    every model was evaluated at the same concurrency; else nothing (no mixing of the two)."""
+    ok = [m for m in report.models if m.error is None]
+    curves = {m.name: {c["concurrency"]: c["output_throughput"]
+                       for c in report.perf.get(m.name, {}).get("curves", {}).get("throughput_vs_concurrency", [])
+                       if c.get("concurrency") and c.get("output_throughput")} for m in ok}  # fmt: skip
+    common = set.intersection(*(set(v) for v in curves.values())) if curves else set()
+    if common:
+        c = min(common)
+        return f"output tokens/s (slmbench perf, concurrency {c})", {n: v[c] for n, v in curves.items()}
+    levels = {(m.manifest.get("client") or {}).get("concurrency") for m in ok}
+    speeds = {m.name: _tokens_per_s(m) for m in ok}
+    if len(levels) == 1 and None not in levels and all(speeds.values()):
+        return f"output tokens/s per answer (eval, concurrency {levels.pop()})", speeds  # type: ignore[return-value]
+    return None, {}
 
 
 def _value(report: Report, model: str, key: str) -> float | None:
@@ -181,18 +276,6 @@ def _headline(result: dict[str, Any] | None) -> tuple[float | None, float | None
         return (None, None, None)
     e = result["metrics"].get(result["headline"], {})
     return (e.get("value"), e.get("ci_low"), e.get("ci_high"))
-
-
-def _mean_quality(report: Report, model: str) -> float | None:
-    values = [c.value for k, c in report.table.get(model, {}).items() if c.value is not None and k != "longcontext"]
-    return sum(values) / len(values) if values else None
-
-
-def _perf_speed(report: Report, model: str) -> float | None:
-    """Output tokens/s at concurrency 1, when perf ran for this model."""
-    curve = report.perf.get(model, {}).get("curves", {}).get("throughput_vs_concurrency", [])
-    single = [c["output_throughput"] for c in curve if c.get("concurrency") == 1 and c.get("output_throughput")]
-    return single[0] if single else None
 
 
 def _tokens_per_s(m: Any) -> float | None:

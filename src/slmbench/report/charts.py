@@ -52,7 +52,7 @@ def bars_with_ci(groups: list[str], series: dict[str, list[tuple[float | None, f
         highs = [max(0.0, (p[2] or 0.0) * 100 - v) if p[0] is not None else 0 for v, p in zip(vals, points, strict=True)]
         ax.bar(xs, vals, width, color=COLORS[i % len(COLORS)], label=model, yerr=[lows, highs], capsize=3)
     ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right")
-    ax.set_ylabel("% (95% CI)")
+    ax.set_ylabel("0–100: percent, BLEU points (95% CI)")
     ax.set_ylim(0, 105)
     ax.legend(fontsize=8)
     return _svg(fig)

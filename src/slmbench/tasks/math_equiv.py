@@ -1,43 +1,29 @@
 """Is a model's math answer equal to the gold one?
 
-Plain numbers (integers, decimals, a/b, \\frac{a}{b}) compare exactly as rationals. Anything
-else (\\sqrt{3}/2, intervals, tuples, expressions) goes to math-verify, HuggingFace's sympy
-grader. Its own timeouts use SIGALRM, which fails off the main thread, and sympy can hang on
-hostile input; so the symbolic check runs in one worker process with those timeouts off, and
-the caller enforces a deadline by killing the worker (restarted on the next check).
+Plain numbers (integers, decimals, a/b, \\frac{a}{b}, mixed numbers; math_answer.plain_value)
+compare exactly as rationals. Digits with only a space between them ("12 5") are unequal to
+anything: math-verify would read "12 5" as 17. Anything else (\\sqrt{3}/2, intervals, tuples,
+expressions) goes to math-verify, HuggingFace's sympy grader, reading LaTeX only: its fallback
+to the last number in plain text is how "10 (not 12)" once equalled 12. Its own timeouts use
+SIGALRM, which fails off the main thread, and sympy can hang on hostile input; so the symbolic
+check runs in one worker process with those timeouts off, and the caller enforces a deadline
+by killing the worker (restarted on the next check).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import select
 import subprocess
 import sys
 import threading
-from fractions import Fraction
 
 from ..errors import SlmbenchError
-from .math_problems import to_fraction
+from .math_answer import plain_value, spaced_digits
 
-_PLAIN_NUMBER = re.compile(
-    r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?"  # 12, 1,234, 0.75, 3/4
-    r"|-?\\[dt]?frac\s*(?:\{\s*-?\d+\s*\}|\d)\s*(?:\{\s*\d+\s*\}|\d)"  # \frac{3}{4}, \frac34
-)
-# "x = 12", "12 dollars", "12 \\text{ cm}": the number is the answer
-_LABEL = re.compile(r"^[A-Za-z]\s*=\s*")
-_UNIT = re.compile(r"(?:\s*\\(?:text|mathrm|mbox)\{[^{}]*\}|\s+[A-Za-z]+)+$")
+__all__ = ["equivalent", "plain_value"]
+
 STARTUP_S = 60.0  # importing sympy and math-verify in the worker
-
-
-def plain_value(raw: str) -> Fraction | None:
-    """The exact value of a plain number, or None when `raw` is anything more."""
-    s = raw.strip().rstrip(".").strip()
-    s = re.sub(r"^\$+|\$+$", "", s).replace("\\!", "").replace("\\,", "")
-    s = _UNIT.sub("", _LABEL.sub("", s)).replace(" ", "")
-    if not _PLAIN_NUMBER.fullmatch(s):
-        return None
-    return to_fraction(s)
 
 
 def equivalent(gold: str, answer: str, timeout_s: float = 5.0) -> tuple[bool, str]:
@@ -45,6 +31,8 @@ def equivalent(gold: str, answer: str, timeout_s: float = 5.0) -> tuple[bool, st
     g, a = plain_value(gold), plain_value(answer)
     if g is not None and a is not None:
         return g == a, "exact"
+    if spaced_digits(answer) and a is None and not spaced_digits(gold):
+        return False, "digits separated by a space are not one number"
     same = _VERIFIER.check(gold, answer, timeout_s)
     if same is None:
         return False, f"symbolic check exceeded {timeout_s:g} s"
@@ -106,14 +94,15 @@ def _readline(proc: subprocess.Popen[str], timeout_s: float) -> str | None:
 
 
 def _serve() -> None:
-    from math_verify import parse, verify
+    from math_verify import LatexExtractionConfig, parse, verify
 
+    latex = [LatexExtractionConfig()]  # no ExprExtractionConfig: it falls back to the last number in the text
     print("ready", flush=True)
     for line in sys.stdin:
         gold, answer = json.loads(line)
         try:
-            g = parse(_boxed(gold), parsing_timeout=None)  # type: ignore[arg-type]
-            a = parse(_boxed(answer), parsing_timeout=None)  # type: ignore[arg-type]
+            g = parse(_boxed(gold), extraction_config=latex, parsing_timeout=None)  # type: ignore[arg-type]
+            a = parse(_boxed(answer), extraction_config=latex, parsing_timeout=None)  # type: ignore[arg-type]
             same = bool(g) and bool(a) and verify(g, a, timeout_seconds=None)
         except Exception:  # noqa: BLE001 - any failure to parse or compare means "not shown equal"
             same = False

@@ -1,4 +1,4 @@
-"""Generated math problems with exact integer or rational answers, and answer extraction.
+"""Generated math problems with exact integer or rational answers (math_answer reads the replies).
 
 Four levels: 1 everyday arithmetic word problems, 2 rates and ratios with fractional
 answers, 3 number theory, 4 counting and series. Answers are exact, so equivalence is exact
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -136,53 +135,3 @@ LEVELS = {
     3: [_power_mod, _divisors, _gcd_lcm],
     4: [_telescoping, _divisible_sum, _pairs, _choose],
 }
-
-
-# -- answer extraction --------------------------------------------------------------------------
-
-_ANSWER_LINE = re.compile(r"(?:final answer|answer)\s*(?:is)?\s*[:：=]?\s*\**\s*\$?([^\n$]+)", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
-
-
-def extract_answer(text: str) -> tuple[str | None, str]:
-    """(raw answer, how found): the last \\boxed{}, else an 'Answer:' line, else the last number."""
-    boxed = _last_boxed(text)
-    if boxed is not None:
-        return boxed, "boxed"
-    lines = _ANSWER_LINE.findall(text)
-    if lines:
-        return lines[-1].strip(), "answer line"
-    numbers = _NUMBER.findall(text)
-    if numbers:
-        return numbers[-1], "last number"
-    return None, "none"
-
-
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 1, start + len("\\boxed{")
-    begin = i
-    while i < len(text) and depth:
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        i += 1
-    return text[begin : i - 1] if depth == 0 else None
-
-
-def to_fraction(raw: str) -> Fraction | None:
-    """An exact value from '3/4', '\\frac{3}{4}', '-\\dfrac34', '1,234', '0.75', '$12$', '12 dollars'."""
-    s = raw.strip().strip("$ .").replace("\\!", "").replace("\\,", "").replace(",", "")
-    s = re.sub(r"\\(?:text|mathrm)\{[^}]*\}", "", s)
-    s = s.replace("\\left", "").replace("\\right", "").replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    frac = re.fullmatch(r"(-?)\s*\\frac\s*\{?\s*(-?\d+)\s*\}?\s*\{?\s*(\d+)\s*\}?", s.strip())
-    if frac:
-        sign = -1 if frac.group(1) else 1
-        return sign * Fraction(int(frac.group(2)), int(frac.group(3))) if int(frac.group(3)) else None
-    number = re.search(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?", s)
-    if not number:
-        return None
-    try:
-        return Fraction(number.group().replace(" ", ""))
-    except (ValueError, ZeroDivisionError):
-        return None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from . import math_equiv, math_problems, zebra
+from . import math_answer, math_equiv, math_problems, zebra
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 
 SIZES = [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (4, 5), (5, 5), (6, 5), (6, 6)]
@@ -22,7 +23,7 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 
 class Reasoning:
     name = "reasoning"
-    version = "2"
+    version = "3"  # 3: math answers read by math_answer (hedges wrong, no last-number guess)
     description = "logic grid puzzles (2x2..6x6, unique solutions) + math (4 levels, exact answers), pooled"
     default_limit = 48
     max_tokens = 2048  # step-by-step work on a 6x6 grid before the JSON answer
@@ -96,16 +97,22 @@ def score_grid(puzzle: zebra.Puzzle, text: str, cut: bool, thinks: int) -> Verdi
 
 
 def score_math(target: str, text: str, cut: bool, thinks: int) -> Verdict:
-    """Extract the final answer and compare it with `target` (exactly, else symbolically)."""
-    raw_answer, how = math_problems.extract_answer(text)
+    """Read the final answer (math_answer's rules) and compare it with `target` (exactly, else symbolically)."""
+    found = math_answer.extract(text)
     parts = {"think_blocks": thinks}
-    # Cut off before a final answer: a stray last number is no answer, and an answer line that
-    # runs into the cut may be partial.
-    partial = cut and (how == "last number" or (how == "answer line" and text.rstrip().endswith(raw_answer.strip())))
-    if raw_answer is None or partial:
+    if found.hedged:
+        if not math_answer.is_hedge(target):
+            return Verdict(WRONG, 0.0, f"{found.how}: hedged between {' | '.join(map(repr, found.candidates))}", parts)
+        found = replace(found, text=found.whole)  # the gold itself reads "A or B"
+    # Cut off before a final answer: a last sentence is no answer, and an unclosed answer line may be partial.
+    if found.text is None or cut and found.may_be_cut:
         if cut:
             return Verdict(TRUNCATED, 0.0, "hit max_tokens before the final answer", parts)
-        return Verdict(EXTRACTION_FAILED, 0.0, "no answer found", parts)
+        return Verdict(EXTRACTION_FAILED, 0.0, found.why, parts)
+    raw_answer, how = found.text, found.how
+    last_value = raw_answer.rsplit("=", 1)[-1]
+    if math_equiv.plain_value(target) is not None and math_equiv.plain_value(last_value) is not None:
+        raw_answer = last_value.strip()  # "$\frac{1}{2} + 1 = 2$": a chain's last value, for a numeric gold
     if math_equiv.plain_value(target) is not None and not re.search(r"\d", raw_answer):
         return Verdict(EXTRACTION_FAILED, 0.0, f"{how} {raw_answer!r} is not a number", parts)
     same, decided = math_equiv.equivalent(target, raw_answer)

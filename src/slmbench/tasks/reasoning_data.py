@@ -104,6 +104,8 @@ class ZebraLogic(_DataTask):
 
 
 class _MathData(_DataTask):
+    version = "2"  # 2: answers read by math_answer (hedges wrong, no last-number guess)
+
     def _problem(self, row: dict[str, Any]) -> str:
         for key in ("problem", "question", "Problem", "Question"):
             if isinstance(row.get(key), str) and row[key].strip():
