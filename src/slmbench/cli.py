@@ -18,11 +18,54 @@ app = typer.Typer(
 )
 
 
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback."""
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"slmbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Deploy, evaluate and compare small language models, on your own machine."""
+
+
+RESUME = "answers received so far are stored; re-run the same command to resume"
+
+
+# One name and one default per flag across commands.
+PARALLEL = 4  # llama.cpp slots = requests in flight (ModelSpec's default too)
+_ContextOpt = Annotated[str | None, typer.Option("--context", help="llama.cpp: context tokens per slot, e.g. 4096 or 8K.")]
+_CtxAliasOpt = Annotated[str | None, typer.Option("--ctx-per-slot", hidden=True)]  # the old name, still accepted
+_ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.", min=1)]
+
+
+def _context(context: str | None, old_name: str | None, default: int | None = None) -> int | None:
+    """--context (or its old name --ctx-per-slot) in tokens: 4096, 8K, 32k."""
     from .errors import SlmbenchError
-    from .serving.process import raise_on_sigterm
+    from .plan import parse_tokens
+
+    given = context if context is not None else old_name
+    if given is None:
+        return default
+    try:
+        tokens = parse_tokens(given)
+    except SlmbenchError as exc:
+        raise SlmbenchError(f"--context: {exc}") from None
+    if tokens < 256:
+        raise SlmbenchError(f"--context must be at least 256 tokens (got {tokens}); pass e.g. --context 4096")
+    return tokens
+
+
+@contextmanager
+def user_errors(kept: str = RESUME) -> Iterator[None]:
+    """Problems the user can fix become one line on stderr and a non-zero exit, never a traceback.
+    Ctrl-C and SIGTERM say what was kept (`kept`) and exit 130 / 143."""
+    from .errors import SlmbenchError
+    from .serving.process import interrupted_by, interrupted_exit_code, raise_on_sigterm
 
     raise_on_sigterm()
     try:
@@ -31,8 +74,8 @@ def user_errors() -> Iterator[None]:
         sys.stderr.write(f"error: {exc}\n")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted: answers received so far are stored; re-run the same command to resume\n")
-        raise typer.Exit(130) from None
+        sys.stderr.write(f"{interrupted_by()}: {kept}\n")
+        raise typer.Exit(interrupted_exit_code()) from None
 
 
 _ApiKeyEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the bearer API key of attached endpoints (default: $OPENAI_API_KEY when set).")]
@@ -60,8 +103,9 @@ def eval_command(
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox", help="Run model-written code without bubblewrap (rlimits only).")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the store and run folders.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: ./slmbench.toml if present).")] = None,
-    parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
-    ctx_per_slot: Annotated[int | None, typer.Option(help="llama.cpp context tokens per slot.")] = None,
+    parallel: Annotated[int | None, typer.Option(help=f"llama.cpp parallel slots = requests in flight (default {PARALLEL}).", min=1)] = None,
+    context: _ContextOpt = None,
+    ctx_per_slot: _CtxAliasOpt = None,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
@@ -75,13 +119,13 @@ def eval_command(
 
         from . import config as cfg
         from .errors import SlmbenchError
-        from .progress import Quiet, RichProgress
+        from .progress import RichProgress
         from .runner import run
 
         conf = cfg.load_config(config)
         server_opts: dict[str, Any] = {
             k: v
-            for k, v in {"parallel": parallel, "ctx_per_slot": ctx_per_slot, "threads": threads, "port": port, "llama_server": llama_server}.items()
+            for k, v in {"parallel": parallel, "ctx_per_slot": _context(context, ctx_per_slot), "threads": threads, "port": port, "llama_server": llama_server}.items()
             if v is not None
         }
         models = [cfg.parse_model_flag(m) for m in model or []]
@@ -108,10 +152,10 @@ def eval_command(
             conf.eval = cfg.EvalSettings.model_validate(conf.eval.model_dump() | {k: v for k, v in flags.items() if v is not None})
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise SlmbenchError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+            raise SlmbenchError(f"{_flag_name(str(first['loc'][0]))}: {first['msg']}") from None
 
         err = Console(stderr=True)
-        results = run(conf, Quiet() if quiet else RichProgress(err))
+        results = run(conf, _notes_only(err) if quiet else RichProgress(err))
         _print_results(results)
         from .report import load, write
 
@@ -121,10 +165,29 @@ def eval_command(
             raise typer.Exit(1)
 
 
+def _notes_only(console: Any) -> Any:
+    """--quiet: no progress bar, but what the run has to say (a model failed, a server restarted) is said."""
+    from .progress import Quiet
+
+    class Notes(Quiet):
+        def message(self, text: str) -> None:
+            console.print(text, highlight=False, soft_wrap=True)
+
+    return Notes()
+
+
+# Settings whose flag is not the setting's name.
+_FLAGS = {"timeout_s": "--timeout", "tasks": "--task", "lengths": "--lengths", "data": "--data"}
+
+
+def _flag_name(setting: str) -> str:
+    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
 @app.command("perf")
 def perf_command(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).")] = None,
-    gguf: Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m); repeatable: one run per model.")] = None,
+    gguf: Annotated[list[Path] | None, typer.Option(help="Serve a local GGUF with llama.cpp (repeatable: one run per model).")] = None,
     concurrency: Annotated[str | None, typer.Option(help="Closed-loop points: requests in flight, e.g. 1,2,4 (default 1,2,4 unless --rate).")] = None,
     rate: Annotated[str | None, typer.Option(help="Open-loop points: requests/s, e.g. 0.5,1.")] = None,
     burstiness: Annotated[float, typer.Option(help="Open loop: gamma shape of arrivals (1 = Poisson, <1 burstier).")] = 1.0,
@@ -144,7 +207,7 @@ def perf_command(
     seed: Annotated[int, typer.Option(help="Seed for prompts and arrivals.")] = 0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one streamed answer.")] = 300.0,
     out: Annotated[Path, typer.Option(help="Folder for the store and run folders.")] = Path("slmbench-runs"),
-    parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots (default: the largest concurrency).")] = None,
+    parallel: Annotated[int | None, typer.Option(help=f"llama.cpp parallel slots (default {PARALLEL}, or the largest concurrency if more).", min=1)] = None,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     port: Annotated[int | None, typer.Option(help="llama.cpp port (default: a free one).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
@@ -169,11 +232,13 @@ def perf_command(
         baseline = report.load_run(compare[0]) if compare else None
         if model and gguf:
             raise SlmbenchError("pass --model or --gguf, not both")
-        spec = cfg.parse_model_flag(model) if model else cfg.gguf_model(gguf) if gguf else cfg.embedded_model()
-        spec = cfg.with_api_key_env([spec], api_key_env)[0]
+        specs = [cfg.parse_model_flag(m) for m in model or []] + [cfg.gguf_model(g) for g in gguf or []] or [cfg.embedded_model()]
+        if len(specs) > 1 and (compare or port):
+            raise SlmbenchError("--compare and --port apply to one model; pass one --model or --gguf with them")
+        specs = cfg.with_api_key_env(specs, api_key_env)
         server_opts = {"parallel": parallel, "threads": threads, "port": port, "llama_server": llama_server}
-        if spec.backend == "llamacpp":
-            spec = spec.model_copy(update={k: v for k, v in server_opts.items() if v is not None})
+        specs = [s.model_copy(update={k: v for k, v in server_opts.items() if v is not None}) if s.backend == "llamacpp" else s
+                 for s in specs]  # fmt: skip
         settings = PerfSettings(
             concurrency=parse_list(concurrency, int, "--concurrency"), rates=parse_list(rate, float, "--rate"),
             burstiness=burstiness, requests=requests, duration_s=duration, warmup=warmup,
@@ -181,13 +246,18 @@ def perf_command(
             slo=parse_slo(slo or []), repeats=repeats, seed=seed, timeout_s=timeout, ignore_eos=ignore_eos, out=out,
             bandwidth_gbs=bandwidth, peak_tflops=peak_tflops,
         )  # fmt: skip
-        results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False, soft_wrap=True))
-        _print_perf(console, results)
+        for spec in specs:  # one run (and one perf.json) per model, in turn: they must not share the CPU or GPU
+            results = run_perf(spec, settings, say=lambda m: err.print(m, highlight=False, soft_wrap=True))
+            _print_perf(console, results)
+            if results.status == "interrupted":
+                break
         if baseline is not None and results.points:
             _print_compare(console, report.compare(baseline, results.to_dict()), [compare[0], results.run_dir])
         if results.status == "interrupted":
-            err.print(f"interrupted: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False, soft_wrap=True)
-            raise typer.Exit(130)
+            from .serving.process import interrupted_by, interrupted_exit_code
+
+            err.print(f"{interrupted_by()}: kept {results.completed} completed requests in {results.run_dir / 'perf.json'}", highlight=False, soft_wrap=True)
+            raise typer.Exit(interrupted_exit_code())
 
 
 def _print_perf(console: Any, results: Any) -> None:
@@ -223,8 +293,6 @@ app.add_typer(longdoc_app, name="longdoc")
 
 _ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).")]
 _GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
-_CtxOpt = Annotated[int, typer.Option(help="llama.cpp context tokens per slot (started servers only).")]
-_ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.")]
 _ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (default: as large as the context allows).")]
 _QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
@@ -250,19 +318,20 @@ def longdoc_summarize(
     overlap: Annotated[int, typer.Option(help="Tokens of whole sentences repeated between chunks.")] = 64,
     summary_tokens: Annotated[int, typer.Option(help="Max tokens of each partial summary.")] = 256,
     final_tokens: Annotated[int, typer.Option(help="Max tokens of the final summary.")] = 512,
-    ctx_per_slot: _CtxOpt = 4096,
-    parallel: _ParallelOpt = 4,
+    context: _ContextOpt = "4096",
+    ctx_per_slot: _CtxAliasOpt = None,
+    parallel: _ParallelOpt = PARALLEL,
     quiet: _QuietOpt = False,
     api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Summarise a long document: chunk, summarise each chunk, reduce (hierarchically if needed)."""
-    with user_errors():
+    with user_errors(kept="nothing written; the summary was not finished"):
         from . import longdoc
 
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, overlap_tokens=overlap, summary_tokens=summary_tokens,
                                     final_tokens=final_tokens, concurrency=parallel)  # fmt: skip
         text, result, budget, err = _run_longdoc(
-            file, _longdoc_model(model, gguf, parallel, api_key_env), ctx_per_slot, quiet,
+            file, _longdoc_model(model, gguf, parallel, api_key_env), _context(context, ctx_per_slot), quiet,
             lambda text, ep, budget, observer: longdoc.summarize(text, ep, budget, title=file.name, settings=settings, observer=observer),
         )  # fmt: skip
         print(result.text)
@@ -281,17 +350,18 @@ def longdoc_ask(
     chunk_tokens: _ChunkOpt = None,
     passages: Annotated[int, typer.Option(help="Most relevant passages to put in the prompt.")] = 4,
     final_tokens: Annotated[int, typer.Option(help="Max tokens of the answer.")] = 384,
-    ctx_per_slot: _CtxOpt = 4096,
+    context: _ContextOpt = "4096",
+    ctx_per_slot: _CtxAliasOpt = None,
     quiet: _QuietOpt = False,
     api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Answer a question about a long document from its most relevant passages (BM25), best first."""
-    with user_errors():
+    with user_errors(kept="nothing written; the answer was not finished"):
         from . import longdoc
 
         settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
         _, result, _, err = _run_longdoc(
-            file, _longdoc_model(model, gguf, 1, api_key_env), ctx_per_slot, quiet,
+            file, _longdoc_model(model, gguf, 1, api_key_env), _context(context, ctx_per_slot), quiet,
             lambda text, ep, budget, observer: longdoc.ask(text, question, ep, budget, settings=settings, observer=observer),
         )  # fmt: skip
         print(result.text)
@@ -307,12 +377,12 @@ def longdoc_compare(
     limit: Annotated[int, typer.Option(help="Needle documents (spread over the lengths).")] = 6,
     max_tokens: Annotated[int, typer.Option(help="Max tokens of each answer.")] = 64,
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size for the anchored and map-reduce strategies.")] = 512,
-    parallel: _ParallelOpt = 2,
+    parallel: _ParallelOpt = PARALLEL,
     out: Annotated[Path, typer.Option(help="Folder for the run folder (JSON + Markdown; `slmbench report` reads it).")] = Path("slmbench-runs/longdoc"),
     api_key_env: _ApiKeyEnvOpt = None,
 ) -> None:
     """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
-    with user_errors():
+    with user_errors(kept="the trials printed above are all that finished; no comparison was written"):
         from rich.console import Console
         from rich.table import Table
 
@@ -378,8 +448,9 @@ def chat(
     host: Annotated[str, typer.Option(help="Interface the chat listens on; anything but loopback needs --password-auth.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Chat port (default: a free one).", min=1, max=65535)] = None,
     password_auth: Annotated[bool, typer.Option("--password-auth", help="Require a login; slmbench generates and prints the password.")] = False,
-    ctx_per_slot: Annotated[int, typer.Option(help="llama.cpp context tokens per slot for models started here.", min=256)] = 8192,
-    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots (concurrent chats) for models started here.", min=1)] = 2,
+    context: _ContextOpt = "8192",
+    ctx_per_slot: _CtxAliasOpt = None,
+    parallel: _ParallelOpt = PARALLEL,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
     chat_template: Annotated[str | None, typer.Option(help="llama.cpp built-in chat template for --gguf models (e.g. chatml, llama3, gemma); needed when the GGUF has none.")] = None,
     config: Annotated[Path | None, typer.Option(help="Config file whose models become chat profiles (default: ./slmbench.toml if present).")] = None,
@@ -395,6 +466,7 @@ def chat(
         from .serving import open_endpoint, preflight
 
         check_host(host, password_auth)  # before minutes of model start-up
+        ctx = _context(context, ctx_per_slot)
         if port is not None:
             pick_port(host, port)  # a busy port is refused before the models load
         specs = cfg.with_api_key_env(chat_models(cfg.load_config(config), model, gguf, chat_template), api_key_env)
@@ -408,7 +480,7 @@ def chat(
                 endpoints, supervise = [], []
                 for s in specs:
                     started: list[Any] = []
-                    endpoints.append(stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot, started=started)))
+                    endpoints.append(stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx, started=started)))
                     supervise += [(server, endpoints[-1]) for server in started]
                 server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth,
                                                         supervise=supervise, say=lambda line: print(line, flush=True)))  # fmt: skip
@@ -423,11 +495,15 @@ def tasks() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .config import TASK_ALIASES
     from .tasks import TASKS
 
-    table = Table("task", "version", "samples", "max tokens", "what")
+    aliases: dict[str, list[str]] = {}
+    for alias, name in TASK_ALIASES.items():
+        aliases.setdefault(name, []).append(alias)
+    table = Table("task", "also", "version", "samples", "max tokens", "what")
     for name, t in sorted(TASKS.items()):
-        table.add_row(name, t.version, str(t.default_limit), str(t.max_tokens), t.description)
+        table.add_row(name, ", ".join(aliases.get(name, [])), t.version, str(t.default_limit), str(t.max_tokens), t.description)
     Console().print(table)
 
 
@@ -492,6 +568,12 @@ def plan(
             return
         device = planner.cpu(cpu_ram) if cpu_ram is not None else planner.find_gpu(gpu or "rtx4090")
         result = planner.plan(planner.make_request(profile, device, **options))
+        if not result.fits and ctx is None and result.max_context >= 1024:
+            # As `serve` does: without --context, the largest context that fits, said so.
+            smaller = planner.round_context(result.max_context)
+            print(f"{profile.name}'s native {profile.context:,} tokens do not fit {device.name}; "
+                  f"planning for {smaller:,}, the largest that fits (pass --context to choose)")  # fmt: skip
+            result = planner.plan(planner.make_request(profile, device, **(options | {"context": smaller})))
         print("\n".join(planner.describe(result)))
         if not result.fits:
             raise SlmbenchError(planner.miss_message(result))
@@ -507,7 +589,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: a free one).")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     context: Annotated[str | None, typer.Option(help="llama.cpp: tokens per slot; vLLM: --max-model-len (default: largest that fits).")] = None,
-    parallel: Annotated[int, typer.Option(help="llama.cpp parallel slots.")] = 4,
+    ctx_per_slot: _CtxAliasOpt = None,
+    parallel: _ParallelOpt = PARALLEL,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")] = None,
     llama_server: Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")] = None,
     gpu: Annotated[str | None, typer.Option(help="vLLM: plan for this GPU (default: detected with nvidia-smi).")] = None,
@@ -524,13 +607,12 @@ def serve(
 ) -> None:
     """Start a model server and say when it is ready; Ctrl-C stops it."""
     with user_errors():
-        from .plan import parse_tokens
         from .serving.launch import ServeOptions
         from .serving.launch import serve as run_serve
 
         opts = ServeOptions(
             model=model, backend=backend, name=name, gguf=gguf, url=url, api_key_env=api_key_env, port=port,
-            host=host, context=parse_tokens(context) if context else None, parallel=parallel, threads=threads,
+            host=host, context=_context(context, ctx_per_slot), parallel=parallel, threads=threads,
             llama_server=llama_server, gpu=gpu, weights=weights, kv_dtype=kv_dtype,
             gpu_memory_utilization=gpu_memory_utilization, tp=tp, dp=dp, hub=hub, detach=detach, dry_run=dry_run,
             ready_timeout_s=ready_timeout,
@@ -538,7 +620,11 @@ def serve(
         try:
             run_serve(opts, say=lambda line: print(line, flush=True))
         except KeyboardInterrupt:
-            print("stopped", flush=True)
+            from .serving.process import interrupted_exit_code, terminated
+
+            print("stopped" + (" (SIGTERM)" if terminated else ""), flush=True)
+            if terminated:
+                raise typer.Exit(interrupted_exit_code()) from None
 
 
 @app.command()
@@ -579,7 +665,7 @@ def _print_results(results: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .results import TABLE_HEADER, table_rows
+    from .results import TABLE_HEADER, failure_lines, table_rows
 
     table = Table(*TABLE_HEADER, title=f"slmbench run {results.run_id} ({results.status})")
     for row in table_rows(results):
@@ -595,6 +681,8 @@ def _print_results(results: Any) -> None:
                 value = t.extra["effective_context"]
                 shown = f"{value} tokens" if value else "none"
                 console.print(f"{m.name} / {t.task}: effective context {shown} ({t.extra['effective_context_why']})", highlight=False)
+    for line in failure_lines(results):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
 
 
@@ -617,8 +705,75 @@ def _print_pairs(console: Any, results: Any) -> None:
     console.print(table)
 
 
-def main() -> None:
-    app()
+def _command_words(argv: list[str]) -> list[str]:
+    """The leading command names of argv (`longdoc ask`), as far as they name real commands."""
+    import typer.main
+
+    words: list[str] = []
+    group: Any = typer.main.get_command(app)
+    for word in argv:
+        sub = getattr(group, "commands", {}).get(word)
+        if sub is None:
+            break
+        words.append(word)
+        group = sub
+    return words
+
+
+def _usage_line(exc: Any, argv: list[str] | None = None) -> str:
+    """Click's usage error as one line that names the flag and where the fix is."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "slmbench"
+    path = "slmbench" + path[path.index(" "):] if " " in path else "slmbench"
+    if path == "slmbench":  # an option's missing value is raised before the command's context exists
+        words = _command_words(argv if argv is not None else sys.argv[1:])
+        path = " ".join(["slmbench", *words])
+    message = " ".join(exc.format_message().split())  # "Did you mean" hints arrive on a second line
+    return f"error: {path}: {message.rstrip('.')}; see `{path} --help`"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: usage errors become one line on stderr (exit 2), never a box."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # the Click Typer vendors
+
+    _plain_flag_help()
+    try:
+        code = app(args=argv, prog_name="slmbench", standalone_mode=False)
+    except NoArgsIsHelpError:
+        code = 0  # Typer has printed the help
+    except UsageError as exc:
+        sys.stderr.write(_usage_line(exc, argv) + "\n")
+        code = 2
+    except typer.Abort:
+        sys.stderr.write("interrupted\n")
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _plain_flag_help() -> None:
+    """Help shows a value type only where a flag takes a value: `--quiet` is not `--quiet <bool>`,
+    and a repeatable `--task` takes one `<str>` each time, not a `<list[str]>`."""
+    from typer.core import TyperArgument, TyperOption
+
+    if getattr(TyperOption, "_slmbench_help", False):
+        return
+
+    def element(label: str | None) -> str | None:
+        if label and label.startswith("<list[") and "]>" in label:
+            inner = label[6 : label.index("]>")]
+            return "<" + ("path" if inner == "Path" else inner) + ">" + label[label.index("]>") + 2 :]
+        return label
+
+    for cls in (TyperOption, TyperArgument):
+        shown = cls.display_type_rich
+
+        def display_type_rich(self: Any, ctx: Any, shown: Any = shown) -> str | None:
+            if getattr(self, "is_flag", False):
+                return None
+            return element(shown(self, ctx))
+
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperOption._slmbench_help = True  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ SERVER_ERROR = "http_5xx"
 CLIENT_ERROR = "http_4xx"
 TIMEOUT = "timeout"
 MALFORMED = "malformed"
+PROTOCOL = "protocol"  # not HTTP as it should be: a broken status line, bad headers
 
 _RETRYABLE_EXCEPTIONS = (
     aiohttp.ClientConnectionError,  # refused, reset, server disconnected
@@ -114,6 +115,10 @@ class ChatClient:
                 return _failure(TIMEOUT, f"no answer within {self.timeout.total:g} s", start, attempt)
             except _RETRYABLE_EXCEPTIONS as exc:
                 kind, detail = CONNECTION, f"{type(exc).__name__}: {exc}"
+            except aiohttp.ClientError as exc:
+                # A bad status line or headers (ClientResponseError and kin): one failed request,
+                # never the end of the run; retried, as a proxy's hiccup may pass.
+                kind, detail = PROTOCOL, f"{type(exc).__name__}: {exc}"
             if kind == CLIENT_ERROR or attempt > self.retry.retries:
                 return _failure(kind, detail, start, attempt)
             await asyncio.sleep(self.retry.delay(attempt, retry_after))
@@ -124,7 +129,11 @@ def _parse(raw: bytes, latency: float, attempts: int) -> Completion:
         data = orjson.loads(raw)
         choice = data["choices"][0]
         message = choice["message"]
-        text = message.get("content") or ""
+        text = message.get("content")
+        if text is None and not message.get("tool_calls"):
+            # Not an empty answer: no answer at all. A failure (not cached), so a re-run asks again.
+            raise TypeError("message.content is null")
+        text = text or ""
         if not isinstance(text, str):
             raise TypeError("message.content is not a string")
         usage = data.get("usage") or {}

@@ -271,6 +271,10 @@ def load_config(path: Path | None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SlmbenchError(f"config file {path} not found; pass an existing file to --config") from None
+    except IsADirectoryError:
+        raise SlmbenchError(f"--config {path} is a folder; pass the file in it, e.g. --config {path / 'slmbench.toml'}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SlmbenchError(f"cannot read config file {path} ({getattr(exc, 'strerror', None) or exc}); pass a readable TOML file to --config") from None
     except tomllib.TOMLDecodeError as exc:
         raise SlmbenchError(f"config file {path} is not valid TOML ({exc}); fix the file") from None
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from .metrics.stats import Estimate
-from .tasks.base import VERDICTS
+from .tasks.base import ERROR, SKIPPED, TIMEOUT, VERDICTS
 
 SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
 
@@ -126,6 +126,35 @@ def format_estimate(e: Estimate) -> str:
 
 
 
+ERROR_SHARE_SHOWN = 0.05  # a task where more of the requests failed gets a line after the table
+
+
+def failure_kinds(records: Any) -> dict[str, tuple[int, str]]:
+    """Failure kind -> (count, one example message), most frequent first."""
+    found: dict[str, list[Any]] = {}
+    for r in records:
+        if r.verdict in (ERROR, TIMEOUT):
+            kind, _, message = r.why.partition(": ")
+            found.setdefault(kind, [0, message[:160]])[0] += 1
+    return {k: (n, m) for k, (n, m) in sorted(found.items(), key=lambda kv: -kv[1][0])}
+
+
+def failure_lines(results: Results, threshold: float = ERROR_SHARE_SHOWN) -> list[str]:
+    """Per model and task whose share of failed requests is above threshold: the failure kinds
+    with counts and one example message each."""
+    lines = []
+    for m in results.models:
+        for t in m.tasks.values():
+            sent = [s for s in t.samples if s.verdict != SKIPPED]
+            kinds = failure_kinds(sent)
+            failed = sum(n for n, _ in kinds.values())
+            if not sent or failed / len(sent) <= threshold:
+                continue
+            listed = "; ".join(f"{kind} {n}, e.g. {example}" for kind, (n, example) in kinds.items())
+            lines.append(f"{m.name} / {t.task}: {failed} of {len(sent)} requests failed ({100 * failed / len(sent):.0f}%): {listed}")
+    return lines
+
+
 def table_rows(results: Results) -> list[list[str]]:
     """One row per model x task: the cells the Markdown and terminal tables share."""
     rows = []
@@ -157,6 +186,8 @@ def to_markdown(results: Results) -> str:
         "left out of n. `trunc`: the answer hit max_tokens before giving a result; `unparsed`: "
         "no answer could be extracted; `skipped`: not sent, the request could not fit the endpoint's context.",
     ]
+    if failed := failure_lines(results):
+        lines += ["", "## Failed requests", "", *(f"- {line}" for line in failed)]
     if any(t.extra.get("accounting") == "ifeval" for m in results.models for t in m.tasks.values()):
         lines.append(
             "\n`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) fails "

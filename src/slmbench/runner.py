@@ -1,7 +1,11 @@
 """tasks x models -> requests -> store -> scores -> results.
 
-Every answer is committed to the store as it arrives (group commits every ~100 ms), so a
-killed run loses at most the last 100 ms; a re-run sends only what the store lacks.
+Every answer is committed to the store as it arrives, in group commits: a commit starts once
+the oldest waiting answer is COMMIT_EVERY_S / 2 (50 ms) old. Measured (benchmarks/commit_window.py,
+3 loads x 3 runs, twice, on a shared and overloaded 2-core machine): the longest wait from
+arrival to committed was 52-160 ms, once 315 ms when the machine starved the process of CPU
+(nothing commits then); a kill -9 loses only the answers inside that window, and a re-run
+sends only what the store lacks.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_mo
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
-from .results import ModelResult, Results, SampleRecord, TaskResult
+from .results import ModelResult, Results, SampleRecord, TaskResult, failure_kinds
 from .serving import Endpoint, open_endpoint, preflight
-from .store import Store
+from .store import Store, StoreError
 from .tasks import TASKS, Sample, Task, known_tasks
 from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
 
@@ -63,10 +67,11 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
     store = Store(out / STORE_FILE)
+    for dead in store.mark_dead_runs():
+        observer.message(f"run {dead} stopped without finishing (its process is gone): marked interrupted")
     run_id = new_run_id()
     run_dir = out / run_id
     run_dir.mkdir()
-    point_latest(out, run_id)
     results = Results(run_id, run_dir, "running", _manifest(settings, tasks, samples))
     for name, info in prepared.items():
         results.manifest["tasks"][name] |= info
@@ -91,9 +96,16 @@ def run(config: Config, observer: Observer | None = None) -> Results:
                     evaluate(tasks)
                     if settings.target_ci_width is not None:
                         _narrow(tasks, mine, settings, model_result, evaluate, observer)
+                    model_result.error = all_failed(model_result)
+            except StoreError:
+                raise  # the disk, not the model: the run stops
             except SlmbenchError as exc:
-                # One model failing must not cost the others their results.
-                results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
+                # One model failing must not cost the others their results (nor its own so far).
+                started = next((m for m in results.models if m.name == spec.name), None)
+                if started is None:
+                    results.models.append(ModelResult(spec.name, {"backend": spec.backend}, error=str(exc)))
+                else:
+                    started.error = str(exc)
                 observer.message(f"[red]{spec.name}: {exc}[/red]")
         results.status = "partial" if any(m.error for m in results.models) else "complete"
     except BaseException:
@@ -101,10 +113,39 @@ def run(config: Config, observer: Observer | None = None) -> Results:
         raise
     finally:
         observer.finish()
-        store.finish_run(run_id, results.status, results.manifest)
-        store.close()
-        results.write()
+        _finish(results, store, out)
     return results
+
+
+def _finish(results: Results, store: Store, out: Path) -> None:
+    """Files first, then the store's status: a run is never `complete` without its results.json.
+    While an exception is on its way out (a full disk), a second failure here must not hide it."""
+    failing = sys.exc_info()[1] is not None
+    steps = [results.write, lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
+    # `latest`: a run that reached a model (finished or not), never one whose every model failed to start.
+    if any(m.tasks or m.error is None for m in results.models):
+        steps.append(lambda: point_latest(out, results.run_id))
+    for step in steps:
+        try:
+            step()
+        except (OSError, SlmbenchError):
+            if not failing:
+                raise
+
+
+def all_failed(model: ModelResult) -> str | None:
+    """Why a model counts as failed when not one request it sent got an answer, else None."""
+    counts = Counter()
+    for t in model.tasks.values():
+        counts.update({k: v for k, v in t.counts.items()})
+    failed = counts[ERROR] + counts[TIMEOUT]
+    answered = sum(counts[v] for v in ANSWERED)
+    if failed == 0 or answered:
+        return None
+    kinds = failure_kinds([s for t in model.tasks.values() for s in t.samples])
+    first = next(iter(kinds.values()))
+    listed = ", ".join(f"{kind} {n}" for kind, (n, _) in kinds.items())
+    return f"every request failed ({listed}); e.g. {first[1]}"
 
 
 def _evaluate_model(
@@ -167,10 +208,37 @@ def _all_cached(ep: Endpoint, tasks: list[Task], samples: dict[str, list[Sample]
 
 
 def _samples(task: Task, limit: int, settings: EvalSettings) -> list[Sample]:
-    samples = task.samples(limit, settings.seed, settings.data.get(task.name))
+    data = settings.data.get(task.name)
+    samples = task.samples(limit, settings.seed, data) if data else distinct_samples(task, limit, settings.seed)
     if getattr(task, "repeatable", False):  # pass@k tasks: --samples draws per problem
         samples = draws(samples, settings.samples, settings.seed)
     return samples
+
+
+def distinct_samples(task: Task, limit: int, seed: int) -> list[Sample]:
+    """The samples of `task.samples(limit)`, no prompt twice: a repeat is dropped and the generator
+    asked for more (sample i depends only on seed and i, so more samples extend the same
+    sequence). A number the generator cannot reach with distinct prompts is refused, naming the
+    most it made."""
+    samples = task.samples(limit, seed)
+    want, asked = len(samples), limit  # a task may make several samples per unit of --limit
+    for _ in range(4):
+        seen: set[bytes] = set()
+        unique = []
+        for sample in samples:
+            # The same request scored another way (structured: prompt and repair modes) is not a repeat.
+            key = orjson.dumps([sample.messages, sample.params, sample.meta], option=orjson.OPT_SORT_KEYS, default=str)
+            if key not in seen:
+                seen.add(key)
+                unique.append(sample)
+        if len(unique) >= want:
+            return unique[:want]
+        asked += 2 * (want - len(unique)) * max(1, limit // max(1, want)) + 16
+        samples = task.samples(asked, seed)
+    raise SlmbenchError(
+        f"{task.name} makes only {len(unique):,} distinct samples of the {want:,} asked; pass a smaller --limit "
+        "(no prompt is counted twice)"
+    )
 
 
 def _narrow(
@@ -191,8 +259,11 @@ def _narrow(
             e = into.tasks[task.name].metrics[task.headline]
             if e.ci_low is None or e.ci_high is None or e.ci_high - e.ci_low <= target:
                 continue
-            limits[task.name] = min(settings.max_samples, 2 * limits[task.name])
-            more = _samples(task, limits[task.name], settings)
+            limits[task.name] = min(settings.max_samples, 2 * limits[task.name], getattr(task, "max_distinct", 1 << 62))
+            try:
+                more = _samples(task, limits[task.name], settings)
+            except SlmbenchError:  # no more distinct samples: the interval stays as wide as it is
+                continue
             if len(more) > len(samples[task.name]):  # at the cap, or a data set with no more rows
                 samples[task.name] = more
                 wide.append(task)
@@ -230,7 +301,34 @@ async def _send(
     answers: dict[str, Completion],
     observer: Observer,
 ) -> None:
+    """Send todo; a managed server that dies is restarted (same arguments) and what it had not
+    answered is sent again, up to its restart limit."""
+    remaining = todo
+    while True:
+        died = await _send_round(ep, remaining, settings, store, run_id, answers, observer)
+        if not died:
+            return
+        server = ep.supervisor
+        observer.message(f"[yellow]{ep.name}: {server.death()}; restarting it "
+                         f"({server.restarts + 1} of at most {server.max_restarts})[/yellow]")  # fmt: skip
+        await asyncio.to_thread(server.restart)  # past the limit: a SlmbenchError, the model fails
+        remaining = [r for r in remaining if r.key not in answers]
+        if not remaining:
+            return
+
+
+async def _send_round(
+    ep: Endpoint,
+    todo: list[Request],
+    settings: EvalSettings,
+    store: Store,
+    run_id: str,
+    answers: dict[str, Completion],
+    observer: Observer,
+) -> bool:
+    """One pass over todo; True when the managed server died during it (its process exited)."""
     pending = iter(todo)
+    server = ep.supervisor
     retry = RetryPolicy(retries=settings.retries)
     timeout_s = request_timeout(settings, {r.task for r in todo})
     # One endpoint is a single replica: the same client either way.
@@ -241,20 +339,42 @@ async def _send(
         async def worker() -> None:
             for r in pending:
                 c = await client.complete(r.body)
+                if not c.ok and server is not None and not server.alive():
+                    return  # not the request's failure: it is sent again once the server is back
                 answers[r.key] = c
                 store.add_response(r.key, run_id, ep.name, r.body, c)
                 observer.done(c)
+                if store.pending_age() >= COMMIT_EVERY_S / 2:
+                    store.flush()
 
         async def commit_regularly() -> None:
             while True:
-                await asyncio.sleep(COMMIT_EVERY_S)
-                store.flush()
+                await asyncio.sleep(COMMIT_EVERY_S / 4)
+                if store.pending_age() >= COMMIT_EVERY_S / 4:
+                    store.flush()
 
+        async def watch() -> None:
+            # The process's exit, not failed requests, says the server died: noticed within 50 ms.
+            while server.alive():
+                await asyncio.sleep(0.05)
+
+        workers = {asyncio.create_task(worker()) for _ in range(min(settings.concurrency, len(todo)))}
         committer = asyncio.create_task(commit_regularly())
+        watcher = asyncio.create_task(watch()) if server is not None else None
+        everything = [*workers, committer, *([watcher] if watcher else [])]
         try:
-            await asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(todo)))))
+            while workers:
+                done, _ = await asyncio.wait({*workers, committer, *([watcher] if watcher else [])}, return_when=asyncio.FIRST_COMPLETED)
+                if watcher in done:
+                    return True  # the server died: the rest is sent once it is back
+                for task in done:
+                    task.result()  # a worker's or the committer's failure (a full disk) stops the run
+                workers -= done
+            return False
         finally:
-            committer.cancel()
+            for task in everything:
+                task.cancel()
+            await asyncio.gather(*everything, return_exceptions=True)  # every task ended, every error read
             store.flush()
 
 

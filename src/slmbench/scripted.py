@@ -23,6 +23,8 @@ DROP = "drop"  # close the connection without a reply
 MALFORMED = "malformed"  # 200 with a body that is not JSON
 HANG = "hang"  # never answer (the client must time out)
 DROP_MID = "drop_mid"  # streaming: send half the chunks, then close the connection
+BAD_STATUS = "bad_status"  # a reply whose status line is not HTTP, then close
+NULL_CONTENT = "null_content"  # 200 whose message has "content": null and no tool calls
 STREAM = "stream"  # internal: reply() hands _Protocol a list of SSE events to send
 # Any int is answered as that HTTP status with an error body.
 
@@ -155,6 +157,9 @@ class ScriptedServer:
         action: str | int = self.script.pop(0) if self.script else OK
         if action == DROP_MID and b'"stream":true' not in body.replace(b" ", b""):
             action = DROP
+        if action == NULL_CONTENT:
+            message = {"role": "assistant", "content": None}
+            return 200, json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
         if action not in (OK, DROP_MID):
             return action, b'{"error":{"message":"scripted failure"}}'
         request = json.loads(body)
@@ -282,6 +287,12 @@ class _Protocol(asyncio.Protocol):
             return
         if action == DROP:
             assert self.transport is not None
+            self.transport.close()
+            self.server.in_flight -= chat
+            return
+        if action == BAD_STATUS:
+            assert self.transport is not None
+            self.transport.write(b"HTTP/1.1 2x0 NOT-A-STATUS\r\nContent-Length: 2\r\n\r\n{}")
             self.transport.close()
             self.server.in_flight -= chat
             return

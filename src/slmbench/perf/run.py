@@ -133,10 +133,11 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
         spec = spec.model_copy(update={"parallel": max([*settings.concurrency, 4])})
     preflight(spec)
     store = Store(out / STORE_FILE)
+    for dead in store.mark_dead_runs():
+        say(f"run {dead} stopped without finishing (its process is gone): marked interrupted")
     run_id = new_run_id()
     run_dir = out / run_id
     run_dir.mkdir()
-    point_latest(out, run_id)
     results = PerfResults(run_id, run_dir, "running", _manifest(settings))
     store.start_run(run_id, results.manifest)
     longest = max(settings.input_lens) + settings.output_len + 64
@@ -164,10 +165,23 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
         raise
     finally:
         results.notes += [n for p in results.points for n in p.get("notes", [])]
-        store.finish_run(run_id, results.status, results.manifest)
-        store.close()
-        write_files(results)
+        _finish(results, store, out)
     return results
+
+
+def _finish(results: PerfResults, store: Store, out: Path) -> None:
+    """Files first, then the store's status (never `complete` without perf.json); `latest` only
+    for a run that measured something. A second failure here must not hide the first."""
+    failing = sys.exc_info()[1] is not None
+    steps = [lambda: write_files(results), lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
+    if results.points:
+        steps.append(lambda: point_latest(out, results.run_id))
+    for step in steps:
+        try:
+            step()
+        except (OSError, SlmbenchError):
+            if not failing:
+                raise
 
 
 def _points(settings: PerfSettings) -> list[Point]:

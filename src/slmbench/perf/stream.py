@@ -12,7 +12,7 @@ import time
 import aiohttp
 import orjson
 
-from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, RATE_LIMITED, SERVER_ERROR, TIMEOUT, ChatClient
+from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, PROTOCOL, RATE_LIMITED, SERVER_ERROR, TIMEOUT, ChatClient
 from .sse import SSEParser
 from .stats import RequestRecord
 
@@ -67,6 +67,8 @@ class StreamClient(ChatClient):
         except aiohttp.ClientConnectionError as exc:
             kind = DROPPED if record.chunk_times or got_response else CONNECTION
             return _fail(record, kind, f"{type(exc).__name__}: {exc}")
+        except aiohttp.ClientError as exc:  # a bad status line or headers: one failed request, not the run's end
+            return _fail(record, PROTOCOL, f"{type(exc).__name__}: {exc}")
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
             return _fail(record, MALFORMED, f"bad stream chunk ({type(exc).__name__}: {exc})")
         except asyncio.CancelledError:

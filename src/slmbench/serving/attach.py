@@ -56,9 +56,7 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
             hint = "it needs an API key: export it and pass --api-key-env NAME (the variable's name), or set OPENAI_API_KEY"
         raise SlmbenchError(f"{url} refused the request (HTTP {status}); {hint}")
     if status != 200 or not isinstance(body, dict):
-        raise SlmbenchError(
-            f"{url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"
-        )
+        raise SlmbenchError(_models_refused(url, base, status))
     models = [m for m in body.get("data") or [] if isinstance(m, dict) and "id" in m]
     served = [m["id"] for m in models]
     wanted = spec.served or spec.name
@@ -83,3 +81,14 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
         max_context=max_context if isinstance(max_context, int) and max_context > 0 else None,
         api_key=api_key,
     )
+
+
+def _models_refused(url: str, base: str, status: int) -> str:
+    """Why GET /models failed, with the fix that applies: a wrong path is not a failing server."""
+    if status == 200:
+        return f"{url} answered GET /models with something other than a JSON model list; is it an OpenAI-compatible server?"
+    if status >= 500:
+        return f"{url} answered HTTP {status} to GET /models (a server error); check the server's log, or wait until it is ready"
+    if base.endswith("/v1"):
+        return f"{url} answered HTTP {status} to GET /models at {base}/models; is this an OpenAI-compatible server, and is the path right?"
+    return f"{url} answered HTTP {status} to GET /models; give the OpenAI-compatible base URL (ending in /v1)"

@@ -24,6 +24,8 @@ class Endpoint:
     command: tuple[str, ...] | None = None
     # More base URLs serving the same model; the client balances over base_url and these.
     replica_urls: tuple[str, ...] = ()
+    # The process.Supervised that started the server (None when attached): alive(), restart().
+    supervisor: Any = field(default=None, compare=False, repr=False)
     # A tokens.Budget the server's lifecycle already holds (vLLM in eval: counts it records, or
     # replays on a re-run that starts no server); None: probe the endpoint.
     budget: Any = None

@@ -86,12 +86,26 @@ class LlamaCppServer(process.Supervised):
                     raise
         raise AssertionError("unreachable")
 
-    def _start(self, port: int) -> Endpoint:
+    what = "llama-server"
+
+    def _spawn_ready(self, port: int) -> None:
+        self._port = port
         self._proc = process.spawn(self.argv(port), self.log_path, die_with_parent=not self.detach)
+        wait_ready(self._proc, f"http://{HOST}:{port}", self.name, what="llama-server", log_path=self.log_path,
+                   timeout_s=self.ready_timeout_s, diagnose=lambda code: self._diagnose(code, port))  # fmt: skip
+
+    def _respawn(self) -> None:
+        """The same command on the same port: the endpoint and every cache key stay valid."""
+        try:
+            self._spawn_ready(self._port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, port: int) -> Endpoint:
         root = f"http://{HOST}:{port}"
         try:
-            wait_ready(self._proc, root, self.name, what="llama-server", log_path=self.log_path,
-                       timeout_s=self.ready_timeout_s, diagnose=lambda code: self._diagnose(code, port))  # fmt: skip
+            self._spawn_ready(port)
             _, props = get_json(f"{root}/props", timeout_s=10)
             _, rendered = post_json(f"{root}/apply-template", {"messages": PROBE_CONVERSATION}, timeout_s=10)
         except BaseException:
@@ -116,6 +130,7 @@ class LlamaCppServer(process.Supervised):
             chat_template_probe=template,
             command=tuple(self.argv(port)),
             max_context=(props.get("default_generation_settings") or {}).get("n_ctx"),
+            supervisor=None if self.detach else self,
         )
 
     def _diagnose(self, code: int, port: int) -> ServerStartError:
@@ -150,6 +165,8 @@ def free_port() -> int:
 
 def ensure_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As llama-server binds: a port whose last server stopped (TIME_WAIT) is free, a listener is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:

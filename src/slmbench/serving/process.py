@@ -15,7 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import ServerStartError
+
 _PR_SET_PDEATHSIG = 1
+
+
+class ServerDied(ServerStartError):
+    """A supervised server died more often than it may be restarted."""
 _live: set[subprocess.Popen[bytes]] = set()
 
 
@@ -116,10 +122,47 @@ def tail(path: Path, lines: int = 20) -> str:
 
 class Supervised:
     """Lifecycle every server slmbench starts shares: stopped on leaving the `with` block,
-    unless handed over with release() (serve --detach)."""
+    unless handed over with release() (serve --detach).
+
+    Supervision, for whoever sends the traffic (the runner; the chat can do the same): poll
+    alive() (a waitpid, cheap) while requests are in flight; when it turns False, say death()
+    and call restart(): the same command again, ready when it returns; after max_restarts it
+    raises ServerDied with the last lines of the server's log instead.
+    """
 
     _proc: subprocess.Popen[bytes] | None = None
     stop_grace_s = 5.0
+    max_restarts = 3
+    restarts = 0
+    what = "the server"
+    log_path: Path | None = None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def death(self) -> str:
+        """How the server ended, in words."""
+        code = self._proc.poll() if self._proc is not None else None
+        if code is None:
+            return f"{self.what} is running"
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        return f"{self.what} {how}"
+
+    def restart(self) -> None:
+        """Start the server again with the same command; ServerDied past max_restarts."""
+        self.restarts += 1
+        if self.restarts > self.max_restarts:
+            last = tail(self.log_path, 5).replace("\n", " | ") if self.log_path else ""
+            raise ServerDied(
+                f"{self.death()} {self.restarts} times; not restarted again. Last lines of its log ({self.log_path}): {last}"
+            )
+        if self._proc is not None:
+            stop(self._proc)
+        self._respawn()
+
+    def _respawn(self) -> None:
+        """Start the same command again and wait until ready (servers that can, override this)."""
+        raise ServerDied(f"{self.death()}; slmbench cannot restart it. Log: {self.log_path}")
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -148,10 +191,30 @@ def _stop_all() -> None:
         stop(proc, grace_s=2.0)
 
 
+terminated = False  # set when SIGTERM arrived: the exit code is then 143, not 130
+
+
 def raise_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so `finally` blocks (server stop, store flush) run."""
+    """SIGTERM does what Ctrl-C does (finally blocks run, what was measured is kept) and is
+    remembered, so the command exits 128 + 15 like a terminated process."""
 
     def handler(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+        global terminated
+        terminated = True
+        on_interrupt = signal.getsignal(signal.SIGINT)
+        if callable(on_interrupt) and on_interrupt is not signal.default_int_handler:
+            # asyncio's runner: cancels the main task, then raises KeyboardInterrupt, as for Ctrl-C
+            on_interrupt(signal.SIGINT, frame)
+            return
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def interrupted_exit_code() -> int:
+    """130 after Ctrl-C, 143 after SIGTERM."""
+    return 128 + signal.SIGTERM if terminated else 130
+
+
+def interrupted_by() -> str:
+    return "terminated (SIGTERM)" if terminated else "interrupted"

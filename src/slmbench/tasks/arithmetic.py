@@ -1,15 +1,18 @@
 """Generated multi-step integer arithmetic, scored by exact match.
 
 Samples are generated in order from (seed, index), skipping repeats, so a larger --limit
-extends a smaller one and the cached answers stay valid.
+extends a smaller one and the cached answers stay valid. No prompt is used twice: a --limit
+above the number of distinct samples is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
 from ..client import Completion
+from ..errors import SlmbenchError
 from .base import EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict, accuracy
 
 PROMPT = (
@@ -24,6 +27,41 @@ _MARKED = re.compile(r"(?:answer\s*(?:is)?\s*[:：=]?\s*\**\s*|\\boxed\{\s*)(-?\
 _NUMBER = re.compile(r"-?\d[\d,]*")
 
 
+RANDOM_TRIES = 20
+
+
+def _expression(rng: random.Random, level: int) -> str:
+    operations, largest = LEVELS[level]
+    expression = str(rng.randint(1, largest))
+    for _ in range(operations):
+        op = rng.choice("+-*")
+        operand = rng.randint(2, 12) if op == "*" else rng.randint(1, largest)
+        # Parenthesise the running expression half the time so precedence matters.
+        if op == "*" and rng.random() < 0.5:
+            expression = f"({expression}) * {operand}"
+        else:
+            expression = f"{expression} {op} {operand}"
+    return expression
+
+
+def _level_1_space() -> list[str]:
+    _, largest = LEVELS[1]
+    numbers = range(1, largest + 1)
+    sums = [f"{a} {op} {b}" for a in numbers for op in "+-" for b in numbers]
+    products = [form.format(a, b) for a in numbers for b in range(2, 13) for form in ("{} * {}", "({}) * {}")]
+    return sums + products
+
+
+LEVEL_1_EXPRESSIONS = len(_level_1_space())
+
+
+@functools.lru_cache(maxsize=8)
+def _all_level_1(seed: int) -> list[str]:
+    space = _level_1_space()
+    random.Random(f"arithmetic-level-1:{seed}").shuffle(space)
+    return space
+
+
 class Arithmetic:
     name = "arithmetic"
     version = "1"
@@ -36,31 +74,35 @@ class Arithmetic:
     takes_data = False
     metrics = staticmethod(accuracy)
 
+    # Level 1 (one operation on numbers up to 20) has only this many distinct expressions, and
+    # every fourth sample is level 1: the most distinct samples the task can make.
+    max_distinct = len(LEVELS) * LEVEL_1_EXPRESSIONS
+
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
+        if limit > self.max_distinct:
+            raise SlmbenchError(
+                f"arithmetic makes at most {self.max_distinct:,} distinct samples (its level 1 has "
+                f"{LEVEL_1_EXPRESSIONS:,} expressions); pass --limit {self.max_distinct} or less"
+            )
         seen: set[str] = set()
         samples = []
         for index in range(limit):
-            for attempt in range(1000):
-                sample = self._sample(seed, index, attempt)
-                if sample.meta["expression"] not in seen:
+            level = index % len(LEVELS) + 1
+            expression = None
+            for attempt in range(RANDOM_TRIES):
+                candidate = _expression(random.Random(f"{self.name}:{self.version}:{seed}:{index}:{attempt}"), level)
+                if candidate not in seen:
+                    expression = candidate
                     break
-            seen.add(sample.meta["expression"])
-            samples.append(sample)
+            if expression is None:
+                # A nearly exhausted level: the first unused expression in a seeded order of all
+                # of them, rather than thousands more random tries (or a repeat).
+                expression = next(e for e in _all_level_1(seed) if e not in seen)
+            seen.add(expression)
+            samples.append(self._sample(seed, index, level, expression))
         return samples
 
-    def _sample(self, seed: int, index: int, attempt: int) -> Sample:
-        rng = random.Random(f"{self.name}:{self.version}:{seed}:{index}:{attempt}")
-        level = index % len(LEVELS) + 1
-        operations, largest = LEVELS[level]
-        expression = str(rng.randint(1, largest))
-        for _ in range(operations):
-            op = rng.choice("+-*")
-            operand = rng.randint(2, 12) if op == "*" else rng.randint(1, largest)
-            # Parenthesise the running expression half the time so precedence matters.
-            if op == "*" and rng.random() < 0.5:
-                expression = f"({expression}) * {operand}"
-            else:
-                expression = f"{expression} {op} {operand}"
+    def _sample(self, seed: int, index: int, level: int, expression: str) -> Sample:
         value = eval(expression, {"__builtins__": {}})  # noqa: S307 - our own generated digits and operators
         return Sample(
             id=f"{seed}-{index}",
