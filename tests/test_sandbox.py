@@ -354,7 +354,8 @@ BUDGET = Limits(cpu_s=5, wall_s=10.0, memory_mb=1024, processes=32, output_mb=8,
 
 class HostMemory:
     """The most host memory the harness's sandboxed descendants held at once, measured from
-    outside: their processes' PSS plus what their tmpfs mounts hold, polled every 20 ms."""
+    outside: the PSS of the processes inside a sandbox (another mount namespace) plus what their
+    tmpfs mounts hold, polled every 20 ms."""
 
     def __init__(self):
         self.peak_mb = 0.0
@@ -374,12 +375,14 @@ class HostMemory:
         while not self._done.wait(0.02):
             total, namespaces = 0, {}
             for pid in _descendants(os.getpid()):
-                total += _pss_kb(pid) << 10
                 try:
                     ns = os.readlink(f"/proc/{pid}/ns/mnt")
                 except OSError:
                     continue
+                # Only the sandboxes' own processes: other children of the test process (a
+                # math-verify worker left by an earlier test, say) are not the sample's.
                 if ns != own_ns:
+                    total += _pss_kb(pid) << 10
                     namespaces.setdefault(ns, pid)
             for pid in namespaces.values():
                 total += _tmpfs_bytes(pid)
