@@ -53,7 +53,7 @@ def plan_cell(model: str, gpu: str) -> str:
     if verdict is None or largest is None:
         raise RuntimeError(f"unexpected `slmbench plan` output:\n{result.output}")
     tokens, native = int(largest[1].replace(",", "")), int(largest[2].replace(",", ""))
-    if verdict[1] == "FITS":
+    if verdict[1] == "FITS" and tokens >= native:  # plan picks a smaller context when the native one does not fit
         return f"fits: {native:,} (native)"
     if tokens >= 1024:
         return f"--max-model-len {planner.round_context(tokens):,} of {native:,}"

@@ -69,8 +69,9 @@ def evaluate(config: Path, out: Path, **settings) -> tuple[dict, Messages]:
     conf = load_config(config)
     conf.eval = conf.eval.model_copy(update={"out": out, **settings})
     seen = Messages()
-    run(conf, seen)
-    return results(out), seen
+    # the run's own folder: `latest` never moves to a run whose every model failed to start
+    done = run(conf, seen)
+    return json.loads((done.run_dir / "results.json").read_text()), seen
 
 
 def started(starts: Path) -> list[dict]:
