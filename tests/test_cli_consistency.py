@@ -58,6 +58,13 @@ def test_the_old_context_name_still_works_and_both_are_checked(tmp_path):
         assert result.returncode == 1 and result.stderr.strip() == "error: --context must be at least 256 tokens (got 100); pass e.g. --context 4096"
 
 
+def test_the_old_context_name_wins_over_a_default_context():
+    """longdoc and chat give --context a default; a typed --ctx-per-slot must still count."""
+    from slmbench.cli import _context
+
+    assert _context("4096", "1024") == 1024 and _context("4096", None) == 4096 and _context(None, None, 512) == 512
+
+
 def test_plan_without_context_picks_the_largest_that_fits_like_serve():
     result = run_cli("plan", "qwen3-4b", "--gpu", "rtx4090")
     assert result.returncode == 0, result.stderr

@@ -48,7 +48,8 @@ def _context(context: str | None, old_name: str | None, default: int | None = No
     from .errors import SlmbenchError
     from .plan import parse_tokens
 
-    given = context if context is not None else old_name
+    # The old name is None unless typed; --context may hold its default, so the old name goes first.
+    given = old_name if old_name is not None else context
     if given is None:
         return default
     try:
