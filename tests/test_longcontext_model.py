@@ -63,7 +63,7 @@ def test_longdoc_summarize_on_the_embedded_model(tmp_path):
         paragraphs.append(f"Chapter {i + 1}. " + join_words([w for w in words if w != "\n\n"]))
     doc = tmp_path / "report.md"
     doc.write_text("\n\n".join(paragraphs))
-    result = run_cli("longdoc", "summarize", str(doc), "--ctx-per-slot", "1024", "--summary-tokens", "48",
+    result = run_cli("longdoc", "summarize", str(doc), "-m", "gemma-3-270m", "--ctx-per-slot", "1024", "--summary-tokens", "48",
                      "--final-tokens", "64", "--parallel", "2", "-q", timeout=1800)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
