@@ -18,7 +18,7 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("perf")
-    result = run_cli("perf", "--concurrency", "1,2", "--requests", "3", "--input-len", "32", "--output-len", "12",
+    result = run_cli("perf", "-m", "gemma-3-270m", "--concurrency", "1,2", "--requests", "3", "--input-len", "32", "--output-len", "12",
                      "--slo", "ttft:60000 tpot:5000", "--out", str(out), timeout=1200)  # fmt: skip
     assert result.returncode == 0, result.stderr
     run_dir = (out / "latest").resolve()
