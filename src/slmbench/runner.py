@@ -118,13 +118,18 @@ def run(config: Config, observer: Observer | None = None) -> Results:
 
 
 def _finish(results: Results, store: Store, out: Path) -> None:
-    """Files first, then the store's status: a run is never `complete` without its results.json.
-    While an exception is on its way out (a full disk), a second failure here must not hide it."""
-    failing = sys.exc_info()[1] is not None
+    """Files first, then the store's status: a run is never `complete` without its results.json."""
     steps = [results.write, lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
     # `latest`: a run that reached a model (finished or not), never one whose every model failed to start.
     if any(m.tasks or m.error is None for m in results.models):
         steps.append(lambda: point_latest(out, results.run_id))
+    finish_steps(steps)
+
+
+def finish_steps(steps: list[Callable[[], object]]) -> None:
+    """A run's closing steps, in order (eval's and perf's). While an exception is on its way out
+    (a full disk), a second failure here must not hide it."""
+    failing = sys.exc_info()[1] is not None
     for step in steps:
         try:
             step()

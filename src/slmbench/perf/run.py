@@ -17,7 +17,7 @@ import orjson
 from .. import __version__
 from ..config import ModelSpec
 from ..errors import SlmbenchError
-from ..runner import STORE_FILE, endpoint_manifest, new_run_id, point_latest, prepare_out, run_async
+from ..runner import STORE_FILE, endpoint_manifest, finish_steps, new_run_id, point_latest, prepare_out, run_async
 from ..serving import Endpoint, open_endpoint, preflight
 from ..store import Store
 from . import prompts as P
@@ -171,17 +171,11 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
 
 def _finish(results: PerfResults, store: Store, out: Path) -> None:
     """Files first, then the store's status (never `complete` without perf.json); `latest` only
-    for a run that measured something. A second failure here must not hide the first."""
-    failing = sys.exc_info()[1] is not None
+    for a run that measured something."""
     steps = [lambda: write_files(results), lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
     if results.points:
         steps.append(lambda: point_latest(out, results.run_id))
-    for step in steps:
-        try:
-            step()
-        except (OSError, SlmbenchError):
-            if not failing:
-                raise
+    finish_steps(steps)
 
 
 def _points(settings: PerfSettings) -> list[Point]:
