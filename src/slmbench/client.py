@@ -84,7 +84,10 @@ class ChatClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ChatClient:
-        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300)
+        # Idle connections are dropped before the servers drop them (llama.cpp's cpp-httplib and
+        # vLLM's uvicorn close after 5 s): reusing one the server just closed fails a request
+        # that never reached it, and perf sends without retries.
+        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300, keepalive_timeout=4)
         self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self
 
