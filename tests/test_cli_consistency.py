@@ -60,7 +60,7 @@ def test_the_old_context_name_still_works_and_both_are_checked(tmp_path):
 
 def test_the_old_context_name_wins_over_a_default_context():
     """longdoc and chat give --context a default; a typed --ctx-per-slot must still count."""
-    from slmbench.cli import _context
+    from slmbench.resolve import parse_context as _context
 
     assert _context("4096", "1024") == 1024 and _context("4096", None) == 4096 and _context(None, None, 512) == 512
 

@@ -1,48 +1,34 @@
 """slmbench: deploy, evaluate and compare small language models, honestly.
 
     import slmbench
-    results = slmbench.evaluate(tasks=["arithmetic"], limit=20)   # the embedded model
-    results.score("gemma-3-270m", "arithmetic")   # Estimate(value, n, ci_low, ci_high)
+    results = slmbench.evaluate(["smollm2-135m"], ["arithmetic"], limit=20)   # an embedded model
+    results.score("smollm2-135m", "arithmetic")   # Estimate(value, n, ci_low, ci_high)
+    runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2], requests=8)
+
+`evaluate` and `perf` (in `slmbench.api`) take every setting the `eval` and `perf` commands take.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Config, ModelSpec
-    from .progress import Observer
-    from .results import Results
+    from .api import evaluate, perf
 
 
-def evaluate(
-    models: list[ModelSpec] | None = None,
-    tasks: list[str] | None = None,
-    *,
-    limit: int | None = None,
-    seed: int | None = None,
-    concurrency: int | None = None,
-    out: str | Path | None = None,
-    data: dict[str, str] | None = None,
-    config: Config | None = None,
-    observer: Observer | None = None,
-) -> Results:
-    """Evaluate models (default: the embedded llama.cpp model) on tasks; same as `slmbench eval`.
+def __getattr__(name: str) -> Any:
+    # Imported on first use: `import slmbench` (and every CLI start) stays light.
+    if name == "evaluate":
+        from .api import evaluate
 
-    `config` supplies everything at once (e.g. from `load_config`); the keyword arguments
-    override its evaluation settings. `data` maps a task to its data file or "hub".
-    """
-    from .config import Config, EvalSettings
-    from .runner import run
+        return evaluate
+    if name == "perf":  # the subpackage, callable: slmbench.perf(...) is slmbench.api.perf(...)
+        import importlib
 
-    config = config or Config()
-    given = {"tasks": tasks, "limit": limit, "seed": seed, "concurrency": concurrency, "out": out, "data": data}
-    updates = {k: v for k, v in given.items() if v is not None}
-    settings = EvalSettings.model_validate(config.eval.model_dump() | updates)
-    return run(Config(model=models or config.models, eval=settings), observer)
+        return importlib.import_module(".perf", __name__)
+    raise AttributeError(f"module 'slmbench' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "evaluate"]
+__all__ = ["__version__", "evaluate", "perf"]

@@ -26,6 +26,13 @@ class TaskLike(Protocol):
 # The embedded models (GGUFs shipped by PyPI packages), the instruct model first: eval compares
 # both by default, and the chat talks to the first.
 EMBEDDED_NAMES = ("smollm2-135m", "gemma-3-270m")
+PARALLEL = 4  # llama.cpp slots = requests in flight, unless a command or the config says otherwise
+
+
+def slot_context(tokens: int, floor: int = 1024) -> int:
+    """Context per llama.cpp slot for requests of up to `tokens` (prompt + answer): the next power
+    of two, at least `floor`. Eval, perf and longdoc size their servers with it."""
+    return max(floor, 1 << (tokens - 1).bit_length())
 
 
 class ModelSpec(BaseModel):
@@ -38,7 +45,7 @@ class ModelSpec(BaseModel):
     backend: Literal["llamacpp", "attach", "vllm"]
     # llamacpp: the GGUF to serve; None means the embedded default model.
     gguf: Path | None = None
-    parallel: int = Field(default=4, ge=1, le=256)
+    parallel: int = Field(default=PARALLEL, ge=1, le=256)
     ctx_per_slot: int | None = Field(default=None, ge=256)
     threads: int | None = Field(default=None, ge=1)
     port: int | None = Field(default=None, ge=1, le=65535)

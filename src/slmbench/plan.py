@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import SlmbenchError
 from .profiles import Profile
@@ -522,3 +524,47 @@ def _verdict(c: Claim, base: Plan, first: Plan | None) -> str:
     if c.device.gpu:
         return f"only with {how} (fp16 KV alone is {gib(kv_bytes(base.request.profile, 'auto', c.context))})"
     return f"supported with {how}; f16 KV stops at {base.max_context:,} tokens; slow"
+
+
+def advise(
+    model: str, *, gpu: str | None = None, cpu_ram: float | None = None, weights: str | None = None,
+    kv_dtype: str | None = None, context: str | int | None = None, concurrency: int = 1,
+    gpu_memory_utilization: float = 0.9, tp: int = 1, dp: int = 1, hub: bool = False, table: bool = False,
+    say: Callable[[str], None] = print,
+) -> Plan | None:  # fmt: skip
+    """`slmbench plan`: says the plan (every GPU with gpu='all'; the reference table with `table`)
+    and returns it; a plan that does not fit raises, after saying why."""
+    from .profiles import resolve
+
+    profile = resolve(model, hub=hub)
+    if table:
+        for row in reference_table(profile):
+            say(f"{row.hardware}: claim \"{row.claim}\" -> {row.verdict}")
+            for line in row.arithmetic:
+                say(f"    {line}")
+        return None
+    if gpu is not None and cpu_ram is not None:
+        raise SlmbenchError("pass --gpu or --cpu-ram, not both")
+    ctx = parse_tokens(context) if isinstance(context, str) and context else (context or None)
+    options: dict[str, Any] = {"weights": weights, "kv": kv_dtype, "context": ctx, "concurrency": concurrency,
+                               "utilization": gpu_memory_utilization, "tp": tp, "dp": dp}  # fmt: skip
+    if gpu == "all":
+        say(f"{profile.hf}: largest context and sequences that fit, per GPU")
+        for dev in GPUS.values():
+            pl = plan(make_request(profile, dev, **options))
+            verdict = "fits" if pl.fits else "does not fit"
+            say(f"  {dev.name:<16} {verdict:<13} largest context {pl.max_context:>9,}  "
+                f"sequences at {pl.request.context:,}: {pl.max_concurrency:,}")  # fmt: skip
+        return None
+    device = cpu(cpu_ram) if cpu_ram is not None else find_gpu(gpu or "rtx4090")
+    result = plan(make_request(profile, device, **options))
+    if not result.fits and ctx is None and result.max_context >= 1024:
+        # As `serve` does: without --context, the largest context that fits, said so.
+        smaller = round_context(result.max_context)
+        say(f"{profile.name}'s native {profile.context:,} tokens do not fit {device.name}; "
+            f"planning for {smaller:,}, the largest that fits (pass --context to choose)")  # fmt: skip
+        result = plan(make_request(profile, device, **(options | {"context": smaller})))
+    say("\n".join(describe(result)))
+    if not result.fits:
+        raise SlmbenchError(miss_message(result))
+    return result

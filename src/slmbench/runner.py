@@ -29,7 +29,7 @@ import orjson
 from . import __version__, tokens
 from .client import TIMEOUT as TIMEOUT_KIND
 from .client import Completion, ReplicaClient, RetryPolicy
-from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas
+from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas, slot_context
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
@@ -500,8 +500,7 @@ def request_timeout(settings: EvalSettings, tasks: Iterable[Task]) -> float:
 
 
 def _ctx_per_slot(tasks: list[Task], settings: EvalSettings) -> int:
-    need = max(t.context_tokens + (settings.max_tokens_for(t)) for t in tasks)
-    return max(1024, 1 << (need - 1).bit_length())  # a power of two at least 1024
+    return slot_context(max(t.context_tokens + settings.max_tokens_for(t) for t in tasks))
 
 
 def _check_unique_names(models: list[ModelSpec]) -> None:

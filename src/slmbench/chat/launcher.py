@@ -110,16 +110,17 @@ def read_status(path: str | None) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | None, chat_template: str | None) -> list[Any]:
+def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | None, chat_template: str | None,
+                api_key_env: str | None = None, **server: Any) -> list[Any]:  # fmt: skip
     """The chat's models, one profile each: --model and --gguf flags, else the config file's
     models, else both embedded models, the instruct SmolLM2 first (the default profile) and
-    Gemma 3 270M (a base model) one profile switch away."""
+    Gemma 3 270M (a base model) one profile switch away. `server`: llama.cpp options."""
     from .. import config as cfg
+    from ..resolve import resolve_models
 
-    specs = [cfg.parse_model_flag(m) for m in model_flags or []]
-    specs += [cfg.gguf_model(p).model_copy(update={"chat_template": chat_template}) for p in ggufs or []]
-    if not specs:
-        specs = list(conf.models) or cfg.embedded_models()
+    ggufs = [cfg.gguf_model(p).model_copy(update={"chat_template": chat_template}) for p in ggufs or []]
+    specs = resolve_models([*(model_flags or []), *ggufs], default=list(conf.models) or cfg.embedded_models(),
+                           api_key_env=api_key_env, **server)  # fmt: skip
     for spec in specs:
         if spec.backend == "llamacpp" and spec.gguf is not None and not spec.chat_template and not has_chat_template(spec.gguf):
             raise SlmbenchError(
@@ -127,6 +128,40 @@ def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | No
                 "its markers; pass --chat-template NAME (the model's own: e.g. chatml, llama3, gemma, mistral-v7, phi3)"
             )
     return specs
+
+
+def run_chat(models: list[str] | None = None, gguf: list[Path] | None = None, *, config: Path | None = None,
+             chat_template: str | None = None, api_key_env: str | None = None, parallel: int | None = None,
+             llama_server: Path | None = None, context: str | int | None = 8192, host: str = "127.0.0.1",
+             port: int | None = None, password_auth: bool = False, say: Callable[[str], None] = print) -> None:  # fmt: skip
+    """`slmbench chat`: start (or attach to) the models, then the chat over them, until it stops
+    (Ctrl-C: KeyboardInterrupt, after everything started here is stopped). `config`: a
+    slmbench.toml whose models become chat profiles (default: ./slmbench.toml if present)."""
+    from contextlib import ExitStack
+
+    from ..config import load_config
+    from ..paths import cache_dir
+    from ..resolve import parse_context
+    from ..serving import open_endpoint, preflight
+
+    check_host(host, password_auth)  # before minutes of model start-up
+    ctx_per_slot = parse_context(context)
+    if port is not None:
+        pick_port(host, port)  # a busy port is refused before the models load
+    specs = chat_models(load_config(config), models, gguf, chat_template, api_key_env, parallel=parallel,
+                        llama_server=llama_server)  # fmt: skip
+    for spec in specs:
+        preflight(spec)
+    with ExitStack() as stack:
+        log_dir = cache_dir() / "chat-logs"  # kept: a start-up error points into it
+        endpoints, supervise = [], []
+        for s in specs:
+            started: list[Any] = []
+            endpoints.append(stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot, started=started)))
+            supervise += [(server, endpoints[-1]) for server in started]
+        server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth,
+                                                supervise=supervise, say=say))  # fmt: skip
+        raise server.wait()
 
 
 def has_chat_template(gguf: Path) -> bool:

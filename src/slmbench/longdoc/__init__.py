@@ -3,10 +3,12 @@ and remember (bounded conversation memory). `slmbench longdoc summarize|ask FILE
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from ..config import ModelSpec
+from ..config import PARALLEL, ModelSpec
 from ..paths import cache_dir
 from ..serving import Endpoint, open_endpoint, preflight
 from ..tokens import Budget, probe
@@ -26,5 +28,42 @@ def served(spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, say: Ca
         yield ep, probe(ep)
 
 
-__all__ = ["SUFFIXES", "Answer", "Chunk", "ConversationMemory", "Settings", "Summary", "ask", "chunk_text",
-           "load_text", "passages_text", "rank_chunks", "run", "served", "summarize"]  # fmt: skip
+def summarize_file(path: Path, spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, settings: Settings | None = None,
+                   observer: Any = None, say: Callable[[str], None] = print) -> tuple[Summary, str, Budget]:  # fmt: skip
+    """`slmbench longdoc summarize`: the document's summary, its text and the model's token budget."""
+    text = load_text(path)
+    with served(spec, ctx_per_slot=ctx_per_slot, say=say) as (ep, budget):
+        result = run(summarize(text, ep, budget, title=path.name, settings=settings or Settings(), observer=observer))
+    return result, text, budget
+
+
+def ask_file(path: Path, question: str, spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT,
+             settings: Settings | None = None, observer: Any = None, say: Callable[[str], None] = print) -> Answer:  # fmt: skip
+    """`slmbench longdoc ask`: the answer from the document's most relevant passages."""
+    text = load_text(path)
+    with served(spec, ctx_per_slot=ctx_per_slot, say=say) as (ep, budget):
+        return run(ask(text, question, ep, budget, settings=settings or Settings(), observer=observer))
+
+
+def compare_strategies(spec: ModelSpec, lengths: Sequence[int], *, limit: int = 6, max_tokens: int = 64,
+                       chunk_tokens: int = 512, parallel: int = PARALLEL, out: Path = Path("slmbench-runs/longdoc"),
+                       say: Callable[[str], None] = print, on_trial: Callable[[Any], None] | None = None,
+                       ) -> tuple[dict[str, Any], Path]:  # fmt: skip
+    """`slmbench longdoc compare`: whole-context, anchored and map-reduce answers on generated needle
+    documents; the summary and the run folder it was written to."""
+    from ..config import slot_context
+    from ..runner import prepare_out
+    from . import compare as cmp
+
+    prepare_out(out)  # before the model starts: a bad --out must not cost the run
+    settings = Settings(chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
+    with served(spec, ctx_per_slot=slot_context(lengths[-1], floor=4096), say=say) as (ep, budget):
+        samples = cmp.documents(budget, lengths, limit, max_tokens=max_tokens)
+        trials = run(cmp.compare(samples, ep, budget, settings=settings, on_trial=on_trial))
+    result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": list(lengths)}
+    return result, cmp.write_run(result, out)
+
+
+__all__ = ["SUFFIXES", "Answer", "Chunk", "ConversationMemory", "Settings", "Summary", "ask", "ask_file", "chunk_text",
+           "compare_strategies", "load_text", "passages_text", "rank_chunks", "run", "served", "summarize",
+           "summarize_file"]  # fmt: skip

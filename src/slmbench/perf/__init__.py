@@ -1,9 +1,14 @@
 """Serving load benchmark: streaming load generator, vLLM-style latency metrics, the physical limit.
 
-    from slmbench.perf import PerfSettings, run_perf
+    import slmbench
+    runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])   # this package, called: slmbench.api.perf
 """
 
 from __future__ import annotations
+
+import sys
+import types
+from typing import Any
 
 from .limit import Hardware, ModelGeometry, ceilings, gguf_geometry, host_hardware
 from .run import PerfResults, PerfSettings, run_perf
@@ -13,3 +18,16 @@ __all__ = [
     "SLO", "Hardware", "ModelGeometry", "PerfResults", "PerfSettings", "RequestRecord", "ceilings", "gguf_geometry",
     "host_hardware", "run_perf", "summarize",
 ]  # fmt: skip
+
+
+class _Callable(types.ModuleType):
+    """`slmbench.perf(...)` is the perf command's library twin (`slmbench.api.perf`), though the
+    name is also this package's: Python sets a package's attribute to its subpackage on import."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[PerfResults]:
+        from ..api import perf
+
+        return perf(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _Callable

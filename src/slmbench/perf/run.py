@@ -10,12 +10,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import __version__
-from ..config import ModelSpec
+from ..config import PARALLEL, ModelSpec, slot_context
 from ..errors import SlmbenchError
 from ..runner import STORE_FILE, endpoint_manifest, finish_steps, new_run_id, point_latest, prepare_out, run_async
 from ..serving import Endpoint, open_endpoint, preflight
@@ -32,55 +33,71 @@ from .stream import StreamClient
 SCHEMA_VERSION = 1
 
 
-@dataclass(slots=True)
-class PerfSettings:
-    concurrency: list[int] = field(default_factory=list)  # closed-loop points
-    rates: list[float] = field(default_factory=list)  # open-loop points (requests/s)
-    burstiness: float = 1.0
-    requests: int | None = None  # per point; default 4 x concurrency, at least 8
-    duration_s: float | None = None
-    warmup: int | None = None  # per point; default: the point's concurrency (open loop: 2)
-    input_lens: list[int] = field(default_factory=lambda: [128])
-    output_len: int = 64
+class PerfSettings(BaseModel):
+    """What `slmbench perf` measures; every bad value is one line naming the flag and the fix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # closed-loop points
+    rates: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)  # open-loop points (requests/s)
+    burstiness: float = Field(default=1.0, gt=0)
+    requests: int | None = Field(default=None, ge=1)  # per point; default 4 x concurrency, at least 8
+    duration_s: float | None = Field(default=None, gt=0)
+    warmup: int | None = Field(default=None, ge=0)  # per point; default: the point's concurrency (open loop: 2)
+    input_lens: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [128])
+    output_len: int = Field(default=64, ge=1)
     prompts_file: Path | None = None
     task: str | None = None
     slo: SLO | None = None
-    repeats: int = 1
+    repeats: int = Field(default=1, ge=1)
     seed: int = 0
-    timeout_s: float = 300.0
+    timeout_s: float = Field(default=300.0, gt=0)
     ignore_eos: bool = True
     out: Path = Path("slmbench-runs")
     bandwidth_gbs: float | None = None  # override the measured bandwidth (e.g. a GPU's)
     peak_tflops: float | None = None
 
-    def check(self) -> None:
-        """One clear sentence per bad value, before any server starts."""
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_line(cls, data: Any, handler: Any) -> PerfSettings:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else ""
+            if name in _MESSAGES and first["type"] in _RANGE_ERRORS:
+                raise SlmbenchError(_MESSAGES[name].format(got=first.get("input"))) from None
+            raise SlmbenchError(f"{_FLAGS.get(name, '--' + name.replace('_', '-'))}: {first['msg']}") from None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> PerfSettings:
+        if self.prompts_file is not None and self.task is not None:
+            raise SlmbenchError("pass --prompts or --task, not both")
         if not self.concurrency and not self.rates:
             self.concurrency = [1, 2, 4]
-        bad = [c for c in self.concurrency if c < 1]
-        if bad:
-            raise SlmbenchError(f"--concurrency must be at least 1 (got {bad[0]}); pass e.g. --concurrency 1,2,4")
-        if any(r <= 0 for r in self.rates):
-            raise SlmbenchError("--rate must be above 0 requests/s; pass e.g. --rate 2")
-        checks = [
-            (self.burstiness <= 0, "--burstiness must be above 0 (1 is Poisson)"),
-            (self.requests is not None and self.requests < 1, "--requests must be at least 1"),
-            (self.duration_s is not None and self.duration_s <= 0, "--duration must be above 0 seconds"),
-            (self.warmup is not None and self.warmup < 0, "--warmup cannot be negative"),
-            (any(n < 1 for n in self.input_lens), "--input-len must be at least 1 token"),
-            (self.output_len < 1, "--output-len must be at least 1 token"),
-            (self.repeats < 1, "--repeats must be at least 1"),
-            (self.timeout_s <= 0, "--timeout must be above 0 seconds"),
-            (self.prompts_file is not None and self.task is not None, "pass --prompts or --task, not both"),
-        ]
-        for failed, message in checks:
-            if failed:
-                raise SlmbenchError(message)
         if self.requests is None and self.duration_s is not None:
             self.requests = 100_000  # the duration bounds the point
+        return self
 
     def requests_for(self, load: float) -> int:
         return self.requests or max(8, 4 * int(load))
+
+
+_FLAGS = {"rates": "--rate", "duration_s": "--duration", "input_lens": "--input-len", "prompts_file": "--prompts",
+          "timeout_s": "--timeout", "bandwidth_gbs": "--bandwidth"}  # fmt: skip
+_RANGE_ERRORS = {"greater_than", "greater_than_equal"}
+_MESSAGES = {
+    "concurrency": "--concurrency must be at least 1 (got {got}); pass e.g. --concurrency 1,2,4",
+    "rates": "--rate must be above 0 requests/s; pass e.g. --rate 2",
+    "burstiness": "--burstiness must be above 0 (1 is Poisson)",
+    "requests": "--requests must be at least 1",
+    "duration_s": "--duration must be above 0 seconds",
+    "warmup": "--warmup cannot be negative",
+    "input_lens": "--input-len must be at least 1 token",
+    "output_len": "--output-len must be at least 1 token",
+    "repeats": "--repeats must be at least 1",
+    "timeout_s": "--timeout must be above 0 seconds",
+}
 
 
 @dataclass(slots=True)
@@ -103,6 +120,7 @@ class PerfResults:
     manifest: dict[str, Any]
     points: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    comparison: list[dict[str, Any]] | None = None  # with the baseline run (`perf --compare`)
 
     @property
     def completed(self) -> int:
@@ -122,7 +140,6 @@ Say = Callable[[str], None]
 
 def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point: Callable[[dict[str, Any]], None] | None = None) -> PerfResults:
     """Measure every point against the model; a Ctrl-C keeps (and writes) what completed."""
-    settings.check()
     if settings.prompts_file:
         P.from_jsonl(settings.prompts_file, settings.output_len)  # a bad file fails before any server starts
     if settings.task:
@@ -130,7 +147,7 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
     out = prepare_out(settings.out)
     if spec.backend == "llamacpp" and "parallel" not in spec.model_fields_set:
         # one slot per concurrent request, or the server queues and the point measures the queue
-        spec = spec.model_copy(update={"parallel": max([*settings.concurrency, 4])})
+        spec = spec.model_copy(update={"parallel": max([*settings.concurrency, PARALLEL])})
     preflight(spec)
     store = Store(out / STORE_FILE)
     for dead in store.mark_dead_runs():
@@ -142,7 +159,7 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
     store.start_run(run_id, results.manifest)
     longest = max(settings.input_lens) + settings.output_len + 64
     try:
-        with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=max(1024, 1 << (longest - 1).bit_length()), say=say) as ep:
+        with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=slot_context(longest), say=say) as ep:
             results.manifest["model"] = endpoint_manifest(spec, ep) | {"command": list(ep.command) if ep.command else None}
             geometry, hw = _limits(spec, settings, say)
             results.manifest["geometry"] = geometry.as_dict() if geometry else None
