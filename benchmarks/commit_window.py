@@ -47,7 +47,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 with tempfile.TemporaryDirectory() as out:
                     start = time.perf_counter()
-                    slmbench.evaluate([spec], ["arithmetic"], limit=args.requests, concurrency=concurrency, out=out)
+                    slmbench.evaluate([spec], ["arithmetic"], limit=args.requests, concurrency=concurrency, out=out, report=False)
                     elapsed = time.perf_counter() - start
                 seen.append(waits[-1])
             print(f"answer delay {delay * 1000:>4.0f} ms, concurrency {concurrency:>2}: longest wait {max(seen) * 1000:6.1f} ms "
