@@ -104,3 +104,9 @@ def test_slmbench_perf_is_callable_after_its_package_is_imported():
     import slmbench.perf.run  # noqa: F401  (Python sets slmbench.perf to the subpackage)
 
     assert callable(slmbench.perf) and slmbench.perf.PerfSettings is slmbench.perf.run.PerfSettings
+
+
+def test_the_commands_default_slots_are_the_librarys():
+    from slmbench import cli_support, config
+
+    assert cli_support.PARALLEL == config.PARALLEL == config.ModelSpec(name="m", backend="attach", url="http://x/v1").parallel

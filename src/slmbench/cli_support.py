@@ -15,7 +15,7 @@ import typer
 RESUME = "answers received so far are stored; re-run the same command to resume"
 
 # One name and one default per flag across commands.
-PARALLEL = 4  # llama.cpp slots = requests in flight (config.PARALLEL, ModelSpec's default too)
+PARALLEL = 4  # config.PARALLEL, repeated: importing config (pydantic) would slow every start
 ContextOpt = Annotated[str | None, typer.Option("--context", help="llama.cpp: context tokens per slot, e.g. 4096 or 8K.")]
 CtxAliasOpt = Annotated[str | None, typer.Option("--ctx-per-slot", hidden=True)]  # the old name, still accepted
 ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.", min=1)]
