@@ -101,7 +101,7 @@ def test_perf_writes_what_the_perf_command_writes(tmp_path):
 
 
 def test_slmbench_perf_is_callable_after_its_package_is_imported():
-    import slmbench.perf.run  # noqa: F401  (Python sets slmbench.perf to the subpackage)
+    import slmbench.perf.run  # Python sets slmbench.perf to the subpackage on this import
 
     assert callable(slmbench.perf) and slmbench.perf.PerfSettings is slmbench.perf.run.PerfSettings
 
