@@ -38,7 +38,7 @@ def main() -> None:
     runner.Store = MeasuredStore  # type: ignore[misc]
     print(f"bound in the docs: answers wait at most ~{runner.COMMIT_EVERY_S * 1000:.0f} ms (COMMIT_EVERY_S)")
     for delay, concurrency in ((0.0, 64), (0.005, 8), (0.05, 4)):
-        server = subprocess.Popen([sys.executable, "-m", "slmbench.scripted", "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen([sys.executable, "-m", "slmbench.testing.scripted", "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
         url = server.stdout.readline().strip()
         try:
             urllib.request.urlopen(url + "/models", timeout=10).read()

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__, tokens
+from . import __version__
 from .client import TIMEOUT as TIMEOUT_KIND
 from .client import Completion, ReplicaClient, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas
@@ -34,7 +34,7 @@ from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
 from .results import ModelResult, Results, SampleRecord, TaskResult, failure_kinds
-from .serving import Endpoint, open_endpoint, preflight
+from .serving import Endpoint, open_endpoint, preflight, tokens
 from .store import Store, StoreError
 from .tasks import TASKS, Sample, Task, known_tasks
 from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
@@ -82,7 +82,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
             try:
                 with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message,
                                    db=store.db, all_cached=lambda ep: _all_cached(ep, tasks, samples, settings, store)) as ep:  # fmt: skip
-                    budget = ep.budget if ep.budget is not None else tokens.probe(ep)
+                    budget = ep.budget if ep.budget is not None else tokens.probe_budget(ep)
                     results.manifest["models"][spec.name] = endpoint_manifest(spec, ep) | {"tokens": budget.describe()}
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)

@@ -17,9 +17,9 @@ import orjson
 
 from ..metrics.stats import bootstrap_mean, wilson
 from ..serving.base import Endpoint
+from ..serving.tokens import Budget
 from ..tasks.base import Sample
 from ..tasks.longcontext import DEFAULT_LENGTHS, NEEDLE_KINDS, LongContext, build, score_answer
-from ..tokens import Budget
 from .toolkit import Settings, ask, ask_map_reduce, ask_whole
 
 STRATEGIES = ("whole", "anchored", "map_reduce")

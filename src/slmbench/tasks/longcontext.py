@@ -26,8 +26,7 @@ from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from ..tokens import Budget, TokenCounter
-from ..tokens import Estimate as EstimateTokens
+from ..serving.tokens import Budget, TokenCounter, TokenEstimate
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 from .haystack import ADJECTIVES, NOUNS, essay_words, join_words, made_up_words, sentence_ends
 
@@ -108,7 +107,7 @@ class LongContext:
         return plans[:limit]
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
-        return [build(plan, EstimateTokens(), MAX_TOKENS) for plan in self.plans(limit, seed)]
+        return [build(plan, TokenEstimate(), MAX_TOKENS) for plan in self.plans(limit, seed)]
 
     def fit(self, samples: list[Sample], budget: Budget, max_tokens: int) -> list[Sample]:
         """Re-size every sample with the endpoint's tokenizer; skip lengths it cannot hold."""
