@@ -20,7 +20,7 @@ from pathlib import Path
 from slmbench.perf.load import PointRun, closed_loop
 from slmbench.perf.prompts import Prompt, request_body
 from slmbench.perf.stream import StreamClient
-from slmbench.runner import run_async
+from slmbench.runs import run_async
 
 # serving-facts note: ~117 tokens/s for 4 streams of the embedded model on an idle host like this one
 EMBEDDED_TOKENS_PER_S = 117.0

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 import slmbench
-from slmbench.config import Config, EvalSettings, ModelSpec
+from slmbench.config import Config, EvalSettings, ModelSpec, parse_lengths
 from slmbench.errors import SlmbenchError
 from slmbench.serving.tokens import Budget, TokenEstimate
 from slmbench.tasks import TASKS
@@ -18,7 +18,6 @@ from slmbench.tasks.longcontext import (
     Plan,
     build,
     effective_context,
-    parse_lengths,
     score_answer,
 )
 from slmbench.testing.scripted import ScriptedServer

@@ -55,19 +55,6 @@ _VARIABLE = re.compile(r"\b[A-Z]{5}\b")
 _MADE_UP = re.compile(r"\b(?:[bdfgklmnprstvz][aeiou]){3}\b")
 
 
-def parse_lengths(text: str) -> list[int]:
-    """`1k,2k,4k` or `1024,32768` -> sorted token counts (k = 1024)."""
-    out = set()
-    for part in text.replace(" ", "").split(","):
-        match = re.fullmatch(r"(\d+)([kK]?)", part)
-        if not match or int(match.group(1)) == 0:
-            raise ValueError(f"{part!r} is not a length like 4k or 4096")
-        out.add(int(match.group(1)) * (1024 if match.group(2) else 1))
-    if min(out) < 256:
-        raise ValueError("lengths start at 256 tokens; the prompt alone needs about 100")
-    return sorted(out)
-
-
 @dataclass(frozen=True)
 class Plan:
     kind: str
