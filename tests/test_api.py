@@ -13,7 +13,7 @@ from helpers import gold_arithmetic, run_cli, wrong_arithmetic
 
 import slmbench
 from slmbench.errors import SlmbenchError
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 
 def sometimes_right(body):

@@ -8,12 +8,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .resolve import eval_config, parse_context, resolve_models, validated
+from .perf.run import perf
+from .resolve import eval_config, parse_context
+
+__all__ = ["evaluate", "perf", "setup"]
 
 if TYPE_CHECKING:
     from .config import Config, ModelSpec
-    from .perf.run import PerfResults
-    from .perf.stats import SLO
     from .progress import Observer
     from .results import Results
 
@@ -76,73 +77,6 @@ def evaluate(
 
         write(load([results.run_dir]), results.run_dir, ("html",))
     return results
-
-
-def perf(
-    models: Sequence[ModelSpec | str] | None = None,
-    *,
-    gguf: Sequence[str | Path] | None = None,
-    concurrency: Sequence[int] | None = None,
-    rates: Sequence[float] | None = None,
-    burstiness: float | None = None,
-    requests: int | None = None,
-    duration_s: float | None = None,
-    warmup: int | None = None,
-    input_lens: Sequence[int] | None = None,
-    output_len: int | None = None,
-    prompts_file: str | Path | None = None,
-    task: str | None = None,
-    slo: SLO | str | None = None,
-    repeats: int | None = None,
-    seed: int | None = None,
-    timeout_s: float | None = None,
-    ignore_eos: bool | None = None,
-    out: str | Path | None = None,
-    bandwidth_gbs: float | None = None,
-    peak_tflops: float | None = None,
-    compare: str | Path | None = None,
-    parallel: int | None = None,
-    threads: int | None = None,
-    port: int | None = None,
-    llama_server: str | Path | None = None,
-    api_key_env: str | None = None,
-    say: Callable[[str], None] = print,
-    on_result: Callable[[PerfResults], None] | None = None,
-) -> list[PerfResults]:
-    """Load-test models, as `slmbench perf` does: one run (out/<run id>/perf.json, perf.md) per
-    model, in turn; the default model is the embedded SmolLM2. `slo`: an SLO or 'ttft:500 tpot:50'.
-    `compare`: a perf run folder; the last run's `comparison` holds the differences with it.
-    `on_result` sees each run as it ends. A Ctrl-C ends the current run (status 'interrupted',
-    kept) and runs no further model."""
-    from .config import embedded_model
-    from .errors import SlmbenchError
-    from .perf import report as perf_report
-    from .perf.run import PerfSettings, run_perf
-    from .perf.stats import parse_slo
-
-    given = {
-        "concurrency": concurrency, "rates": rates, "burstiness": burstiness, "requests": requests,
-        "duration_s": duration_s, "warmup": warmup, "input_lens": input_lens, "output_len": output_len,
-        "prompts_file": prompts_file, "task": task, "slo": parse_slo([slo]) if isinstance(slo, str) else slo,
-        "repeats": repeats, "seed": seed, "timeout_s": timeout_s, "ignore_eos": ignore_eos, "out": out,
-        "bandwidth_gbs": bandwidth_gbs, "peak_tflops": peak_tflops,
-    }  # fmt: skip
-    settings = validated(PerfSettings, {k: v for k, v in given.items() if v is not None})
-    baseline = perf_report.load_run(Path(compare)) if compare else None
-    specs = resolve_models(models, gguf, default=[embedded_model()], exclusive=True, api_key_env=api_key_env,
-                           parallel=parallel, threads=threads, port=port, llama_server=llama_server)  # fmt: skip
-    if len(specs) > 1 and (compare or port):
-        raise SlmbenchError("--compare and --port apply to one model; pass one --model or --gguf with them")
-    done: list[PerfResults] = []
-    for spec in specs:  # one run (and one perf.json) per model, in turn: they must not share the CPU or GPU
-        done.append(run_perf(spec, settings, say=say))
-        if on_result:
-            on_result(done[-1])
-        if done[-1].status == "interrupted":
-            break
-    if baseline is not None and done[-1].points:
-        done[-1].comparison = perf_report.compare(baseline, done[-1].to_dict())
-    return done
 
 
 def setup(llama_server: str | Path | None = None, say: Callable[[str], None] = print) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from ..config import PARALLEL, ModelSpec
 from ..paths import cache_dir
 from ..serving import Endpoint, open_endpoint, preflight
-from ..tokens import Budget, probe
+from ..serving.tokens import Budget, probe_budget
 from .chunking import Chunk, chunk_text
 from .loaders import SUFFIXES, load_text
 from .memory import ConversationMemory
@@ -25,7 +25,7 @@ def served(spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, say: Ca
     """A ready endpoint (started here for llama.cpp, as `slmbench eval` does) and its token budget."""
     preflight(spec)
     with open_endpoint(spec, log_dir=cache_dir() / "logs", ctx_per_slot=ctx_per_slot, say=say) as ep:
-        yield ep, probe(ep)
+        yield ep, probe_budget(ep)
 
 
 def summarize_file(path: Path, spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, settings: Settings | None = None,
@@ -52,7 +52,7 @@ def compare_strategies(spec: ModelSpec, lengths: Sequence[int], *, limit: int = 
     """`slmbench longdoc compare`: whole-context, anchored and map-reduce answers on generated needle
     documents; the summary and the run folder it was written to."""
     from ..config import slot_context
-    from ..runner import prepare_out
+    from ..runs import prepare_out
     from . import compare as cmp
 
     prepare_out(out)  # before the model starts: a bad --out must not cost the run

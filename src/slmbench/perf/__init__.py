@@ -1,7 +1,7 @@
 """Serving load benchmark: streaming load generator, vLLM-style latency metrics, the physical limit.
 
     import slmbench
-    runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])   # this package, called: slmbench.api.perf
+    runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])   # this package, called: run.perf
 """
 
 from __future__ import annotations
@@ -11,22 +11,20 @@ import types
 from typing import Any
 
 from .limit import Hardware, ModelGeometry, ceilings, gguf_geometry, host_hardware
-from .run import PerfResults, PerfSettings, run_perf
+from .run import PerfResults, PerfSettings, perf, run_perf
 from .stats import SLO, RequestRecord, summarize
 
 __all__ = [
     "SLO", "Hardware", "ModelGeometry", "PerfResults", "PerfSettings", "RequestRecord", "ceilings", "gguf_geometry",
-    "host_hardware", "run_perf", "summarize",
+    "host_hardware", "perf", "run_perf", "summarize",
 ]  # fmt: skip
 
 
 class _Callable(types.ModuleType):
-    """`slmbench.perf(...)` is the perf command's library twin (`slmbench.api.perf`), though the
-    name is also this package's: Python sets a package's attribute to its subpackage on import."""
+    """`slmbench.perf(...)` is the perf command's library twin (`run.perf`, also `slmbench.api.perf`),
+    though the name is also this package's: Python sets a package's attribute to its subpackage."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> list[PerfResults]:
-        from ..api import perf
-
         return perf(*args, **kwargs)
 
 

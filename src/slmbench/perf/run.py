@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import platform
-import sys
-import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,10 +12,9 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .. import __version__
 from ..config import PARALLEL, ModelSpec, slot_context
 from ..errors import SlmbenchError
-from ..runner import STORE_FILE, endpoint_manifest, finish_steps, new_run_id, point_latest, prepare_out, run_async
+from ..runs import cpu_model, endpoint_manifest, manifest_header, open_run, prepare_out, run_async
 from ..serving import Endpoint, open_endpoint, preflight
 from ..store import Store
 from . import prompts as P
@@ -149,17 +145,13 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
         # one slot per concurrent request, or the server queues and the point measures the queue
         spec = spec.model_copy(update={"parallel": max([*settings.concurrency, PARALLEL])})
     preflight(spec)
-    store = Store(out / STORE_FILE)
-    for dead in store.mark_dead_runs():
-        say(f"run {dead} stopped without finishing (its process is gone): marked interrupted")
-    run_id = new_run_id()
-    run_dir = out / run_id
-    run_dir.mkdir()
-    results = PerfResults(run_id, run_dir, "running", _manifest(settings))
-    store.start_run(run_id, results.manifest)
+    folder = open_run(out, say)
+    store, run_id = folder.store, folder.run_id
+    results = PerfResults(run_id, folder.run_dir, "running", _manifest(settings))
+    folder.start(results.manifest)
     longest = max(settings.input_lens) + settings.output_len + 64
     try:
-        with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=slot_context(longest), say=say) as ep:
+        with open_endpoint(spec, log_dir=folder.log_dir, ctx_per_slot=slot_context(longest), say=say) as ep:
             results.manifest["model"] = endpoint_manifest(spec, ep) | {"command": list(ep.command) if ep.command else None}
             geometry, hw = _limits(spec, settings, say)
             results.manifest["geometry"] = geometry.as_dict() if geometry else None
@@ -182,17 +174,76 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
         raise
     finally:
         results.notes += [n for p in results.points for n in p.get("notes", [])]
-        _finish(results, store, out)
+        # `latest` only for a run that measured something
+        folder.close(lambda: write_files(results.run_dir, results.to_dict()), results.status, results.manifest,
+                     latest=bool(results.points))
     return results
 
 
-def _finish(results: PerfResults, store: Store, out: Path) -> None:
-    """Files first, then the store's status (never `complete` without perf.json); `latest` only
-    for a run that measured something."""
-    steps = [lambda: write_files(results), lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
-    if results.points:
-        steps.append(lambda: point_latest(out, results.run_id))
-    finish_steps(steps)
+def perf(
+    models: Sequence[ModelSpec | str] | None = None,
+    *,
+    gguf: Sequence[str | Path] | None = None,
+    concurrency: Sequence[int] | None = None,
+    rates: Sequence[float] | None = None,
+    burstiness: float | None = None,
+    requests: int | None = None,
+    duration_s: float | None = None,
+    warmup: int | None = None,
+    input_lens: Sequence[int] | None = None,
+    output_len: int | None = None,
+    prompts_file: str | Path | None = None,
+    task: str | None = None,
+    slo: SLO | str | None = None,
+    repeats: int | None = None,
+    seed: int | None = None,
+    timeout_s: float | None = None,
+    ignore_eos: bool | None = None,
+    out: str | Path | None = None,
+    bandwidth_gbs: float | None = None,
+    peak_tflops: float | None = None,
+    compare: str | Path | None = None,
+    parallel: int | None = None,
+    threads: int | None = None,
+    port: int | None = None,
+    llama_server: str | Path | None = None,
+    api_key_env: str | None = None,
+    say: Callable[[str], None] = print,
+    on_result: Callable[[PerfResults], None] | None = None,
+) -> list[PerfResults]:
+    """Load-test models, as `slmbench perf` does: one run (out/<run id>/perf.json, perf.md) per
+    model, in turn; the default model is the embedded SmolLM2. `slo`: an SLO or 'ttft:500 tpot:50'.
+    `compare`: a perf run folder; the last run's `comparison` holds the differences with it.
+    `on_result` sees each run as it ends. A Ctrl-C ends the current run (status 'interrupted',
+    kept) and runs no further model."""
+    from ..config import embedded_model
+    from ..resolve import resolve_models, validated
+    from . import report as perf_report
+    from .stats import parse_slo
+
+    given = {
+        "concurrency": concurrency, "rates": rates, "burstiness": burstiness, "requests": requests,
+        "duration_s": duration_s, "warmup": warmup, "input_lens": input_lens, "output_len": output_len,
+        "prompts_file": prompts_file, "task": task, "slo": parse_slo([slo]) if isinstance(slo, str) else slo,
+        "repeats": repeats, "seed": seed, "timeout_s": timeout_s, "ignore_eos": ignore_eos, "out": out,
+        "bandwidth_gbs": bandwidth_gbs, "peak_tflops": peak_tflops,
+    }  # fmt: skip
+    settings = validated(PerfSettings, {k: v for k, v in given.items() if v is not None})
+    baseline = perf_report.load_run(Path(compare)) if compare else None
+    specs = resolve_models(models, gguf, default=[embedded_model()], exclusive=True, api_key_env=api_key_env,
+                           parallel=parallel, threads=threads, port=port, llama_server=llama_server)  # fmt: skip
+    if len(specs) > 1 and (compare or port):
+        raise SlmbenchError("--compare and --port apply to one model; pass one --model or --gguf with them")
+    done: list[PerfResults] = []
+    for spec in specs:  # one run (and one perf.json) per model, in turn: they must not share the CPU or GPU
+        done.append(run_perf(spec, settings, say=say))
+        if on_result:
+            on_result(done[-1])
+        if done[-1].status == "interrupted":
+            break
+    if baseline is not None and done[-1].points:
+        done[-1].comparison = perf_report.compare(baseline, done[-1].to_dict())
+    return done
 
 
 def _points(settings: PerfSettings) -> list[Point]:
@@ -390,11 +441,7 @@ def _limits(spec: ModelSpec, settings: PerfSettings, say: Say) -> tuple[ModelGeo
 
 
 def _hardware_manifest(hw: Hardware | None) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model() or "unknown"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": mem, "gpu": None, "measured": hw.as_dict() if hw else None}
 
@@ -402,10 +449,7 @@ def _hardware_manifest(hw: Hardware | None) -> dict[str, Any]:
 def _manifest(settings: PerfSettings) -> dict[str, Any]:
     return {
         "kind": "perf",
-        "slmbench": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
+        **manifest_header(),
         "settings": {
             "concurrency": settings.concurrency, "rates": settings.rates, "burstiness": settings.burstiness,
             "requests": settings.requests, "duration_s": settings.duration_s, "warmup": settings.warmup,
