@@ -43,6 +43,7 @@ class Entry:
 _entries: dict[str, Entry] = {}
 _aliases: dict[str, str] = {}
 _files: dict[Path, str] = {}  # task files loaded -> their module name
+_origin: dict[str, str] = {}  # module name of a task file -> its path, for messages
 _state = {"discovered": False, "discovering": False}
 
 
@@ -51,17 +52,17 @@ def register(factory: F) -> F:
     The factory is called once here to read what the task declares, and once per run."""
     task = factory()
     module = getattr(getattr(factory, "func", factory), "__module__", "?")
+    where = _origin.get(module, module)
     if not isinstance(task, Task):
-        raise SlmbenchError(f"{module}: register() got {type(task).__name__}, not a Task; subclass slmbench.tasks.Task")
+        raise SlmbenchError(f"{where}: register() got {type(task).__name__}, not a Task; subclass slmbench.tasks.Task")
     name = getattr(task, "name", None)
     if not isinstance(name, str) or not name:
-        raise SlmbenchError(f"{module}: task {type(task).__name__} has no name; set its `name`")
+        raise SlmbenchError(f"{where}: task {type(task).__name__} has no name; set its `name`")
     for taken in (name, *task.aliases):
         owner = _entries.get(taken) or _entries.get(_aliases.get(taken, ""))
-        if owner is not None and owner.name != name:
-            raise SlmbenchError(f"{module}: task name {taken!r} is taken by {owner.module} (task {owner.name}); rename the task")
-        if owner is not None and owner.module != module:
-            raise SlmbenchError(f"{module}: task {name!r} is already registered by {owner.module}; rename the task")
+        if owner is not None and (owner.name != name or owner.module != module):
+            raise SlmbenchError(f"{where}: task name {taken!r} is taken by {_origin.get(owner.module, owner.module)} "
+                                f"(task {owner.name}); rename the task")  # fmt: skip
     _entries[name] = Entry(name, factory, module, tuple(task.aliases), tuple(task.suites), task.suite_order, task.takes_data,
                            tuple(task.columns))  # fmt: skip
     _aliases.update(dict.fromkeys(task.aliases, name))
@@ -79,6 +80,7 @@ def load_task_module(path: str | Path) -> None:
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[name] = module
+    _origin[name] = str(path)
     try:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     except SlmbenchError:
@@ -153,7 +155,7 @@ def dimensions() -> list[tuple[Dimension, list[tuple[str, str]]]]:
         for index, c in enumerate(e.columns):
             d = c.dimension
             if found.setdefault(d.key, d) != d:
-                raise SlmbenchError(f"{e.module}: task {e.name} declares report column {d.key!r} unlike the other tasks "
+                raise SlmbenchError(f"{_origin.get(e.module, e.module)}: task {e.name} declares report column {d.key!r} unlike the other tasks "
                                     f"that fill it ({found[d.key]}); use the same Dimension")  # fmt: skip
             sources.setdefault(d.key, []).append((c.rank, order, index, e.name, c.metric))
     ordered = sorted(found.values(), key=lambda d: d.position)  # stable: ties keep registration order
