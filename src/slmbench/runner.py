@@ -56,7 +56,8 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     observer = observer or Quiet()
     settings = config.eval
     check_settings(settings, registry.names(), registry.data_tasks())
-    tasks = _configure([registry.create(name) for name in settings.tasks], settings)  # fresh tasks: no state from another run
+    # Fresh tasks: nothing another run set on them is seen here.
+    tasks = _configure([registry.create(name) for name in settings.tasks], settings)
     models = merge_replicas(config.models or embedded_models())
     _check_unique_names(models)
     out = prepare_out(settings.out)

@@ -141,7 +141,8 @@ def to_html(report: Report) -> str:
     return env.get_template("template.html.j2").render(
         title=", ".join(r["run_id"] for r in report.runs),
         runs=report.runs,
-        dimensions=[d for d in dimensions() if any(d.key in cells for cells in report.table.values())] or dimensions()[:5],
+        dimensions=[d for d in dimensions() if any(d.key in cells for cells in report.table.values())]
+        or dimensions()[:5],
         table=report.table,
         comparisons=report.comparisons,
         pairs=report.pairs,

@@ -32,4 +32,6 @@ def known_tasks() -> list[str]:
     return registry.names()
 
 
-__all__ = ["TASKS", "Column", "Dimension", "ExtraCell", "Sample", "Task", "Verdict", "known_tasks", "load_task_module", "register"]
+__all__ = [
+    "TASKS", "Column", "Dimension", "ExtraCell", "Sample", "Task", "Verdict", "known_tasks", "load_task_module", "register",
+]  # fmt: skip

@@ -36,7 +36,19 @@ from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from ..sandbox import RESULT_MAX, Limits, Outcome, Sandbox, open_sandbox
 from ..sandbox.driver import decode
 from . import code_data
-from .base import ANSWERED, DEFAULT_SUITE, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Column, Dimension, Sample, Task, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .code_problems import PROBLEMS
 from .registry import register
 

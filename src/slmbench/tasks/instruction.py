@@ -117,8 +117,8 @@ class IFEval(Task):
     headline = "prompt_strict"
     takes_data = True
     columns = (Column(INSTRUCTION, "prompt_strict", rank=0),)
-    results_note = ("`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) fails "
-                    "every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out.")
+    results_note = ("`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) "
+                    "fails every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out.")
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         if data is None:

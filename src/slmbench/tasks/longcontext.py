@@ -29,7 +29,20 @@ from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from ..tokens import Budget, TokenCounter
 from ..tokens import Estimate as EstimateTokens
-from .base import ANSWERED, DEFAULT_SUITE, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Column, Dimension, ExtraCell, Sample, Task, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    ExtraCell,
+    Sample,
+    Task,
+    Verdict,
+)
 from .haystack import ADJECTIVES, NOUNS, essay_words, join_words, made_up_words, sentence_ends
 from .registry import register
 

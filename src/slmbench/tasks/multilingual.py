@@ -32,7 +32,19 @@ from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, wilson
 from ..metrics.text import CorpusScore, bleu_kinds, corpus_score, mean_of_corpora, sentence_chrf, signature
 from ..paths import cache_dir
-from .base import ANSWERED, DEFAULT_SUITE, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Column, Dimension, Sample, Task, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .datafiles import hub_rows as fetch_rows
 from .registry import register
 

@@ -15,7 +15,19 @@ from typing import Any
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from . import math_answer, math_equiv, math_problems, zebra
-from .base import ANSWERED, DEFAULT_SUITE, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Column, Dimension, Sample, Task, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .registry import register
 
 SIZES = [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (4, 5), (5, 5), (6, 5), (6, 6)]

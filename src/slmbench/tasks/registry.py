@@ -63,8 +63,8 @@ def register(factory: F) -> F:
         if owner is not None and (owner.name != name or owner.module != module):
             raise SlmbenchError(f"{where}: task name {taken!r} is taken by {_origin.get(owner.module, owner.module)} "
                                 f"(task {owner.name}); rename the task")  # fmt: skip
-    _entries[name] = Entry(name, factory, module, tuple(task.aliases), tuple(task.suites), task.suite_order, task.takes_data,
-                           tuple(task.columns))  # fmt: skip
+    _entries[name] = Entry(name, factory, module, tuple(task.aliases), tuple(task.suites), task.suite_order,
+                           task.takes_data, tuple(task.columns))  # fmt: skip
     _aliases.update(dict.fromkeys(task.aliases, name))
     return factory
 
@@ -85,7 +85,7 @@ def load_task_module(path: str | Path) -> None:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     except SlmbenchError:
         raise
-    except Exception as exc:  # the user's code: any error, told in one line
+    except Exception as exc:  # noqa: BLE001 (the user's code: any error, told in one line)
         del sys.modules[name]
         raise SlmbenchError(f"task module {path} failed to load ({type(exc).__name__}: {exc}); fix the file") from None
     _files[file] = name
@@ -155,8 +155,8 @@ def dimensions() -> list[tuple[Dimension, list[tuple[str, str]]]]:
         for index, c in enumerate(e.columns):
             d = c.dimension
             if found.setdefault(d.key, d) != d:
-                raise SlmbenchError(f"{_origin.get(e.module, e.module)}: task {e.name} declares report column {d.key!r} unlike the other tasks "
-                                    f"that fill it ({found[d.key]}); use the same Dimension")  # fmt: skip
+                raise SlmbenchError(f"{_origin.get(e.module, e.module)}: task {e.name} declares report column {d.key!r} "
+                                    f"unlike the other tasks that fill it ({found[d.key]}); use the same Dimension")  # fmt: skip
             sources.setdefault(d.key, []).append((c.rank, order, index, e.name, c.metric))
     ordered = sorted(found.values(), key=lambda d: d.position)  # stable: ties keep registration order
     return [(d, [(task, metric) for *_, task, metric in sorted(sources[d.key])]) for d in ordered]

@@ -22,7 +22,19 @@ from jsonschema import Draft202012Validator
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from .base import ANSWERED, DEFAULT_SUITE, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Column, Dimension, Sample, Task, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .registry import register
 
 MODES = ("prompt", "json_schema", "repair")
