@@ -677,7 +677,7 @@ def _print_results(results: Any) -> None:
     _print_pairs(console, results)
     for m in results.models:
         for t in m.tasks.values():
-            for line in registry.create(t.task).extra_lines(t.extra):  # e.g. long context's effective context
+            for line in registry.renderer(t.task).extra_lines(t.extra):  # e.g. long context's effective context
                 console.print(f"{m.name} / {t.task}: {line}", highlight=False)
     for line in failure_lines(results):
         console.print(line, highlight=False, soft_wrap=True, markup=False)

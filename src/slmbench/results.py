@@ -244,10 +244,10 @@ def paired_markdown(results: Results) -> list[str]:
 
 
 def _task(name: str) -> Task:
-    """A task of the registry, to render its own `extra`."""
+    """The task that renders its own `extra` (the registry's)."""
     from .tasks import registry
 
-    return registry.create(name)
+    return registry.renderer(name)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -184,7 +184,7 @@ def _extra_cell(m: ModelRun, d: TableColumn) -> Cell | None:
     sources = dict(d.sources)
     measured = []
     for task, result in m.tasks.items():
-        if task in sources and (cell := registry.create(task).extra_cell(result.get("extra") or {}, sources[task])):
+        if task in sources and (cell := registry.renderer(task).extra_cell(result.get("extra") or {}, sources[task])):
             measured.append((task, cell))
     if not measured:
         return None

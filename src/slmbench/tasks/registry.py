@@ -135,6 +135,13 @@ def create(name: str) -> Task:
     return entries()[resolve(name)].factory()
 
 
+def renderer(name: str) -> Task:
+    """The task that shows a result of `name` (its extra, its note): a fresh registered one, or,
+    for a task not loaded in this process, the base class, which adds nothing."""
+    entry = entries().get(resolve(name))
+    return entry.factory() if entry is not None else Task()
+
+
 def suite(name: str = DEFAULT_SUITE) -> list[str]:
     """The tasks of a suite, in their suite_order."""
     members = [e for e in entries().values() if name in e.suites]
