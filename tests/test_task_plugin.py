@@ -11,7 +11,7 @@ import textwrap
 
 from helpers import run_cli
 
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 CAPITALS = {"France": "Paris", "Kenya": "Nairobi", "Peru": "Lima", "Japan": "Tokyo", "Canada": "Ottawa", "Egypt": "Cairo"}
 

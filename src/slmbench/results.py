@@ -12,31 +12,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .metrics.stats import Estimate
-from .tasks.base import ERROR, SKIPPED, TIMEOUT, VERDICTS
+from .tasks.base import ERROR, SKIPPED, TIMEOUT, VERDICTS, SampleRecord
 
 if TYPE_CHECKING:
     from .tasks.base import Task
 
 SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
-
-
-@dataclass(slots=True)
-class SampleRecord:
-    id: str
-    prompt: str
-    answer: str | None
-    target: Any
-    verdict: str
-    score: float
-    why: str
-    finish_reason: str | None
-    latency_s: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cached: bool
-    meta: dict[str, Any] = field(default_factory=dict)
-    parts: dict[str, float] = field(default_factory=dict)
-    reasoning: str | None = None  # the server's separate reasoning channel, when it has one
 
 
 @dataclass(slots=True)

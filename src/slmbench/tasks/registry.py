@@ -97,10 +97,10 @@ def _discover() -> None:
         return
     _state["discovering"] = True
     try:
-        from .. import tasks
-
-        for info in pkgutil.iter_modules(tasks.__path__):
-            importlib.import_module(f"{tasks.__name__}.{info.name}")
+        # The task modules are found in this folder, not imported by name: the registry sits
+        # below them (config reads it), and a new module needs no line here.
+        for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+            importlib.import_module(f"{__package__}.{info.name}")
         for path in os.environ.get(ENV, "").split(os.pathsep):
             if path.strip():
                 load_task_module(path.strip())
