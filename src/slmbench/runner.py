@@ -358,7 +358,7 @@ async def _send_round(
 
 
 def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdict]:
-    """Score the answers; a task with score_many (coding: parallel sandboxes) gets them all at once."""
+    """Score the answers, all at once (task.score_many; coding runs its sandboxes in parallel)."""
     answered = [(s, c) for s, c in pairs if c.ok]
     scored = iter(task.score_many(answered))
     return [
