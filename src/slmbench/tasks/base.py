@@ -116,7 +116,7 @@ class Task:
     set the attributes, write `samples` and `score`, and register the class with
     `@slmbench.tasks.register`; every other hook has a default that does nothing."""
 
-    name: str
+    name: str = ""
     version: str = "1"
     description: str = ""
     default_limit: int = 20

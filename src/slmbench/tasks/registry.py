@@ -55,7 +55,7 @@ def register(factory: F) -> F:
     where = _origin.get(module, module)
     if not isinstance(task, Task):
         raise SlmbenchError(f"{where}: register() got {type(task).__name__}, not a Task; subclass slmbench.tasks.Task")
-    name = getattr(task, "name", None)
+    name = task.name
     if not isinstance(name, str) or not name:
         raise SlmbenchError(f"{where}: task {type(task).__name__} has no name; set its `name`")
     for taken in (name, *task.aliases):
