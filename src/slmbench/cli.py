@@ -222,15 +222,13 @@ def tasks() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .config import TASK_ALIASES
-    from .tasks import TASKS
+    from .tasks import registry
 
-    aliases: dict[str, list[str]] = {}
-    for alias, name in TASK_ALIASES.items():
-        aliases.setdefault(name, []).append(alias)
     table = Table("task", "also", "version", "samples", "max tokens", "what")
-    for name, t in sorted(TASKS.items()):
-        table.add_row(name, ", ".join(aliases.get(name, [])), t.version, str(t.default_limit), str(t.max_tokens), t.description)
+    with user_errors():  # a task module from SLMBENCH_TASK_MODULES that fails to load
+        for name in registry.names():
+            t = registry.create(name)
+            table.add_row(name, ", ".join(t.aliases), t.version, str(t.default_limit), str(t.max_tokens), t.description)
     Console().print(table)
 
 

@@ -18,6 +18,7 @@ def stdout() -> Console:
 
 def eval_results(console: Console, results: Any) -> None:
     from .results import TABLE_HEADER, failure_lines, table_rows
+    from .tasks import registry
 
     table = Table(*TABLE_HEADER, title=f"slmbench run {results.run_id} ({results.status})")
     for row in table_rows(results):
@@ -26,10 +27,8 @@ def eval_results(console: Console, results: Any) -> None:
     _pairs(console, results)
     for m in results.models:
         for t in m.tasks.values():
-            if "effective_context" in t.extra:
-                value = t.extra["effective_context"]
-                shown = f"{value} tokens" if value else "none"
-                console.print(f"{m.name} / {t.task}: effective context {shown} ({t.extra['effective_context_why']})", highlight=False)
+            for line in registry.renderer(t.task).extra_lines(t.extra):  # e.g. long context's effective context
+                console.print(f"{m.name} / {t.task}: {line}", highlight=False)
     for line in failure_lines(results):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
