@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from .metrics.stats import Estimate
-from .tasks.base import ERROR, SKIPPED, TIMEOUT, VERDICTS
+from .verdicts import ERROR, LABELS, SKIPPED, TIMEOUT, VERDICTS
 
 SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
 
@@ -172,8 +172,7 @@ def table_rows(results: Results) -> list[list[str]]:
 
 
 # Short column names for the counts, so the table fits a terminal.
-COUNT_LABELS = {"ok": "ok", "wrong": "wrong", "truncated": "trunc", "extraction_failed": "unparsed", "error": "error", "timeout": "timeout", "skipped": "skipped"}
-TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(COUNT_LABELS[c] for c in VERDICTS)]
+TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(LABELS[c] for c in VERDICTS)]
 
 
 def to_markdown(results: Results) -> str:

@@ -27,8 +27,7 @@ from typing import Any
 import orjson
 
 from . import __version__, tokens
-from .client import TIMEOUT as TIMEOUT_KIND
-from .client import Completion, ReplicaClient, RetryPolicy
+from .client import TIMED_OUT, Completion, ReplicaClient, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
@@ -402,7 +401,7 @@ def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdic
     score_many = getattr(task, "score_many", None)
     scored = iter(score_many(answered) if score_many else [task.score(s, c) for s, c in answered])
     return [
-        next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMEOUT_KIND else ERROR, 0.0, f"{c.error_kind}: {c.error}")
+        next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMED_OUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
         for _, c in pairs
     ]
 

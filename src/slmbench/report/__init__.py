@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ..errors import SlmbenchError
+from ..verdicts import VERDICTS
 from .data import DIMENSIONS, FIVE, Report, load
 
 FORMATS = ("html", "md", "json")
@@ -153,7 +154,7 @@ def to_html(report: Report) -> str:
         samples_json=orjson.dumps(samples).decode().replace("</", "<\\/"),
         sample_models=sorted({s["model"] for s in samples}),
         sample_tasks=sorted({s["task"] for s in samples}),
-        verdicts=["ok", "wrong", "truncated", "extraction_failed", "error", "timeout"],
+        verdicts=VERDICTS,
     )
 
 

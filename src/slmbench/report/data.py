@@ -19,8 +19,7 @@ import orjson
 
 from ..errors import SlmbenchError
 from ..metrics.compare import Difference, corpus_difference, paired_difference
-
-ANSWERED = ("ok", "wrong", "truncated", "extraction_failed")
+from ..verdicts import ANSWERED
 
 
 @dataclass(frozen=True)

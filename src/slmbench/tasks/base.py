@@ -8,20 +8,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..client import Completion
 from ..metrics.stats import Estimate, wilson
+from ..verdicts import ANSWERED, ERROR, EXTRACTION_FAILED, OK, SKIPPED, TIMEOUT, TRUNCATED, VERDICTS, WRONG  # noqa: F401 - tasks import them from here
 
 if TYPE_CHECKING:
     from ..results import SampleRecord
-
-# Verdicts, as counted in results. The runner sets ERROR, TIMEOUT and SKIPPED; tasks set the rest.
-OK = "ok"
-WRONG = "wrong"
-TRUNCATED = "truncated"
-EXTRACTION_FAILED = "extraction_failed"
-ERROR = "error"
-TIMEOUT = "timeout"
-# Set by the runner's pre-flight: the request could not fit the endpoint's context, so it was not sent.
-SKIPPED = "skipped"
-VERDICTS = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED, ERROR, TIMEOUT, SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +31,6 @@ class Verdict:
     why: str
     # Named sub-scores (e.g. schema validity, field accuracy) that task metrics aggregate.
     parts: dict[str, float] = field(default_factory=dict)
-
-
-ANSWERED = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED)
 
 
 def accuracy(records: Sequence[SampleRecord]) -> dict[str, Estimate]:
