@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from .metrics.stats import Estimate
+from .markdown import table as md_table
 from .verdicts import ERROR, LABELS, SKIPPED, TIMEOUT, VERDICTS
 
 SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
@@ -177,8 +178,7 @@ TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(LABELS[c] for c 
 
 def to_markdown(results: Results) -> str:
     lines = [f"# slmbench run {results.run_id} ({results.status})", ""]
-    lines += ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(results)]
+    lines += md_table(TABLE_HEADER, table_rows(results))
     lines += [
         "",
         "n counts the samples that got an answer; `error` and `timeout` samples got none and are "
@@ -195,11 +195,11 @@ def to_markdown(results: Results) -> str:
     for m in results.models:
         for t in m.tasks.values():
             if len(t.metrics) > 1:
-                lines += ["", f"## {m.name} / {t.task} metrics", "", "| metric | % [95% CI] | n |", "|---|---|---|"]
-                lines += [f"| {name} | {format_estimate(e)} | {e.n} |" for name, e in t.metrics.items()]
+                lines += ["", f"## {m.name} / {t.task} metrics", ""]
+                lines += md_table(["metric", "% [95% CI]", "n"], [[name, format_estimate(e), e.n] for name, e in t.metrics.items()])
             for key, groups in t.breakdown.items():
-                lines += ["", f"## {m.name} / {t.task}: share ok by {key}", "", f"| {key} | % [95% CI] | n |", "|---|---|---|"]
-                lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
+                lines += ["", f"## {m.name} / {t.task}: share ok by {key}", ""]
+                lines += md_table([key, "% [95% CI]", "n"], [[g, format_estimate(e), e.n] for g, e in groups.items()])
             if "heatmap" in t.extra:
                 lines += _context_markdown(m.name, t.task, t.extra)
     lines += paired_markdown(results)
@@ -247,12 +247,11 @@ def _context_markdown(model: str, task: str, extra: dict[str, Any]) -> list[str]
     """Long context: mean recall per length x depth (needle kinds), per length, effective context."""
     depths = [f"{d:g}" for d in extra["depths"]]
     lines = ["", f"## {model} / {task}: recall by length x needle depth", ""]
-    lines += ["| length | " + " | ".join(f"depth {d}" for d in depths) + " | all kinds | n | skipped |"]
-    lines += ["|---" * (len(depths) + 4) + "|"]
+    rows = []
     for length, row in extra["heatmap"].items():
         total = extra["by_length"][length]
-        cells = [_share(row[d]["score"]) for d in depths]
-        lines.append(f"| {length} | " + " | ".join(cells) + f" | {_share(total['score'])} | {total['n']} | {total['skipped']} |")
+        rows.append([length, *(_share(row[d]["score"]) for d in depths), _share(total["score"]), total["n"], total["skipped"]])
+    lines += md_table(["length", *(f"depth {d}" for d in depths), "all kinds", "n", "skipped"], rows)
     effective = extra["effective_context"]
     shown = f"**{effective}** tokens" if effective is not None else "**none**"
     lines += ["", f"Effective context: {shown} ({extra['effective_context_why']}; margin {extra['margin']:g})."]

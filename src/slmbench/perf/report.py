@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 
 from ..errors import SlmbenchError
+from ..markdown import table as md_table
 
 if TYPE_CHECKING:
     from .run import PerfResults
@@ -75,9 +76,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"Model **{model.get('model', '?')}** on {model.get('server', '?')}"
         + (f", {model['quantisation']}" if model.get("quantisation") else "")
         + f"; host {m.get('hardware', {}).get('cpu', '?')} ({m.get('hardware', {}).get('cores', '?')} cores).", "",
-        "| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER),
     ]  # fmt: skip
-    lines += ["| " + " | ".join(table_row(p)) + " |" for p in data["points"]]
+    lines += md_table(TABLE_HEADER, [table_row(p) for p in data["points"]])
     hw = (m.get("hardware") or {}).get("measured")
     geo = m.get("geometry")
     if hw and geo:
@@ -93,11 +93,10 @@ def markdown(data: dict[str, Any]) -> str:
         ]  # fmt: skip
     rec = [(p["key"], p["repeats"][-1]["server"]) for p in data["points"] if p["repeats"] and p["repeats"][-1]["server"].get("requests_with_timings")]
     if rec:
-        lines += ["", "## Client vs server (medians, ms)", "",
-                  "| point | client TTFT | server prompt | gap (queue + transport) | client TPOT | server per-token | gap |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for key, s in rec:
-            lines.append(f"| {key} | {_ms(s, 'client_ttft_ms')} | {_ms(s, 'server_prompt_ms')} | {_ms(s, 'ttft_gap_ms')} | "
-                         f"{_ms(s, 'client_tpot_ms')} | {_ms(s, 'server_tpot_ms')} | {_ms(s, 'tpot_gap_ms')} |")  # fmt: skip
+        lines += ["", "## Client vs server (medians, ms)", ""]
+        lines += md_table(["point", "client TTFT", "server prompt", "gap (queue + transport)", "client TPOT", "server per-token", "gap"],
+                          [[key, *(_ms(s, f) for f in ("client_ttft_ms", "server_prompt_ms", "ttft_gap_ms", "client_tpot_ms",
+                                                        "server_tpot_ms", "tpot_gap_ms"))] for key, s in rec])  # fmt: skip
     if data["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
     return "\n".join(lines) + "\n"
