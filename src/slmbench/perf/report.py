@@ -10,6 +10,7 @@ import orjson
 
 from ..errors import SlmbenchError
 from ..markdown import table as md_table
+from ..metrics.stats import bootstrap
 
 if TYPE_CHECKING:
     from .run import PerfResults
@@ -123,7 +124,8 @@ def bootstrap_diff(a: list[float], b: list[float], stat: str = "median", resampl
     f = np.median if stat == "median" else np.mean
     rng = np.random.default_rng(seed)
     x, y = np.asarray(a, float), np.asarray(b, float)
-    diffs = f(y[rng.integers(0, y.size, (resamples, y.size))], axis=1) - f(x[rng.integers(0, x.size, (resamples, x.size))], axis=1)
+    diffs = (bootstrap(lambda idx: f(y[idx], axis=1), y.size, resamples=resamples, rng=rng)
+             - bootstrap(lambda idx: f(x[idx], axis=1), x.size, resamples=resamples, rng=rng))  # fmt: skip
     single = x.size < 2 or y.size < 2
     lo, hi = (None, None) if single else (float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5)))
     return {"a": float(f(x)), "b": float(f(y)), "diff": float(f(y) - f(x)), "ci_low": lo, "ci_high": hi,
