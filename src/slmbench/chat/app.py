@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import chainlit as cl
-import openai
+import openai  # the chat alone uses the SDK, as Chainlit apps conventionally do (the harness: aiohttp)
 from chainlit.context import context as chainlit_context
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 

@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 
 from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, PROTOCOL, RATE_LIMITED, SERVER_ERROR, TIMED_OUT, ChatClient
-from .sse import SSEParser
+from ..sse import SSEParser
 from .stats import RequestRecord
 
 DROPPED = "dropped"  # the stream ended before the server said it was done
