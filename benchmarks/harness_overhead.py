@@ -29,7 +29,7 @@ TARGET_FIRST_S = 1.5
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "slmbench.scripted", "--model", "scripted"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "slmbench.testing.scripted", "--model", "scripted"], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()

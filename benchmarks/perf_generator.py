@@ -20,14 +20,14 @@ from pathlib import Path
 from slmbench.perf.load import PointRun, closed_loop
 from slmbench.perf.prompts import Prompt, request_body
 from slmbench.perf.stream import StreamClient
-from slmbench.runner import run_async
+from slmbench.runs import run_async
 
 # serving-facts note: ~117 tokens/s for 4 streams of the embedded model on an idle host like this one
 EMBEDDED_TOKENS_PER_S = 117.0
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "slmbench.scripted"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "slmbench.testing.scripted"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 

@@ -25,8 +25,8 @@ from slmbench.cli import app
 from slmbench.config import Config
 from slmbench.perf.limit import Hardware, ModelGeometry, ceilings
 from slmbench.profiles import resolve
+from slmbench.serving.tokens import TokenEstimate
 from slmbench.tasks import TASKS
-from slmbench.tokens import Estimate
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "reference-comparison.toml"
@@ -74,7 +74,7 @@ def plan_table() -> str:
 @cache
 def prompts(name: str, limit: int) -> tuple[int, ...]:
     """Each request's prompt tokens (4 characters a token: slmbench's estimate without a tokenizer)."""
-    task, count = TASKS[name], Estimate()
+    task, count = TASKS[name], TokenEstimate()
     if name == "multilingual":
         from slmbench.tasks.multilingual import DIRECTIONS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import gold_arithmetic
 
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 
 @pytest.fixture

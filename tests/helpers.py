@@ -38,7 +38,7 @@ def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None)
 def eval_error(out: Path, task: str, data: str) -> str:
     """`slmbench eval --task TASK --data TASK=DATA` against a scripted endpoint, expected to fail on
     the data: its one-line error message (asserted: exit 1, no traceback)."""
-    from slmbench.scripted import ScriptedServer
+    from slmbench.testing.scripted import ScriptedServer
 
     with ScriptedServer() as server:
         result = run_cli("eval", "--model", f"scripted={server.url}", "--task", task, "--data", f"{task}={data}",

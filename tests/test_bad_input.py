@@ -13,7 +13,7 @@ import pytest
 from helpers import gold_arithmetic
 
 from slmbench.cli import main
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 USAGE, REFUSED = 2, 1
 

@@ -34,7 +34,7 @@ from playwright.sync_api import expect
 
 from slmbench.chat.launcher import ChatConfig, ChatModel, ChatServer
 from slmbench.errors import PortInUse
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 LONG = " ".join(f"word{i}" for i in range(600))
 KEY = "sk-chat-test-key-7c2b"

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 KEY = "sk-test-5f1d0c9e-not-a-real-key"
 

@@ -20,7 +20,7 @@ from helpers import alive, children_named
 from test_chat import chat_children, start_cli_chat
 
 from slmbench.serving.base import Endpoint
-from slmbench.tokens import probe
+from slmbench.serving.tokens import probe_budget
 
 pytestmark = pytest.mark.model
 
@@ -85,7 +85,7 @@ def test_embedded_chat_answers_for_real_streams_stops_upstream_and_leaves_no_orp
         servers = children_named(proc.pid, "llama-server")
         chainlit = chat_children(proc.pid)
         assert len(servers) == 2 and chainlit
-        budget = probe(Endpoint(name="s", base_url=f"{root}/v1", model="smollm2-135m", server="chat"))
+        budget = probe_budget(Endpoint(name="s", base_url=f"{root}/v1", model="smollm2-135m", server="chat"))
         assert budget.counter.exact and budget.max_context == 2048  # history is trimmed with the server's tokenizer
         with chromium() as browser, open_chat(browser, url) as page:
             # A real conversation, greedy: the instruct model knows the capital of France.

@@ -12,7 +12,7 @@ import time
 import pytest
 from helpers import db_path, gold_arithmetic, run_cli
 
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 
 def assert_one_line_error(result, *needles):

@@ -12,7 +12,7 @@ import pytest
 from helpers import run_cli
 
 from slmbench import __version__
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 COMMANDS = ["eval", "perf", "chat", "serve", "plan", "report", "tasks", "setup", "ps", "stop",
             "longdoc summarize", "longdoc ask", "longdoc compare"]  # fmt: skip

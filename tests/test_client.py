@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from slmbench.client import ChatClient, RetryPolicy
-from slmbench.scripted import DROP, HANG, MALFORMED, ScriptedServer
+from slmbench.testing.scripted import DROP, HANG, MALFORMED, ScriptedServer
 
 BODY = b'{"model":"scripted","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 FAST_RETRY = RetryPolicy(retries=3, base_s=0.01, max_s=0.05)

@@ -19,10 +19,10 @@ import slmbench
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.metrics.passk import pass_at_k
-from slmbench.scripted import ScriptedServer
 from slmbench.tasks import TASKS, code_problems
 from slmbench.tasks.code_data import humaneval, livecodebench, mbpp, original
 from slmbench.tasks.coding import code_quality, extract_code, join_program, same
+from slmbench.testing.scripted import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MBPP = FIXTURES / "mbpp_sample.jsonl"

@@ -11,9 +11,9 @@ from slmbench.client import Completion
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.runner import run
-from slmbench.scripted import ScriptedServer
 from slmbench.tasks.ifeval_checks import CHECKERS, CONFLICTS
 from slmbench.tasks.instruction import CONDITIONAL_PAIRS, IFEval, Instruction, load_ifeval
+from slmbench.testing.scripted import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IFEVAL_FILE = FIXTURES / "ifeval_sample.jsonl"

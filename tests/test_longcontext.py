@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 import slmbench
-from slmbench.config import Config, EvalSettings, ModelSpec
+from slmbench.config import Config, EvalSettings, ModelSpec, parse_lengths
 from slmbench.errors import SlmbenchError
-from slmbench.scripted import ScriptedServer
+from slmbench.serving.tokens import Budget, TokenEstimate
 from slmbench.tasks import TASKS
 from slmbench.tasks.longcontext import (
     KINDS,
@@ -18,10 +18,9 @@ from slmbench.tasks.longcontext import (
     Plan,
     build,
     effective_context,
-    parse_lengths,
     score_answer,
 )
-from slmbench.tokens import Budget, Estimate
+from slmbench.testing.scripted import ScriptedServer
 
 
 class WordTokens:
@@ -73,7 +72,7 @@ def test_lengths_parse_like_the_flag():
             parse_lengths(bad)
 
 
-@pytest.mark.parametrize("counter", [Estimate(), WordTokens()], ids=["estimate", "words"])
+@pytest.mark.parametrize("counter", [TokenEstimate(), WordTokens()], ids=["estimate", "words"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_prompts_are_sized_to_the_token_target(kind, counter):
     for length in (1024, 3000):
@@ -85,13 +84,13 @@ def test_prompts_are_sized_to_the_token_target(kind, counter):
 
 
 def test_a_large_haystack_is_sized_exactly_too():
-    sample = build(Plan("niah_single", 128 * 1024, 0.25, 1), Estimate(), 96)
+    sample = build(Plan("niah_single", 128 * 1024, 0.25, 1), TokenEstimate(), 96)
     assert 128 * 1024 - 96 - TOLERANCE <= sample.meta["prompt_tokens"] <= 128 * 1024 - 96
 
 
 @pytest.mark.parametrize("depth", [0.1, 0.5, 0.9])
 def test_the_needle_sits_at_its_depth_on_a_sentence_boundary(depth):
-    sample = build(Plan("niah_single", 4096, depth, 3), Estimate(), 96)
+    sample = build(Plan("niah_single", 4096, depth, 3), TokenEstimate(), 96)
     text = sample.messages[0]["content"]
     needle = "One of the special magic numbers for"
     at = text.index(needle)
@@ -208,7 +207,7 @@ def test_budget_check_counts_only_requests_that_might_not_fit():
     counted, reason = budget.check(long, 100)
     assert counted == 953 and "prompt 953 tokens + max_tokens 100 > the endpoint's context 1000" in reason
     assert Budget(words, None).check(long, 100) == (None, None)  # unknown context: nothing to check against
-    estimated = Budget(Estimate(), 1000).check(long, 100)[1]
+    estimated = Budget(TokenEstimate(), 1000).check(long, 100)[1]
     assert "by estimate (4 chars/token)" in estimated
 
 

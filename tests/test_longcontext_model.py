@@ -13,9 +13,9 @@ from slmbench.serving.build import find_llama_server
 from slmbench.serving.http import post_json
 from slmbench.serving.llamacpp import LlamaCppServer
 from slmbench.serving.models import embedded_gguf, gguf_sha256
+from slmbench.serving.tokens import LlamaCppTokens, probe_budget
 from slmbench.tasks.haystack import essay_words, join_words
 from slmbench.tasks.longcontext import KINDS, TOLERANCE, Plan, build
-from slmbench.tokens import LlamaCppTokens, probe
 
 pytestmark = pytest.mark.model
 
@@ -25,7 +25,7 @@ def test_haystacks_are_sized_exactly_with_the_served_tokenizer(tmp_path):
     server = LlamaCppServer(name="gemma", binary=find_llama_server(), gguf=gguf, gguf_sha256=gguf_sha256(gguf),
                             log_path=tmp_path / "s.log", parallel=1, ctx_per_slot=2048, chat_template="gemma")  # fmt: skip
     with server as ep:
-        budget = probe(ep)
+        budget = probe_budget(ep)
         assert isinstance(budget.counter, LlamaCppTokens) and budget.max_context == 2048
         for kind in KINDS:
             sample = build(Plan(kind, 1024, 0.5 if kind.startswith("niah") else None, 11), budget.counter, 32)

@@ -12,9 +12,9 @@ from slmbench import longdoc
 from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.longdoc.loaders import html_to_text
-from slmbench.scripted import ScriptedServer
 from slmbench.serving.attach import attach
-from slmbench.tokens import Estimate, probe
+from slmbench.serving.tokens import TokenEstimate, probe_budget
+from slmbench.testing.scripted import ScriptedServer
 
 
 class WordTokens:
@@ -71,7 +71,7 @@ def check_chunks(text, chunks, counter, budget):
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
 
 
-@pytest.mark.parametrize("counter", [Estimate(), WordTokens()], ids=["estimate", "words"])
+@pytest.mark.parametrize("counter", [TokenEstimate(), WordTokens()], ids=["estimate", "words"])
 @pytest.mark.parametrize("overlap", [0, 24])
 def test_chunking_invariants(counter, overlap):
     text = document()
@@ -106,7 +106,7 @@ def test_chunks_prefer_paragraph_ends():
     assert all(c.end == len(text) or text[c.end : c.end + 2] == "\n\n" for c in chunks)
 
 
-@pytest.mark.parametrize("counter", [Estimate(), CjkTokens()], ids=["estimate", "cjk"])
+@pytest.mark.parametrize("counter", [TokenEstimate(), CjkTokens()], ids=["estimate", "cjk"])
 def test_a_chinese_paragraph_longer_than_a_chunk_is_cut_at_its_sentence_ends(counter):
     # issue 17: a 920-character Chinese paragraph with a 200-token budget raised "could not fit text".
     rng = random.Random(3)
@@ -165,9 +165,9 @@ def test_twenty_chinese_pages_chunk_and_a_chinese_question_finds_its_passage():
 
 def test_chunking_rejects_silly_budgets():
     with pytest.raises(SlmbenchError, match="too small"):
-        longdoc.chunk_text("Some text.", Estimate(), 4)
+        longdoc.chunk_text("Some text.", TokenEstimate(), 4)
     with pytest.raises(SlmbenchError, match="at most half"):
-        longdoc.chunk_text("Some text.", Estimate(), 100, 60)
+        longdoc.chunk_text("Some text.", TokenEstimate(), 100, 60)
 
 
 def summarising(body):
@@ -182,7 +182,7 @@ def summarising(body):
 
 def endpoint(server):
     ep = attach(ModelSpec(name="scripted", backend="attach", url=server.url, served="scripted"))
-    return ep, probe(ep)
+    return ep, probe_budget(ep)
 
 
 def test_map_reduce_reduces_hierarchically_within_a_small_context():

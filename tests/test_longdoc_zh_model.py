@@ -15,7 +15,7 @@ from slmbench import longdoc
 from slmbench.serving.build import find_llama_server
 from slmbench.serving.llamacpp import LlamaCppServer
 from slmbench.serving.models import embedded_gguf, gguf_sha256
-from slmbench.tokens import LlamaCppTokens, probe
+from slmbench.serving.tokens import LlamaCppTokens, probe_budget
 
 pytestmark = pytest.mark.model
 
@@ -38,7 +38,7 @@ def test_chinese_text_is_chunked_within_the_servers_token_counts(tmp_path, docum
     server = LlamaCppServer(name=MODEL, binary=find_llama_server(), gguf=gguf, gguf_sha256=gguf_sha256(gguf),
                             log_path=tmp_path / "s.log", parallel=1, ctx_per_slot=2048)  # fmt: skip
     with server as ep:
-        counter = probe(ep).counter
+        counter = probe_budget(ep).counter
         assert isinstance(counter, LlamaCppTokens)
         paragraph = text.split("\n\n")[0]
         while len(paragraph) < 920:  # issue 17's case: one 920-character paragraph, 200 tokens a chunk

@@ -12,7 +12,7 @@ import slmbench
 from slmbench.client import Completion
 from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 from slmbench.tasks import datafiles as hub
 from slmbench.tasks.multilingual import DIRECTIONS, SMOKE_LABEL, Multilingual, language_of, udhr_dir
 

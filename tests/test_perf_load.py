@@ -14,7 +14,7 @@ from helpers import db_path, run_cli
 from slmbench.perf.load import PointRun, closed_loop, open_loop
 from slmbench.perf.prompts import Prompt, request_body
 from slmbench.perf.stream import StreamClient
-from slmbench.scripted import DROP_MID, HANG, ScriptedServer
+from slmbench.testing.scripted import DROP_MID, HANG, ScriptedServer
 
 WORDS = "one two three four five six seven eight"
 

@@ -5,8 +5,8 @@ import json
 import slmbench
 from slmbench.client import Completion
 from slmbench.config import ModelSpec
-from slmbench.scripted import ScriptedServer
 from slmbench.tasks.reasoning import Reasoning
+from slmbench.testing.scripted import ScriptedServer
 
 task = Reasoning()
 

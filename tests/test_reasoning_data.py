@@ -11,10 +11,10 @@ import slmbench
 from slmbench.client import Completion
 from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
-from slmbench.scripted import ScriptedServer
 from slmbench.store import Store
 from slmbench.tasks import TASKS
 from slmbench.tasks.math_equiv import equivalent, plain_value
+from slmbench.testing.scripted import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZEBRA, AIME, MATH = FIXTURES / "zebralogic_grid_mode.jsonl", FIXTURES / "aime2025.jsonl", FIXTURES / "math500.jsonl"

@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 
 from slmbench.client import ReplicaClient
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 BODY = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 

@@ -12,7 +12,7 @@ from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.report import load, mean_quality, score_bars, speed_figures, write
 from slmbench.report.data import Cell
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

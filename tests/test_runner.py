@@ -13,8 +13,8 @@ import slmbench
 from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.runner import request_timeout, run
-from slmbench.scripted import HANG, MALFORMED, ScriptedServer
 from slmbench.tasks import TASKS
+from slmbench.testing.scripted import HANG, MALFORMED, ScriptedServer
 
 
 def attach(server, name="scripted"):

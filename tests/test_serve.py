@@ -13,10 +13,10 @@ import pytest
 from helpers import alive, read_until, run_cli, start_cli, stop_detached, stopped_after
 
 from slmbench import plan as P
-from slmbench.probe import probe
 from slmbench.profiles import get_profile
-from slmbench.scripted import ScriptedServer
+from slmbench.serving.probe import probe_capabilities
 from slmbench.serving.vllm import diagnose, kv_report, vllm_argv
+from slmbench.testing.scripted import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LOGS = FIXTURES / "vllm"
@@ -107,7 +107,7 @@ def test_vllm_in_the_foreground_ready_then_ctrl_c(fake_vllm):
         assert ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM 0.10.1.1, " in ready  # the version from GET /version
         assert read_until(proc, "  vLLM KV cache: 88,112 tokens", timeout=10).rstrip().endswith("(plan: 89,959 tokens for one sequence)")
         url = ready.split(" at ")[1].split(" ")[0]
-        caps = probe(url, "qwen3-4b", timeout_s=10)
+        caps = probe_capabilities(url, "qwen3-4b", timeout_s=10)
         assert caps.answers and caps.models == ["qwen3-4b"]
         server = _child_running(proc.pid, "vllm")
         proc.send_signal(signal.SIGINT)
@@ -186,12 +186,12 @@ def test_attach_to_a_url_that_is_not_openai_compatible(state, tmp_path):
 
 def test_probe_against_the_scripted_server():
     with ScriptedServer(lambda body: "<think>let me see</think>OK", models=("s",)) as server:
-        caps = probe(server.url, "s", timeout_s=5)
+        caps = probe_capabilities(server.url, "s", timeout_s=5)
     assert caps.answers and caps.usage and caps.models == ["s"]
     assert caps.reasoning == "think-tags"
     assert caps.streams and caps.tokenize and not caps.json_schema and caps.max_context is None  # scripted: SSE + /tokenize
     with ScriptedServer(lambda body: '{"ok": true}', models=("s",)) as server:
-        caps = probe(server.url, "s", timeout_s=5)
+        caps = probe_capabilities(server.url, "s", timeout_s=5)
     assert caps.json_schema and caps.reasoning is None
 
 

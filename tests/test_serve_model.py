@@ -8,11 +8,11 @@ import time
 import pytest
 from helpers import alive, children_named, read_until, run_cli, start_cli, stop_detached, stopped_after
 
-from slmbench.probe import probe
 from slmbench.serving.build import find_llama_server
 from slmbench.serving.http import post_json
 from slmbench.serving.llamacpp import LlamaCppServer
 from slmbench.serving.models import embedded_gguf, gguf_sha256
+from slmbench.serving.probe import probe_capabilities
 
 pytestmark = pytest.mark.model
 
@@ -88,7 +88,7 @@ def test_attach_to_the_embedded_server(embedded_server, state):
 
 
 def test_probe_the_embedded_server(embedded_server):
-    caps = probe(embedded_server.base_url, "gemma", timeout_s=120)
+    caps = probe_capabilities(embedded_server.base_url, "gemma", timeout_s=120)
     assert caps.models == ["gemma"] and caps.answers and caps.usage
     assert caps.streams and caps.stream_usage
     assert caps.json_schema  # llama.cpp turns the schema into a grammar

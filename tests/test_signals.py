@@ -15,8 +15,8 @@ import pytest
 from helpers import db_path, gold_arithmetic
 
 from slmbench.errors import PortInUse
-from slmbench.scripted import ScriptedServer
 from slmbench.serving.llamacpp import ensure_port_free
+from slmbench.testing.scripted import ScriptedServer
 
 
 def start(*args):

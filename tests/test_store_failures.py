@@ -15,8 +15,8 @@ import pytest
 from helpers import db_path, gold_arithmetic, run_cli
 
 from slmbench.results import Results
-from slmbench.scripted import ScriptedServer
 from slmbench.store import Store
+from slmbench.testing.scripted import ScriptedServer
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 import slmbench
 from slmbench.client import Completion
 from slmbench.config import ModelSpec
-from slmbench.scripted import ScriptedServer
 from slmbench.tasks.structured import MODES, VALIDATORS, Structured, field_accuracy, parse_json
+from slmbench.testing.scripted import ScriptedServer
 
 task = Structured()
 

@@ -8,7 +8,7 @@ from helpers import gold_arithmetic, run_cli
 
 from slmbench.config import EvalSettings, parse_per_task_flag
 from slmbench.errors import SlmbenchError
-from slmbench.scripted import ScriptedServer
+from slmbench.testing.scripted import ScriptedServer
 
 
 def test_per_task_values_override_the_common_one_and_the_task_default(tmp_path):

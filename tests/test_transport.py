@@ -11,8 +11,8 @@ from slmbench.config import Config, EvalSettings, ModelSpec
 from slmbench.perf.load import PointRun, closed_loop
 from slmbench.perf.prompts import Prompt, request_body
 from slmbench.perf.stream import StreamClient
-from slmbench.scripted import BAD_STATUS, NULL_CONTENT, ScriptedServer
 from slmbench.store import Store
+from slmbench.testing.scripted import BAD_STATUS, NULL_CONTENT, ScriptedServer
 
 BODY = b'{"model":"scripted","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
 FAST_RETRY = RetryPolicy(retries=2, base_s=0.01, max_s=0.02)

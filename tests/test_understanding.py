@@ -11,9 +11,9 @@ from slmbench.client import Completion
 from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
 from slmbench.metrics.text import contains_phrase
-from slmbench.scripted import ScriptedServer
 from slmbench.tasks import datafiles as hub
 from slmbench.tasks.understanding import CHARS_PER_TOKEN, SUBTASKS, Understanding, load_summaries
+from slmbench.testing.scripted import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 task = Understanding()

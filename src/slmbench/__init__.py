@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .config import Config, ModelSpec

@@ -390,7 +390,7 @@ def longdoc_compare(
         from . import config as cfg
         from . import longdoc
         from .longdoc import compare as cmp
-        from .runner import prepare_out
+        from .runs import prepare_out
 
         prepare_out(out)  # before the model starts: a bad --out must not cost the run
 

@@ -6,6 +6,7 @@ server starts, so that bad input costs nothing.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -312,10 +313,21 @@ def parse_data_flag(value: str) -> tuple[str, str]:
     return task, source
 
 
+def parse_lengths(text: str) -> list[int]:
+    """`1k,2k,4k` or `1024,32768` -> sorted token counts (k = 1024)."""
+    out = set()
+    for part in text.replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d+)([kK]?)", part)
+        if not match or int(match.group(1)) == 0:
+            raise ValueError(f"{part!r} is not a length like 4k or 4096")
+        out.add(int(match.group(1)) * (1024 if match.group(2) else 1))
+    if min(out) < 256:
+        raise ValueError("lengths start at 256 tokens; the prompt alone needs about 100")
+    return sorted(out)
+
+
 def parse_lengths_flag(value: str) -> list[int]:
     """`1k,2k,4k` -> [1024, 2048, 4096]."""
-    from .tasks.longcontext import parse_lengths
-
     try:
         return parse_lengths(value)
     except ValueError as exc:

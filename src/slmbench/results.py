@@ -13,28 +13,10 @@ import orjson
 
 from .metrics.stats import Estimate
 from .markdown import table as md_table
+from .tasks.base import SampleRecord
 from .verdicts import ERROR, LABELS, SKIPPED, TIMEOUT, VERDICTS
 
 SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
-
-
-@dataclass(slots=True)
-class SampleRecord:
-    id: str
-    prompt: str
-    answer: str | None
-    target: Any
-    verdict: str
-    score: float
-    why: str
-    finish_reason: str | None
-    latency_s: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    cached: bool
-    meta: dict[str, Any] = field(default_factory=dict)
-    parts: dict[str, float] = field(default_factory=dict)
-    reasoning: str | None = None  # the server's separate reasoning channel, when it has one
 
 
 @dataclass(slots=True)

@@ -12,33 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import platform
-import re
-import secrets
-import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from . import __version__, tokens
 from .client import TIMED_OUT, Completion, ReplicaClient, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
 from .progress import Observer, Quiet
 from .results import ModelResult, Results, SampleRecord, TaskResult, failure_kinds
-from .serving import Endpoint, open_endpoint, preflight
+from .runs import RunFolder, endpoint_manifest, machine, manifest_header, open_run, prepare_out, run_async
+from .serving import Endpoint, open_endpoint, preflight, tokens
 from .store import Store, StoreError
 from .tasks import TASKS, Sample, Task, known_tasks
 from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
 
-STORE_FILE = "slmbench.sqlite"
 COMMIT_EVERY_S = 0.1
 
 
@@ -65,23 +57,19 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     # Task set-up that can fail (e.g. the code sandbox) fails here, before any server starts.
     prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
 
-    store = Store(out / STORE_FILE)
-    for dead in store.mark_dead_runs():
-        observer.message(f"run {dead} stopped without finishing (its process is gone): marked interrupted")
-    run_id = new_run_id()
-    run_dir = out / run_id
-    run_dir.mkdir()
-    results = Results(run_id, run_dir, "running", _manifest(settings, tasks, samples))
+    folder = open_run(out, observer.message)
+    store, run_id = folder.store, folder.run_id
+    results = Results(run_id, folder.run_dir, "running", _manifest(settings, tasks, samples))
     for name, info in prepared.items():
         results.manifest["tasks"][name] |= info
-    store.start_run(run_id, results.manifest)
+    folder.start(results.manifest)
     ctx_per_slot = _ctx_per_slot(tasks, settings)
     try:
         for spec in models:
             try:
-                with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=ctx_per_slot, say=observer.message,
+                with open_endpoint(spec, log_dir=folder.log_dir, ctx_per_slot=ctx_per_slot, say=observer.message,
                                    db=store.db, all_cached=lambda ep: _all_cached(ep, tasks, samples, settings, store)) as ep:  # fmt: skip
-                    budget = ep.budget if ep.budget is not None else tokens.probe(ep)
+                    budget = ep.budget if ep.budget is not None else tokens.probe_budget(ep)
                     results.manifest["models"][spec.name] = endpoint_manifest(spec, ep) | {"tokens": budget.describe()}
                     model_result = ModelResult(spec.name, results.manifest["models"][spec.name])
                     results.models.append(model_result)
@@ -112,29 +100,14 @@ def run(config: Config, observer: Observer | None = None) -> Results:
         raise
     finally:
         observer.finish()
-        _finish(results, store, out)
+        _finish(results, folder)
     return results
 
 
-def _finish(results: Results, store: Store, out: Path) -> None:
-    """Files first, then the store's status: a run is never `complete` without its results.json."""
-    steps = [results.write, lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
+def _finish(results: Results, folder: RunFolder) -> None:
     # `latest`: a run that reached a model (finished or not), never one whose every model failed to start.
-    if any(m.tasks or m.error is None for m in results.models):
-        steps.append(lambda: point_latest(out, results.run_id))
-    finish_steps(steps)
-
-
-def finish_steps(steps: list[Callable[[], object]]) -> None:
-    """A run's closing steps, in order (eval's and perf's). While an exception is on its way out
-    (a full disk), a second failure here must not hide it."""
-    failing = sys.exc_info()[1] is not None
-    for step in steps:
-        try:
-            step()
-        except (OSError, SlmbenchError):
-            if not failing:
-                raise
+    reached = any(m.tasks or m.error is None for m in results.models)
+    folder.close(results.write, results.status, results.manifest, latest=reached)
 
 
 def all_failed(model: ModelResult) -> str | None:
@@ -382,19 +355,6 @@ async def _send_round(
             store.flush()
 
 
-def run_async(coro: Any) -> Any:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    else:
-        return uvloop.run(coro)
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-
-
 def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdict]:
     """Score the answers; a task with score_many (coding: parallel sandboxes) gets them all at once."""
     answered = [(s, c) for s, c in pairs if c.ok]
@@ -510,35 +470,9 @@ def _check_unique_names(models: list[ModelSpec]) -> None:
         raise SlmbenchError(f"model name {twice[0]!r} is used twice; give each model its own name")
 
 
-def prepare_out(out: Path) -> Path:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise SlmbenchError(
-            f"cannot write to the output folder {out} ({exc.strerror or exc}); pass a writable folder with --out"
-        ) from None
-    return out
-
-
-def point_latest(out: Path, run_id: str) -> None:
-    link = out / "latest"
-    try:
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(run_id)
-    except OSError:
-        pass  # a convenience only; filesystems without symlinks still get the run folder
-
-
 def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list[Sample]]) -> dict[str, Any]:
     return {
-        "slmbench": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
+        **manifest_header(),
         "machine": machine(),
         "seed": settings.seed,
         "sampling": {
@@ -563,48 +497,3 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
         },
         "models": {},
     }
-
-
-def endpoint_manifest(spec: ModelSpec, ep: Endpoint) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "backend": spec.backend,
-        "server": ep.server,
-        "base_url": ep.base_url,
-        "model": ep.model,
-        "identity": ep.identity,
-        "max_context": ep.max_context,
-        "chat_template_probe": ep.chat_template_probe,
-    }
-    if ep.replica_urls:
-        info["replicas"] = [ep.base_url, *ep.replica_urls]
-    if ep.command:
-        info["command"] = list(ep.command)
-    if spec.backend == "llamacpp":
-        info |= {"gguf": str(spec.gguf) if spec.gguf else f"embedded ({spec.name})", "parallel": spec.parallel}
-        gguf = spec.model_file()
-        info["quantisation"] = _quantisation(gguf.name)
-        info["model_bytes"] = gguf.stat().st_size
-    return info
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on: CPU model and count, memory."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        memory_gib = None
-    return {"cpu": cpu, "cpus": os.cpu_count(), "memory_gib": memory_gib, "gpu": None}
-
-
-def _quantisation(gguf_name: str) -> str | None:
-    """The quantisation named in a GGUF file name (Q4_K_M, Q8_0, F16, ...), if any."""
-    found = re.search(r"(?i)(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|F16|BF16|F32)(?=[-_.]|$)", gguf_name.removesuffix(".gguf"))
-    return found.group(1).upper() if found else None

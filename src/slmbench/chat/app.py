@@ -39,7 +39,7 @@ from slmbench.chat.launcher import read_status
 from slmbench.errors import SlmbenchError
 from slmbench.longdoc.loaders import SUFFIXES as DOCUMENT_TYPES
 from slmbench.serving.base import Endpoint
-from slmbench.tokens import Budget, probe
+from slmbench.serving.tokens import Budget, probe_budget
 
 CONFIG = json.loads(Path(os.environ["SLMBENCH_CHAT_CONFIG"]).read_text())
 MODELS = {m["name"]: m for m in CONFIG["models"]}
@@ -103,7 +103,7 @@ async def budget_of(name: str) -> Budget:
     """The model's tokenizer and context (the server's own where it tells), probed once."""
     st = state()
     if name not in st.budgets:
-        st.budgets[name] = await asyncio.to_thread(probe, endpoint(MODELS[name]))
+        st.budgets[name] = await asyncio.to_thread(probe_budget, endpoint(MODELS[name]))
     return st.budgets[name]
 
 

@@ -2,7 +2,7 @@
 long-document toolkit's conversation memory), documents and their most relevant passages,
 JSON checks, readable errors and answer statistics.
 
-Tokens are counted with slmbench.tokens: the server's own tokenizer (llama.cpp or vLLM
+Tokens are counted with slmbench.serving.tokens: the server's own tokenizer (llama.cpp or vLLM
 `/tokenize`), else its documented estimate (4 characters per token, 8 per message)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import jsonschema
 from ..errors import SlmbenchError
 from ..longdoc import ConversationMemory, chunk_text, load_text, passages_text, rank_chunks
 from ..longdoc.chunking import Chunk
-from ..tokens import TEMPLATE_TOKENS_PER_MESSAGE, TokenCounter
+from ..serving.tokens import TEMPLATE_TOKENS_PER_MESSAGE, TokenCounter
 
 # A document goes whole into the context when it takes at most this share of what is left
 # after the answer's max tokens; longer ones need the long-document path.

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from ..config import ModelSpec
 from ..paths import cache_dir
 from ..serving import Endpoint, open_endpoint, preflight
-from ..tokens import Budget, probe
+from ..serving.tokens import Budget, probe_budget
 from .chunking import Chunk, chunk_text
 from .loaders import SUFFIXES, load_text
 from .memory import ConversationMemory
@@ -23,7 +23,7 @@ def served(spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, say: Ca
     """A ready endpoint (started here for llama.cpp, as `slmbench eval` does) and its token budget."""
     preflight(spec)
     with open_endpoint(spec, log_dir=cache_dir() / "logs", ctx_per_slot=ctx_per_slot, say=say) as ep:
-        yield ep, probe(ep)
+        yield ep, probe_budget(ep)
 
 
 __all__ = ["SUFFIXES", "Answer", "Chunk", "ConversationMemory", "Settings", "Summary", "ask", "chunk_text",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import SlmbenchError
 from ..sentences import clause_spans, sentence_spans, trimmed
-from ..tokens import TokenCounter
+from ..serving.tokens import TokenCounter
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")

@@ -17,10 +17,11 @@ import orjson
 
 from ..markdown import table as md_table
 from ..metrics.stats import bootstrap_mean, wilson
+from ..runs import new_run_dir, point_latest, prepare_out
 from ..serving.base import Endpoint
+from ..serving.tokens import Budget
 from ..tasks.base import Sample
 from ..tasks.longcontext import DEFAULT_LENGTHS, NEEDLE_KINDS, LongContext, build, score_answer
-from ..tokens import Budget
 from .toolkit import Settings, ask, ask_map_reduce, ask_whole
 
 STRATEGIES = ("whole", "anchored", "map_reduce")
@@ -136,12 +137,9 @@ def markdown(result: dict[str, Any]) -> str:
 def write_run(result: dict[str, Any], out: Path) -> Path:
     """A run folder under `out` (and out/latest) with the comparison as JSON and Markdown;
     `slmbench report` reads it beside eval and perf runs."""
-    from ..runner import new_run_id, point_latest, prepare_out
-
     out = prepare_out(out)
-    run_id = new_run_id()
-    run_dir = out / run_id
-    run_dir.mkdir()
+    run_dir = new_run_dir(out)
+    run_id = run_dir.name
     (run_dir / RESULT_FILE).write_bytes(orjson.dumps(result | {"run_id": run_id}, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     (run_dir / "longdoc-compare.md").write_text(markdown(result))
     point_latest(out, run_id)

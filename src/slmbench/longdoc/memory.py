@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..tokens import TokenCounter
+from ..serving.tokens import TokenCounter
 
 
 @dataclass(slots=True)

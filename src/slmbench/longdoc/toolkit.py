@@ -20,7 +20,7 @@ from ..client import ChatClient, Completion, RetryPolicy
 from ..errors import SlmbenchError
 from ..progress import Observer, Quiet
 from ..serving.base import Endpoint
-from ..tokens import Budget
+from ..serving.tokens import Budget
 from .chunking import Chunk, chunk_text
 
 SAFETY_TOKENS = 16  # slack for the template around a prompt counted with the estimate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import orjson
@@ -11,9 +11,6 @@ import orjson
 from ..errors import SlmbenchError
 from ..markdown import table as md_table
 from ..metrics.stats import bootstrap
-
-if TYPE_CHECKING:
-    from .run import PerfResults
 
 TABLE_HEADER = (
     "point", "ok/err", "req/s", "out tok/s", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "ITL p50 ms", "E2E p50 ms",
@@ -63,10 +60,10 @@ def curves(points: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return {"throughput_vs_concurrency": through, "latency_vs_load": latency, "ttft_vs_prompt_length": ttft}
 
 
-def write_files(results: PerfResults) -> None:
-    data = results.to_dict()
-    (results.run_dir / "perf.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-    (results.run_dir / "perf.md").write_text(markdown(data))
+def write_files(run_dir: Path, data: dict[str, Any]) -> None:
+    """perf.json and perf.md of a run (data: PerfResults.to_dict())."""
+    (run_dir / "perf.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    (run_dir / "perf.md").write_text(markdown(data))
 
 
 def markdown(data: dict[str, Any]) -> str:

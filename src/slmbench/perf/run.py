@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +10,9 @@ from typing import Any
 
 import orjson
 
-from .. import __version__
 from ..config import ModelSpec
 from ..errors import SlmbenchError
-from ..runner import STORE_FILE, endpoint_manifest, finish_steps, new_run_id, point_latest, prepare_out, run_async
+from ..runs import cpu_model, endpoint_manifest, manifest_header, open_run, prepare_out, run_async
 from ..serving import Endpoint, open_endpoint, preflight
 from ..serving.http import fetch
 from ..sse import SSEParser
@@ -132,17 +128,13 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
         # one slot per concurrent request, or the server queues and the point measures the queue
         spec = spec.model_copy(update={"parallel": max([*settings.concurrency, 4])})
     preflight(spec)
-    store = Store(out / STORE_FILE)
-    for dead in store.mark_dead_runs():
-        say(f"run {dead} stopped without finishing (its process is gone): marked interrupted")
-    run_id = new_run_id()
-    run_dir = out / run_id
-    run_dir.mkdir()
-    results = PerfResults(run_id, run_dir, "running", _manifest(settings))
-    store.start_run(run_id, results.manifest)
+    folder = open_run(out, say)
+    store, run_id = folder.store, folder.run_id
+    results = PerfResults(run_id, folder.run_dir, "running", _manifest(settings))
+    folder.start(results.manifest)
     longest = max(settings.input_lens) + settings.output_len + 64
     try:
-        with open_endpoint(spec, log_dir=run_dir / "logs", ctx_per_slot=max(1024, 1 << (longest - 1).bit_length()), say=say) as ep:
+        with open_endpoint(spec, log_dir=folder.log_dir, ctx_per_slot=max(1024, 1 << (longest - 1).bit_length()), say=say) as ep:
             results.manifest["model"] = endpoint_manifest(spec, ep) | {"command": list(ep.command) if ep.command else None}
             geometry, hw = _limits(spec, settings, say)
             results.manifest["geometry"] = geometry.as_dict() if geometry else None
@@ -165,17 +157,10 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
         raise
     finally:
         results.notes += [n for p in results.points for n in p.get("notes", [])]
-        _finish(results, store, out)
+        # `latest` only for a run that measured something
+        folder.close(lambda: write_files(results.run_dir, results.to_dict()), results.status, results.manifest,
+                     latest=bool(results.points))
     return results
-
-
-def _finish(results: PerfResults, store: Store, out: Path) -> None:
-    """Files first, then the store's status (never `complete` without perf.json); `latest` only
-    for a run that measured something."""
-    steps = [lambda: write_files(results), lambda: store.finish_run(results.run_id, results.status, results.manifest), store.close]
-    if results.points:
-        steps.append(lambda: point_latest(out, results.run_id))
-    finish_steps(steps)
 
 
 def _points(settings: PerfSettings) -> list[Point]:
@@ -371,11 +356,7 @@ def _limits(spec: ModelSpec, settings: PerfSettings, say: Say) -> tuple[ModelGeo
 
 
 def _hardware_manifest(hw: Hardware | None) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model() or "unknown"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": mem, "gpu": None, "measured": hw.as_dict() if hw else None}
 
@@ -383,10 +364,7 @@ def _hardware_manifest(hw: Hardware | None) -> dict[str, Any]:
 def _manifest(settings: PerfSettings) -> dict[str, Any]:
     return {
         "kind": "perf",
-        "slmbench": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
+        **manifest_header(),
         "settings": {
             "concurrency": settings.concurrency, "rates": settings.rates, "burstiness": settings.burstiness,
             "requests": settings.requests, "duration_s": settings.duration_s, "warmup": settings.warmup,

@@ -175,8 +175,8 @@ def vllm_server(opts: ServeOptions, say: Say) -> tuple[Any, str, str]:
 
 
 def attach_and_report(opts: ServeOptions, say: Say) -> None:
-    from ..probe import describe, probe
     from .attach import attach
+    from .probe import describe, probe_capabilities
 
     if not opts.url:
         raise SlmbenchError("--backend attach needs --url, the endpoint's OpenAI-compatible base URL (.../v1)")
@@ -194,7 +194,7 @@ def attach_and_report(opts: ServeOptions, say: Say) -> None:
         if len(served) == 1:
             spec = spec.model_copy(update={"name": served[0], "served": served[0]})
     endpoint = attach(spec)
-    caps = probe(endpoint.base_url, endpoint.model, api_key=endpoint.api_key)
+    caps = probe_capabilities(endpoint.base_url, endpoint.model, api_key=endpoint.api_key)
     if not caps.answers:
         raise SlmbenchError(
             f"{opts.url} lists {endpoint.model} but a 1-token chat request failed ({'; '.join(caps.problems)}); "

@@ -227,9 +227,9 @@ def vllm_endpoint(
                 kv = f"; {allocated} (plan: {pl.max_context:,} tokens for one sequence)" if allocated else ""
                 say(f"{spec.name}: vLLM ready{where} in {time.monotonic() - started:.1f} s ({endpoints[-1].base_url}){kv}")
             ready = _one_model(spec, endpoints)
-            from .. import tokens
+            from . import tokens
 
-            budget = tokens.probe(ready)
+            budget = tokens.probe_budget(ready)
             ready = replace(ready, budget=tokens.Budget(RecordingCounter(budget.counter, counts), budget.max_context))
             yield ready
     except (KeyboardInterrupt, SystemExit):
@@ -252,7 +252,7 @@ def _one_model(spec: ModelSpec, endpoints: list[Endpoint]) -> Endpoint:
 
 
 def stored_endpoint(spec: ModelSpec, record: dict[str, Any]) -> Endpoint:
-    from .. import tokens
+    from . import tokens
 
     counter = ReplayCounter(dict(record["counts"]), record["tokenizer"], record["exact"])
     return Endpoint(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ..client import Completion
 from ..metrics.stats import Estimate, wilson
 from ..verdicts import ANSWERED, ERROR, EXTRACTION_FAILED, OK, SKIPPED, TIMEOUT, TRUNCATED, VERDICTS, WRONG  # noqa: F401 - tasks import them from here
-
-if TYPE_CHECKING:
-    from ..results import SampleRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +28,27 @@ class Verdict:
     why: str
     # Named sub-scores (e.g. schema validity, field accuracy) that task metrics aggregate.
     parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SampleRecord:
+    """One scored sample, as results carry it and task metrics read it."""
+
+    id: str
+    prompt: str
+    answer: str | None
+    target: Any
+    verdict: str
+    score: float
+    why: str
+    finish_reason: str | None
+    latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)
+    reasoning: str | None = None  # the server's separate reasoning channel, when it has one
 
 
 def accuracy(records: Sequence[SampleRecord]) -> dict[str, Estimate]:

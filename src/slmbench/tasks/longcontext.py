@@ -26,8 +26,7 @@ from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from ..tokens import Budget, TokenCounter
-from ..tokens import Estimate as EstimateTokens
+from ..serving.tokens import Budget, TokenCounter, TokenEstimate
 from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
 from .haystack import ADJECTIVES, NOUNS, essay_words, join_words, made_up_words, sentence_ends
 
@@ -54,19 +53,6 @@ TOLERANCE = 8  # a fitted prompt lands at most this many tokens under its target
 _NUMBER = re.compile(r"(?<!\d)\d{7}(?!\d)")
 _VARIABLE = re.compile(r"\b[A-Z]{5}\b")
 _MADE_UP = re.compile(r"\b(?:[bdfgklmnprstvz][aeiou]){3}\b")
-
-
-def parse_lengths(text: str) -> list[int]:
-    """`1k,2k,4k` or `1024,32768` -> sorted token counts (k = 1024)."""
-    out = set()
-    for part in text.replace(" ", "").split(","):
-        match = re.fullmatch(r"(\d+)([kK]?)", part)
-        if not match or int(match.group(1)) == 0:
-            raise ValueError(f"{part!r} is not a length like 4k or 4096")
-        out.add(int(match.group(1)) * (1024 if match.group(2) else 1))
-    if min(out) < 256:
-        raise ValueError("lengths start at 256 tokens; the prompt alone needs about 100")
-    return sorted(out)
 
 
 @dataclass(frozen=True)
@@ -108,7 +94,7 @@ class LongContext:
         return plans[:limit]
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
-        return [build(plan, EstimateTokens(), MAX_TOKENS) for plan in self.plans(limit, seed)]
+        return [build(plan, TokenEstimate(), MAX_TOKENS) for plan in self.plans(limit, seed)]
 
     def fit(self, samples: list[Sample], budget: Budget, max_tokens: int) -> list[Sample]:
         """Re-size every sample with the endpoint's tokenizer; skip lengths it cannot hold."""

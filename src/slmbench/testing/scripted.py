@@ -3,7 +3,7 @@
 For testing the harness's own logic (retries, timeouts, resume, malformed replies) and for
 measuring its overhead; never a stand-in for a model. Plain asyncio rather than aiohttp.web
 so that it can misbehave on purpose (drop connections, send broken JSON) and answer in
-microseconds. Run one from the shell: `python -m slmbench.scripted --port 8011`.
+microseconds. Run one from the shell: `python -m slmbench.testing.scripted --port 8011`.
 """
 
 from __future__ import annotations

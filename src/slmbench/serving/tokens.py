@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from .serving.base import Endpoint
-from .serving.http import get_json, post_json
+from .base import Endpoint
+from .http import get_json, post_json
 
 # The estimate: ~4 characters per token (English text with BPE/SentencePiece vocabularies),
 # plus a few tokens of chat-template markup per message.
@@ -33,7 +33,7 @@ class TokenCounter(Protocol):
     def count_messages(self, messages: list[dict[str, str]]) -> int: ...
 
 
-class Estimate:
+class TokenEstimate:
     source = f"estimate ({CHARS_PER_TOKEN:g} chars/token)"
     exact = False
 
@@ -128,11 +128,11 @@ def server_root(ep: Endpoint) -> str:
     return ep.base_url.rstrip("/").removesuffix("/v1")
 
 
-def probe(ep: Endpoint) -> Budget:
+def probe_budget(ep: Endpoint) -> Budget:
     """The endpoint's tokenizer (llama.cpp, then vLLM style) and max context; else the estimate."""
     root = server_root(ep)
     headers = {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
-    counter: TokenCounter = Estimate()
+    counter: TokenCounter = TokenEstimate()
     status, body = post_json(f"{root}/tokenize", {"content": "Hello world"}, timeout_s=10, headers=headers)
     if status == 200 and isinstance(body, dict) and isinstance(body.get("tokens"), list):
         counter = LlamaCppTokens(root, headers)

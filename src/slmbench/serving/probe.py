@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from .serving.http import get_json, post_json, post_stream
+from .http import get_json, post_json, post_stream
 
 SCHEMA = {
     "type": "object",
@@ -40,7 +40,7 @@ class Capabilities:
         return asdict(self)
 
 
-def probe(base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 60) -> Capabilities:
+def probe_capabilities(base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 60) -> Capabilities:
     base = base_url.rstrip("/")
     root = base.removesuffix("/v1")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
