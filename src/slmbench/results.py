@@ -154,7 +154,7 @@ def table_rows(results: Results) -> list[list[str]]:
     return rows
 
 
-# Short column names for the counts, so the table fits a terminal.
+# The counts under their short labels (verdicts.LABELS), so the table fits a terminal.
 TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(LABELS[c] for c in VERDICTS)]
 
 
