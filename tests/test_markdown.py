@@ -1,6 +1,6 @@
-from slmbench.markdown import cell, table
 from pathlib import Path
 
+from slmbench.markdown import cell, table
 from slmbench.metrics.stats import wilson
 from slmbench.results import ModelResult, Results, TaskResult, to_markdown
 

@@ -141,7 +141,7 @@ def test_hub_rows_come_through_the_dataset_viewer_api(monkeypatch):
     seen = []
 
     class RowsAPI(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):  # the stdlib's name
             seen.append(self.path)
             rows = [{"row_idx": 0, "row": {"id": "abc", "article": "A long article.", "highlights": "Short."}}]
             body = json.dumps({"rows": rows}).encode()

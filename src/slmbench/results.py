@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from .metrics.stats import Estimate
 from .markdown import table as md_table
+from .metrics.stats import Estimate
 from .tasks.base import SampleRecord
 from .verdicts import ERROR, LABELS, SKIPPED, TIMEOUT, VERDICTS
 

@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Coroutine
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 import yarl  # aiohttp's URL type: encoded=True sends a URL as given, as urllib did ("%2F" stays)
@@ -116,8 +116,8 @@ class _Loops:
     background: asyncio.AbstractEventLoop | None = None
     thread: threading.Thread | None = None
     local = threading.local()  # .loop, .pid: the calling thread's own loop
-    own: list[asyncio.AbstractEventLoop] = []
-    sessions: dict[tuple[asyncio.AbstractEventLoop, bool], aiohttp.ClientSession] = {}
+    own: ClassVar[list[asyncio.AbstractEventLoop]] = []
+    sessions: ClassVar[dict[tuple[asyncio.AbstractEventLoop, bool], aiohttp.ClientSession]] = {}
 
 
 def _this_process() -> None:
@@ -171,7 +171,7 @@ def _close() -> None:
                 asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
             elif not loop.is_running() and not loop.is_closed():
                 loop.run_until_complete(session.close())
-        except Exception:  # noqa: BLE001 - exiting anyway; the connections die with the process
+        except Exception:  # noqa: BLE001, S110 - exiting anyway; the connections die with the process
             pass
     for loop in _Loops.own:
         if not loop.is_running() and not loop.is_closed():
