@@ -20,6 +20,9 @@ PACKAGE = Path(slmbench.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("_version", "errors", "paths", "sentences", "verdicts", "markdown", "sse", "metrics", "sandbox", "client", "serving.http",
      "serving.base"),
+    # The task contract and the registry (it imports the task modules it finds, by file name):
+    # config resolves task names and the default suite through it.
+    ("tasks.base", "tasks.registry"),
     ("profiles", "plan", "config"),
     ("serving", "store", "progress", "runs"),
     ("tasks",),
@@ -168,7 +171,9 @@ def test_the_graph_reads_deferred_and_type_checking_imports(tmp_path: Path) -> N
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from .sub import b\n")
     (pkg / "sub" / "b.py").write_text("def f():\n    from ..c import g\n")
-    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\ndef g(): ...\n")
+    (pkg / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\ndef g(): ...\n"
+    )
     (pkg / "d.py").write_text("import pkg.c\nfrom pkg import sub\n")
     graph = import_graph(pkg)
     assert graph["pkg.a"] == {"pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg.c"} and graph["pkg.c"] == {"pkg.a"}

@@ -15,7 +15,7 @@ from slmbench.tasks.longcontext import (
     KINDS,
     TOLERANCE,
     LongContext,
-    Plan,
+    GridPoint,
     build,
     effective_context,
     score_answer,
@@ -76,7 +76,7 @@ def test_lengths_parse_like_the_flag():
 @pytest.mark.parametrize("kind", KINDS)
 def test_prompts_are_sized_to_the_token_target(kind, counter):
     for length in (1024, 3000):
-        sample = build(Plan(kind, length, 0.5 if kind.startswith("niah") else None, 7), counter, 64)
+        sample = build(GridPoint(kind, length, 0.5 if kind.startswith("niah") else None, 7), counter, 64)
         tokens = counter.count_messages(sample.messages)
         assert tokens == sample.meta["prompt_tokens"]
         assert length - 64 - TOLERANCE <= tokens <= length - 64, (kind, length, tokens)
@@ -84,13 +84,13 @@ def test_prompts_are_sized_to_the_token_target(kind, counter):
 
 
 def test_a_large_haystack_is_sized_exactly_too():
-    sample = build(Plan("niah_single", 128 * 1024, 0.25, 1), TokenEstimate(), 96)
+    sample = build(GridPoint("niah_single", 128 * 1024, 0.25, 1), TokenEstimate(), 96)
     assert 128 * 1024 - 96 - TOLERANCE <= sample.meta["prompt_tokens"] <= 128 * 1024 - 96
 
 
 @pytest.mark.parametrize("depth", [0.1, 0.5, 0.9])
 def test_the_needle_sits_at_its_depth_on_a_sentence_boundary(depth):
-    sample = build(Plan("niah_single", 4096, depth, 3), TokenEstimate(), 96)
+    sample = build(GridPoint("niah_single", 4096, depth, 3), TokenEstimate(), 96)
     text = sample.messages[0]["content"]
     needle = "One of the special magic numbers for"
     at = text.index(needle)

@@ -15,7 +15,7 @@ from slmbench.serving.llamacpp import LlamaCppServer
 from slmbench.serving.models import embedded_gguf, gguf_sha256
 from slmbench.serving.tokens import LlamaCppTokens, probe_budget
 from slmbench.tasks.haystack import essay_words, join_words
-from slmbench.tasks.longcontext import KINDS, TOLERANCE, Plan, build
+from slmbench.tasks.longcontext import KINDS, TOLERANCE, GridPoint, build
 
 pytestmark = pytest.mark.model
 
@@ -28,7 +28,7 @@ def test_haystacks_are_sized_exactly_with_the_served_tokenizer(tmp_path):
         budget = probe_budget(ep)
         assert isinstance(budget.counter, LlamaCppTokens) and budget.max_context == 2048
         for kind in KINDS:
-            sample = build(Plan(kind, 1024, 0.5 if kind.startswith("niah") else None, 11), budget.counter, 32)
+            sample = build(GridPoint(kind, 1024, 0.5 if kind.startswith("niah") else None, 11), budget.counter, 32)
             assert 1024 - 32 - TOLERANCE <= sample.meta["prompt_tokens"] <= 1024 - 32, kind
         # The server's own prompt count for the request agrees with ours, to the token.
         status, reply = post_json(f"{ep.base_url}/chat/completions",

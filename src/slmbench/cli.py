@@ -496,15 +496,13 @@ def tasks() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .config import TASK_ALIASES
-    from .tasks import TASKS
+    from .tasks import registry
 
-    aliases: dict[str, list[str]] = {}
-    for alias, name in TASK_ALIASES.items():
-        aliases.setdefault(name, []).append(alias)
     table = Table("task", "also", "version", "samples", "max tokens", "what")
-    for name, t in sorted(TASKS.items()):
-        table.add_row(name, ", ".join(aliases.get(name, [])), t.version, str(t.default_limit), str(t.max_tokens), t.description)
+    with user_errors():  # a task module from SLMBENCH_TASK_MODULES that fails to load
+        for name in registry.names():
+            t = registry.create(name)
+            table.add_row(name, ", ".join(t.aliases), t.version, str(t.default_limit), str(t.max_tokens), t.description)
     Console().print(table)
 
 
@@ -667,6 +665,7 @@ def _print_results(results: Any) -> None:
     from rich.table import Table
 
     from .results import TABLE_HEADER, failure_lines, table_rows
+    from .tasks import registry
 
     table = Table(*TABLE_HEADER, title=f"slmbench run {results.run_id} ({results.status})")
     for row in table_rows(results):
@@ -678,10 +677,8 @@ def _print_results(results: Any) -> None:
     _print_pairs(console, results)
     for m in results.models:
         for t in m.tasks.values():
-            if "effective_context" in t.extra:
-                value = t.extra["effective_context"]
-                shown = f"{value} tokens" if value else "none"
-                console.print(f"{m.name} / {t.task}: effective context {shown} ({t.extra['effective_context_why']})", highlight=False)
+            for line in registry.renderer(t.task).extra_lines(t.extra):  # e.g. long context's effective context
+                console.print(f"{m.name} / {t.task}: {line}", highlight=False)
     for line in failure_lines(results):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)

@@ -123,10 +123,18 @@ class ModelSpec(BaseModel):
         return embedded_gguf(self.name)
 
 
-OFFLINE_SUITES = ("arithmetic", "instruction", "reasoning", "structured", "understanding", "multilingual", "coding", "longcontext")
-# Other names users type for a task.
-TASK_ALIASES = {"longctx": "longcontext", "longctx-32k": "longcontext-32k", "longctx-128k": "longcontext-128k",
-                "longctx-256k": "longcontext-256k"}  # fmt: skip
+def task_name(name: str) -> str:
+    """The task an alias stands for (`longctx` -> `longcontext`); tasks declare their aliases."""
+    from .tasks import registry
+
+    return registry.resolve(name)
+
+
+def default_tasks() -> list[str]:
+    """The built-in offline suites: the tasks that declare the default suite."""
+    from .tasks import registry
+
+    return registry.suite()
 
 
 class EvalSettings(BaseModel):
@@ -134,7 +142,7 @@ class EvalSettings(BaseModel):
 
     # The built-in offline suites; the public data sets (ifeval, zebralogic, aime2025, math500,
     # mbpp, livecodebench) need --data, so they are opt-in.
-    tasks: list[str] = Field(default_factory=lambda: list(OFFLINE_SUITES))
+    tasks: list[str] = Field(default_factory=default_tasks)
     limit: int | None = None
     # Per-task overrides of limit and max_tokens (`--limit TASK=N`, `--max-tokens TASK=N`).
     task_limits: dict[str, int] = Field(default_factory=dict)
@@ -164,12 +172,12 @@ class EvalSettings(BaseModel):
     @field_validator("tasks")
     @classmethod
     def _resolve_aliases(cls, tasks: list[str]) -> list[str]:
-        return [TASK_ALIASES.get(t, t) for t in tasks]
+        return [task_name(t) for t in tasks]
 
     @field_validator("task_limits", "task_max_tokens")
     @classmethod
     def _per_task(cls, values: dict[str, int]) -> dict[str, int]:
-        return {TASK_ALIASES.get(t, t): n for t, n in values.items()}
+        return {task_name(t): n for t, n in values.items()}
 
     def limit_for(self, task: TaskLike) -> int:
         """Samples to draw for a task: its own --limit TASK=N, else --limit, else the task's default."""
@@ -299,7 +307,7 @@ def parse_per_task_flag(flag: str, values: list[str]) -> tuple[int | None, dict[
         if sep and not task:
             raise SlmbenchError(f"{flag} {value!r} names no task; write it like {flag} coding={n}")
         if sep:
-            per_task[TASK_ALIASES.get(task, task)] = n
+            per_task[task_name(task)] = n
         else:
             every = n
     return every, per_task

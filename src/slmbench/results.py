@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -15,6 +15,9 @@ from .markdown import table as md_table
 from .metrics.stats import Estimate
 from .tasks.base import SampleRecord
 from .verdicts import ERROR, LABELS, SKIPPED, TIMEOUT, VERDICTS
+
+if TYPE_CHECKING:
+    from .tasks.base import Task
 
 SCHEMA_VERSION = 3  # 2: samples carry `reasoning`; 3: `skipped` verdict, task `extra`
 
@@ -147,9 +150,7 @@ def table_rows(results: Results) -> list[list[str]]:
             continue
         for t in m.tasks.values():
             e = t.metrics[t.headline]
-            n = str(e.n)
-            if t.extra.get("accounting") == "ifeval":  # IFEval's n: prompts without an answer failed, in n
-                n += f" (incl. {t.extra['unanswered_failed']} unanswered)"
+            n = str(e.n) + _task(t.task).n_note(t.extra)
             rows.append([m.name, t.task, t.headline, format_estimate(e), n, *(str(t.counts.get(c, 0)) for c in VERDICTS)])
     return rows
 
@@ -169,11 +170,10 @@ def to_markdown(results: Results) -> str:
     ]
     if failed := failure_lines(results):
         lines += ["", "## Failed requests", "", *(f"- {line}" for line in failed)]
-    if any(t.extra.get("accounting") == "ifeval" for m in results.models for t in m.tasks.values()):
-        lines.append(
-            "\n`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) fails "
-            "every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out."
-        )
+    # Notes the run's tasks declare (IFEval's accounting), each once.
+    for note in dict.fromkeys(_task(t.task).results_note for m in results.models for t in m.tasks.values()):
+        if note:
+            lines += ["", note]
     for m in results.models:
         for t in m.tasks.values():
             if len(t.metrics) > 1:
@@ -182,8 +182,7 @@ def to_markdown(results: Results) -> str:
             for key, groups in t.breakdown.items():
                 lines += ["", f"## {m.name} / {t.task}: share ok by {key}", ""]
                 lines += md_table([key, "% [95% CI]", "n"], [[g, format_estimate(e), e.n] for g, e in groups.items()])
-            if "heatmap" in t.extra:
-                lines += _context_markdown(m.name, t.task, t.extra)
+            lines += _task(t.task).extra_markdown(m.name, t.extra)  # e.g. long context's heatmap
     lines += paired_markdown(results)
     man = results.manifest
     lines += ["", "## Manifest", ""]
@@ -225,23 +224,11 @@ def paired_markdown(results: Results) -> list[str]:
     return ["", "## Paired comparisons (same samples)", "", *pairs_markdown(pairs), "", PAIRS_NOTE]
 
 
-def _context_markdown(model: str, task: str, extra: dict[str, Any]) -> list[str]:
-    """Long context: mean recall per length x depth (needle kinds), per length, effective context."""
-    depths = [f"{d:g}" for d in extra["depths"]]
-    lines = ["", f"## {model} / {task}: recall by length x needle depth", ""]
-    rows = []
-    for length, row in extra["heatmap"].items():
-        total = extra["by_length"][length]
-        rows.append([length, *(_share(row[d]["score"]) for d in depths), _share(total["score"]), total["n"], total["skipped"]])
-    lines += md_table(["length", *(f"depth {d}" for d in depths), "all kinds", "n", "skipped"], rows)
-    effective = extra["effective_context"]
-    shown = f"**{effective}** tokens" if effective is not None else "**none**"
-    lines += ["", f"Effective context: {shown} ({extra['effective_context_why']}; margin {extra['margin']:g})."]
-    return lines
+def _task(name: str) -> Task:
+    """The task that renders its own `extra` (the registry's)."""
+    from .tasks import registry
 
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}"
+    return registry.renderer(name)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -28,7 +28,7 @@ from .results import ModelResult, Results, SampleRecord, TaskResult, failure_kin
 from .runs import RunFolder, endpoint_manifest, machine, manifest_header, open_run, prepare_out, run_async
 from .serving import Endpoint, open_endpoint, preflight, tokens
 from .store import Store, StoreError
-from .tasks import TASKS, Sample, Task, known_tasks
+from .tasks import Sample, Task, registry
 from .tasks.base import ANSWERED, ERROR, OK, SKIPPED, TIMEOUT, VERDICTS, Verdict, draws
 
 COMMIT_EVERY_S = 0.1
@@ -46,8 +46,9 @@ def run(config: Config, observer: Observer | None = None) -> Results:
     """Evaluate every configured model on every configured task; write results.json/.md."""
     observer = observer or Quiet()
     settings = config.eval
-    check_settings(settings, known_tasks(), [name for name, t in TASKS.items() if t.takes_data])
-    tasks = _configure([TASKS[name] for name in settings.tasks], settings)
+    check_settings(settings, registry.names(), registry.data_tasks())
+    # Fresh tasks: nothing another run set on them is seen here.
+    tasks = _configure([registry.create(name) for name in settings.tasks], settings)
     models = merge_replicas(config.models or embedded_models())
     _check_unique_names(models)
     out = prepare_out(settings.out)
@@ -55,7 +56,7 @@ def run(config: Config, observer: Observer | None = None) -> Results:
         preflight(spec)
     samples = {t.name: _samples(t, settings.limit_for(t), settings) for t in tasks}
     # Task set-up that can fail (e.g. the code sandbox) fails here, before any server starts.
-    prepared = {t.name: t.prepare(settings) for t in tasks if hasattr(t, "prepare")}
+    prepared = {t.name: t.prepare(settings) for t in tasks}
 
     folder = open_run(out, observer.message)
     store, run_id = folder.store, folder.run_id
@@ -187,7 +188,7 @@ def _all_cached(ep: Endpoint, tasks: list[Task], samples: dict[str, list[Sample]
 def _samples(task: Task, limit: int, settings: EvalSettings) -> list[Sample]:
     data = settings.data.get(task.name)
     samples = task.samples(limit, settings.seed, data) if data else distinct_samples(task, limit, settings.seed)
-    if getattr(task, "repeatable", False):  # pass@k tasks: --samples draws per problem
+    if task.repeatable:  # pass@k tasks: --samples draws per problem
         samples = draws(samples, settings.samples, settings.seed)
     return samples
 
@@ -236,7 +237,7 @@ def _narrow(
             e = into.tasks[task.name].metrics[task.headline]
             if e.ci_low is None or e.ci_high is None or e.ci_high - e.ci_low <= target:
                 continue
-            limits[task.name] = min(settings.max_samples, 2 * limits[task.name], getattr(task, "max_distinct", 1 << 62))
+            limits[task.name] = min(settings.max_samples, 2 * limits[task.name], task.max_distinct)
             try:
                 more = _samples(task, limits[task.name], settings)
             except SlmbenchError:  # no more distinct samples: the interval stays as wide as it is
@@ -356,10 +357,9 @@ async def _send_round(
 
 
 def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdict]:
-    """Score the answers; a task with score_many (coding: parallel sandboxes) gets them all at once."""
+    """Score the answers, all at once (task.score_many; coding runs its sandboxes in parallel)."""
     answered = [(s, c) for s, c in pairs if c.ok]
-    score_many = getattr(task, "score_many", None)
-    scored = iter(score_many(answered) if score_many else [task.score(s, c) for s, c in answered])
+    scored = iter(task.score_many(answered))
     return [
         next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMED_OUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
         for _, c in pairs
@@ -405,19 +405,16 @@ def _skipped_record(sample: Sample, counted: int | None, reason: str) -> SampleR
 
 def _fit(tasks: list[Task], samples: dict[str, list[Sample]], budget: tokens.Budget, settings: EvalSettings) -> dict[str, list[Sample]]:
     """Tasks that size prompts in tokens (long context) re-size them with this endpoint's tokenizer."""
-    return {
-        t.name: t.fit(samples[t.name], budget, settings.max_tokens_for(t)) if hasattr(t, "fit") else samples[t.name]
-        for t in tasks
-    }
+    return {t.name: t.fit(samples[t.name], budget, settings.max_tokens_for(t)) for t in tasks}
 
 
 def _configure(tasks: list[Task], settings: EvalSettings) -> list[Task]:
     """Apply --lengths to the tasks that take a length grid."""
     if settings.lengths is None:
         return tasks
-    if not any(hasattr(t, "with_lengths") for t in tasks):
+    if not any(t.takes_lengths for t in tasks):
         raise SlmbenchError("--lengths applies to the long-context tasks; add --task longcontext")
-    return [t.with_lengths(settings.lengths) if hasattr(t, "with_lengths") else t for t in tasks]
+    return [t.with_lengths(settings.lengths) for t in tasks]
 
 
 def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) -> TaskResult:
@@ -442,7 +439,7 @@ def _aggregate(task: Task, records: list[SampleRecord], sent: int, cached: int) 
         requests_sent=sent,
         requests_cached=cached,
         completion_tokens=sum(r.completion_tokens or 0 for r in records),
-        extra=task.summary(records) if hasattr(task, "summary") else {},
+        extra=task.summary(records),
     )
 
 
@@ -491,8 +488,8 @@ def _manifest(settings: EvalSettings, tasks: list[Task], samples: dict[str, list
             t.name: {"version": t.version, "samples": len(samples[t.name]), "max_tokens": settings.max_tokens_for(t)}
             | ({"data": settings.data[t.name]} if t.name in settings.data else {})
             # Tasks may describe their samples (e.g. the set's label, sacrebleu signatures).
-            | ({"notes": t.notes(samples[t.name])} if hasattr(t, "notes") else {})
-            | ({"samples_per_problem": settings.samples} if getattr(t, "repeatable", False) else {})
+            | ({"notes": notes} if (notes := t.notes(samples[t.name])) is not None else {})
+            | ({"samples_per_problem": settings.samples} if t.repeatable else {})
             for t in tasks
         },
         "models": {},

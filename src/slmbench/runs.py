@@ -178,5 +178,7 @@ def machine() -> dict[str, Any]:
 
 def _quantisation(gguf_name: str) -> str | None:
     """The quantisation named in a GGUF file name (Q4_K_M, Q8_0, F16, ...), if any."""
-    found = re.search(r"(?i)(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|F16|BF16|F32)(?=[-_.]|$)", gguf_name.removesuffix(".gguf"))
+    found = re.search(
+        r"(?i)(?:^|[-_.])((?:I?Q\d(?:_[A-Z0-9]+)*)|F16|BF16|F32)(?=[-_.]|$)", gguf_name.removesuffix(".gguf")
+    )
     return found.group(1).upper() if found else None

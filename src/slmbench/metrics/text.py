@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import regex
-from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
 from ..errors import SlmbenchError
@@ -46,12 +46,18 @@ class _UnicodeTokenizer:
         return tokens(text)
 
 
-_ROUGE = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False, tokenizer=_UnicodeTokenizer())
+@functools.cache
+def _rouge_scorer() -> Any:
+    # Imported on first use: rouge-score imports nltk, which imports scipy (~3 s), and every
+    # command that lists the tasks imports this module.
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False, tokenizer=_UnicodeTokenizer())
 
 
 def rouge(prediction: str, reference: str) -> dict[str, float]:
     """ROUGE-1/2/L F-measures of one prediction against one reference."""
-    scores = _ROUGE.score(reference, prediction)  # rouge-score takes (target, prediction)
+    scores = _rouge_scorer().score(reference, prediction)  # rouge-score takes (target, prediction)
     return {name: s.fmeasure for name, s in scores.items()}
 
 

@@ -14,7 +14,7 @@ import orjson
 from ..errors import SlmbenchError
 from ..markdown import table as md_table
 from ..verdicts import VERDICTS
-from .data import DIMENSIONS, FIVE, Report, load
+from .data import Report, dimensions, load
 
 FORMATS = ("html", "md", "json")
 PROMPT_CHARS = 6000  # per-sample text kept in the HTML; long-context prompts would bloat it
@@ -87,7 +87,7 @@ PAIRS_NOTE = ("A − B in percentage points (BLEU points for BLEU) on the sample
 
 
 def to_markdown(report: Report) -> str:
-    dims = [d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())]
+    dims = [d for d in dimensions() if any(d.key in cells for cells in report.table.values())]
     lines = ["# slmbench report", "", "Runs: " + ", ".join(f"`{r['run_id']}` ({r['status']})" for r in report.runs), ""]
     lines += ["## Comparison", ""]
     rows = []
@@ -115,8 +115,9 @@ def to_markdown(report: Report) -> str:
     lines += md_table(["model", *(d.label for d in dims)], rows)
     lines += ["", "Percent (BLEU: 0–100; long context: tokens) with 95% CI and n (samples answered). — : not measured."]
     for model, cells in report.table.items():
-        if (c := cells.get("longcontext")) is not None and c.note:
-            lines.append(f"Long context, {model}: none, {c.note}.")
+        for d in dims:  # a column without a value says why (long context: no length kept its score)
+            if (c := cells.get(d.key)) is not None and c.note:
+                lines.append(f"{d.short}, {model}: none, {c.note}.")
     if len(report.table) > 1:
         lines.append("▲: the column's leader beats every other model significantly (paired test of that column's metric, "
                      "p < 0.05); ≈: it leads, not significantly. The (paired) rows give each test: " + PAIRS_NOTE)  # fmt: skip
@@ -142,7 +143,8 @@ def to_html(report: Report) -> str:
     return env.get_template("template.html.j2").render(
         title=", ".join(r["run_id"] for r in report.runs),
         runs=report.runs,
-        dimensions=[d for d in DIMENSIONS if any(d.key in cells for cells in report.table.values())] or DIMENSIONS[:5],
+        dimensions=[d for d in dimensions() if any(d.key in cells for cells in report.table.values())]
+        or dimensions()[:5],
         table=report.table,
         comparisons=report.comparisons,
         pairs=report.pairs,
@@ -183,7 +185,7 @@ def _samples(report: Report) -> list[dict[str, Any]]:
 def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     ok_models = [m for m in report.models if m.error is None]
-    five = [d for d in DIMENSIONS if d.key in FIVE]
+    five = [d for d in dimensions() if d.radar]
     measured = [d for d in five if any(_value(report, m.name, d.key) is not None for m in ok_models)]
     if len(measured) >= 3:  # a radar of fewer axes says nothing a bar chart does not
         series = {m.name: [_value(report, m.name, d.key) for d in measured] for m in ok_models}
@@ -218,15 +220,15 @@ def score_bars(report: Report) -> tuple[list[str], dict[str, list[tuple[float | 
     then the headline of tasks no column shows. Long context is left to its heatmaps and its
     column (an effective context is tokens, not a share)."""
     ok = [m for m in report.models if m.error is None]
-    columns = [d for d in DIMENSIONS if d.unit == "%" and any(_value(report, m.name, d.key) is not None for m in ok)]
+    columns = [d for d in dimensions() if d.unit == "%" and any(_value(report, m.name, d.key) is not None for m in ok)]
     groups = [d.short for d in columns]
     series: dict[str, list[tuple[float | None, float | None, float | None]]] = {}
     for m in ok:
         cells = [report.table.get(m.name, {}).get(d.key) for d in columns]
         series[m.name] = [(c.value, c.ci_low, c.ci_high) if c else (None, None, None) for c in cells]
     shown = {(c.task, c.metric) for cells in report.table.values() for c in cells.values()}
-    shown_tasks = {t for t, _ in shown} | {t for d in DIMENSIONS for t, _ in d.sources}
-    others = sorted({t for m in ok for t in m.tasks if t not in shown_tasks and t.split("-")[0] != "longcontext"})
+    shown_tasks = {t for t, _ in shown} | {t for d in dimensions() for t, _ in d.sources}  # long context among them
+    others = sorted({t for m in ok for t in m.tasks if t not in shown_tasks})
     for task in others:
         headline = next((m.tasks[task].get("headline") for m in ok if task in m.tasks), "")
         groups.append(f"{task} · {headline}")
@@ -239,7 +241,7 @@ def mean_quality(report: Report) -> tuple[list[Any], dict[str, float], str]:
     """Each model's mean over the percent columns that every model has a score in (so every
     model is averaged over the same task set), and what was left out for lack of a score."""
     ok = [m.name for m in report.models if m.error is None]
-    columns = [d for d in DIMENSIONS if d.unit == "%"]
+    columns = [d for d in dimensions() if d.unit == "%"]
     have = {m: {d.key for d in columns if _value(report, m, d.key) is not None} for m in ok}
     common = [d for d in columns if ok and all(d.key in have[m] for m in ok)]
     missing = [(d, [m for m in ok if d.key not in have[m]]) for d in columns if d not in common and any(d.key in have[m] for m in ok)]

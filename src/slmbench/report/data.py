@@ -19,39 +19,32 @@ import orjson
 
 from ..errors import SlmbenchError
 from ..metrics.compare import Difference, corpus_difference, paired_difference
+from ..tasks import registry
 from ..verdicts import ANSWERED
 
 
 @dataclass(frozen=True)
-class Dimension:
+class TableColumn:
+    """A column of the comparison table: a dimension the registered tasks declare, with its
+    sources (task, metric) in order of preference: the first one a model has is its score."""
+
     key: str
     label: str
     short: str  # for chart axes
-    # (task, metric) in order of preference: the first one a model has is its score.
     sources: tuple[tuple[str, str], ...]
     unit: str = "%"  # "%" for shares 0..1 shown as percent; "tokens" for context lengths
     # The metric the paired row tests when the column's own value is not a per-sample score
     # (effective context): named in the row, so the test is never mistaken for the column's.
     tested_metric: str | None = None
+    radar: bool = False  # one of the five reference dimensions
 
 
-# The reference layout: the five dimensions, then long context, text understanding's second
-# score and structured output.
-DIMENSIONS = (
-    Dimension("instruction", "Instruction following", "Instruction", (("ifeval", "prompt_strict"), ("instruction", "prompt_strict"))),
-    Dimension("reasoning", "Logical reasoning", "Reasoning",
-              (("zebralogic", "accuracy"), ("reasoning", "accuracy"), ("aime2025", "accuracy"), ("math500", "accuracy"))),
-    Dimension("coding", "Coding pass rate", "Coding", (("coding", "pass@1"),)),
-    Dimension("multilingual", "Multilingual BLEU-4", "Multilingual", (("multilingual", "bleu"),)),
-    # The effective context of the long-context tasks (longcontext, longcontext-32k, ...): their
-    # results' extra, not a metric with an interval.
-    Dimension("longcontext", "Long-context support", "Long context", (("longcontext", "effective_context"),), unit="tokens",
-              tested_metric="accuracy"),
-    Dimension("understanding", "Text understanding ROUGE-L", "Understanding", (("understanding", "rougeL"),)),
-    Dimension("understanding_f1", "Text understanding F1", "Understanding F1", (("understanding", "extraction_f1"), ("understanding", "qa_f1"))),
-    Dimension("structured", "Structured output", "Structured", (("structured", "valid_prompt"), ("structured", "valid_json_schema"))),
-)  # fmt: skip
-FIVE = ("instruction", "reasoning", "coding", "multilingual", "understanding")
+def dimensions() -> tuple[TableColumn, ...]:
+    """The columns, left to right, as the registered tasks declare them (tasks/base.Dimension):
+    the reference layout is the five dimensions, then long context, text understanding's second
+    score and structured output."""
+    return tuple(TableColumn(d.key, d.label, d.short, tuple(sources), d.unit, d.tested_metric, d.radar)
+                 for d, sources in registry.dimensions())  # fmt: skip
 
 
 @dataclass
@@ -94,7 +87,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": self.runs,
-            "dimensions": [{"key": d.key, "label": d.label, "unit": d.unit} for d in DIMENSIONS],
+            "dimensions": [{"key": d.key, "label": d.label, "unit": d.unit} for d in dimensions()],
             "table": {m: {k: vars(c) for k, c in cells.items()} for m, cells in self.table.items()},
             "comparisons": self.comparisons,
             "pairs": [
@@ -170,31 +163,32 @@ def _disambiguate(models: list[ModelRun]) -> None:
 
 def _cells(m: ModelRun) -> dict[str, Cell]:
     cells = {}
-    for d in DIMENSIONS:
-        if d.unit == "tokens":  # long context: the tasks' extra, not a metric with an interval
-            if (cell := _long_context_cell(m, *d.sources[0])) is not None:
-                cells[d.key] = cell
-            continue
+    for d in dimensions():
         for task, metric in d.sources:
             est = m.tasks.get(task, {}).get("metrics", {}).get(metric)
             if est is not None:
                 label = ((m.manifest.get("tasks", {}).get(task) or {}).get("notes") or {}).get("set", "")
                 cells[d.key] = Cell(est["value"], est["ci_low"], est["ci_high"], est["n"], task, metric, data_set=label)
                 break
+        else:
+            if (cell := _extra_cell(m, d)) is not None:
+                cells[d.key] = cell
     return cells
 
 
-def _long_context_cell(m: ModelRun, family: str, key: str) -> Cell | None:
-    """The longest `key` (effective context) over the model's tasks of the family (longcontext,
-    longcontext-32k, ...); without one, the reason from the task with the longest grid."""
-    measured = [(t, r["extra"]) for t, r in m.tasks.items() if t.split("-")[0] == family and key in (r.get("extra") or {})]
+def _extra_cell(m: ModelRun, d: TableColumn) -> Cell | None:
+    """A column whose sources are in the tasks' `extra`, not metrics with an interval (long
+    context's effective context): the largest value over the model's tasks that have one; ties
+    (none among them) go to the larger reach (long context: the longest grid), which gives the reason."""
+    sources = dict(d.sources)
+    measured = []
+    for task, result in m.tasks.items():
+        if task in sources and (cell := registry.renderer(task).extra_cell(result.get("extra") or {}, sources[task])):
+            measured.append((task, cell))
     if not measured:
         return None
-    task, extra = max(measured, key=lambda te: (te[1][key] or 0, max(te[1]["lengths"])))
-    n = sum(v["n"] for v in extra["by_length"].values())
-    value = extra[key]
-    note = "" if value is not None else extra.get(f"{key}_why", "")
-    return Cell(value, None, None, n, task, key, note=note)
+    task, c = max(measured, key=lambda tc: (tc[1].value or 0, tc[1].reach))
+    return Cell(c.value, None, None, c.n, task, sources[task], note=c.note)
 
 
 def paired_scores(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[float], list[float]]:
@@ -288,7 +282,7 @@ def paired_metric(a: dict[str, Any], b: dict[str, Any], metric: str) -> Differen
 
 def tested_metrics(task: str, result: dict[str, Any]) -> list[str]:
     """The metrics of a task that get a paired test: those a column shows, then the headline."""
-    shown = [m for d in DIMENSIONS for t, m in d.sources if t == task and m in result.get("metrics", {})]
+    shown = [m for d in dimensions() for t, m in d.sources if t == task and m in result.get("metrics", {})]
     return list(dict.fromkeys([*shown, result.get("headline", "")]))
 
 
@@ -321,7 +315,7 @@ def pair_rows(table: dict[str, dict[str, Cell]], comparisons: list[dict[str, Any
     rows = []
     for a, b in itertools.combinations(list(table), 2):
         cells = {}
-        for d in DIMENSIONS:
+        for d in dimensions():
             ca, cb = table[a].get(d.key), table[b].get(d.key)
             if ca and cb and (ca.task, ca.metric) == (cb.task, cb.metric):
                 c = by_key.get((ca.task, d.tested_metric or ca.metric, a, b))
@@ -338,7 +332,7 @@ def _mark_leaders(table: dict[str, dict[str, Cell]], comparisons: list[dict[str,
     if len(table) < 2:
         return
     by_pair = {(c["task"], c["metric"], c["a"], c["b"]): c for c in comparisons}
-    for d in DIMENSIONS:
+    for d in dimensions():
         scored = [(m, cells[d.key]) for m, cells in table.items() if d.key in cells and cells[d.key].value is not None]
         if len(scored) < 2:
             continue

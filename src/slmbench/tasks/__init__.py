@@ -1,32 +1,37 @@
-"""The task registry: name -> Task."""
+"""The tasks: one module each, registered by `@register` (see tasks/registry.py).
+
+`TASKS[name]` makes a fresh task; the modules are imported on first use.
+"""
 
 from __future__ import annotations
 
-from .arithmetic import Arithmetic
-from .base import Sample, Task, Verdict
-from .code_data import livecodebench, mbpp
-from .coding import Coding, CodingData
-from .instruction import IFEval, Instruction
-from .longcontext import LONG_VARIANTS, LongContext
-from .multilingual import Multilingual
-from .reasoning import Reasoning
-from .reasoning_data import AIME2025, MATH500, ZebraLogic
-from .structured import Structured
-from .understanding import Understanding
+from collections.abc import Iterator, Mapping
 
-TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Arithmetic(), Instruction(), IFEval(), Reasoning(), ZebraLogic(), AIME2025(), MATH500(), Structured(),
-        Understanding(), Multilingual(), Coding(),
-        CodingData("mbpp", "MBPP", mbpp, 500), CodingData("livecodebench", "LiveCodeBench", livecodebench, 1055),
-        LongContext(), *(LongContext(name, lengths) for name, lengths in LONG_VARIANTS.items()),
-    )
-}  # fmt: skip
+from . import registry
+from .base import Column, Dimension, ExtraCell, Sample, Task, Verdict
+from .registry import load_task_module, register
+
+
+class _Tasks(Mapping[str, Task]):
+    """name -> a fresh task (never one shared between runs)."""
+
+    def __getitem__(self, name: str) -> Task:
+        return registry.entries()[name].factory()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.entries())
+
+    def __len__(self) -> int:
+        return len(registry.entries())
+
+
+TASKS: Mapping[str, Task] = _Tasks()
 
 
 def known_tasks() -> list[str]:
-    return sorted(TASKS)
+    return registry.names()
 
 
-__all__ = ["TASKS", "Sample", "Task", "Verdict", "known_tasks"]
+__all__ = [
+    "TASKS", "Column", "Dimension", "ExtraCell", "Sample", "Task", "Verdict", "known_tasks", "load_task_module", "register",
+]  # fmt: skip

@@ -13,7 +13,8 @@ import re
 
 from ..client import Completion
 from ..errors import SlmbenchError
-from .base import EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict, accuracy
+from .base import DEFAULT_SUITE, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Task, Verdict, accuracy
+from .registry import register
 
 PROMPT = (
     "Compute the value of the expression below. You may work step by step, then give the "
@@ -62,7 +63,8 @@ def _all_level_1(seed: int) -> list[str]:
     return space
 
 
-class Arithmetic:
+@register
+class Arithmetic(Task):
     name = "arithmetic"
     version = "1"
     description = "multi-step integer arithmetic (+, -, ×, parentheses), 4 levels, exact match"
@@ -72,6 +74,7 @@ class Arithmetic:
     breakdown = "level"
     headline = "accuracy"
     takes_data = False
+    suites, suite_order = (DEFAULT_SUITE,), 10
     metrics = staticmethod(accuracy)
 
     # Level 1 (one operation on numbers up to 20) has only this many distinct expressions, and

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, wilson
@@ -57,29 +58,131 @@ def accuracy(records: Sequence[SampleRecord]) -> dict[str, Estimate]:
     return {"accuracy": wilson(sum(r.verdict == OK for r in answered), len(answered))}
 
 
-class Task(Protocol):
-    name: str
-    version: str
-    description: str
-    default_limit: int
-    max_tokens: int
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """A column of the report's comparison table. Several tasks may fill one (reasoning: the
+    generated set or a public one); a model's cell shows the first source it has."""
+
+    key: str
+    label: str
+    short: str  # for chart axes
+    unit: str = "%"  # "%" for shares 0..1 shown as percent; "tokens" for context lengths
+    # The metric the paired row tests when the column's own value is not a per-sample score
+    # (effective context): named in the row, so the test is never mistaken for the column's.
+    tested_metric: str | None = None
+    position: int = 1000  # left to right in the table
+    radar: bool = False  # one of the five reference dimensions: an axis of the radar chart
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A task's metric shown in a dimension's column. Among the sources of one column, the lowest
+    rank a model has wins (then the order of registration)."""
+
+    dimension: Dimension
+    metric: str  # a key of the task's metrics, or of its `extra` when the task's `extra_cell` reads it
+    rank: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraCell:
+    """A report cell read from a task's `extra` (a number without an interval, e.g. long context's
+    effective context). Among a column's sources the largest value wins, ties to the larger `reach`."""
+
+    value: float | None
+    n: int
+    note: str = ""  # why there is no value
+    reach: int = 0
+
+
+DEFAULT_SUITE = "offline"  # what eval runs when no task is named
+
+
+class Task:
+    """The contract between a task and the runner, config, CLI, results and report. Subclass it,
+    set the attributes, write `samples` and `score`, and register the class with
+    `@slmbench.tasks.register`; every other hook has a default that does nothing."""
+
+    name: str = ""
+    version: str = "1"
+    description: str = ""
+    default_limit: int = 20
+    max_tokens: int = 256
     # Prompt plus answer tokens one request may need; sizes a llama.cpp slot.
-    context_tokens: int
+    context_tokens: int = 1024
     # A sample meta key to break accuracy down by (e.g. difficulty level).
-    breakdown: str | None
+    breakdown: str | None = None
     # The metric named in results tables.
-    headline: str
+    headline: str = "accuracy"
     # Whether the task reads a data set (`--data TASK=PATH|hub`) instead of generating one.
-    takes_data: bool
+    takes_data: bool = False
+    # Other names users type for the task (`longctx` for `longcontext`).
+    aliases: tuple[str, ...] = ()
+    # Suites the task belongs to; DEFAULT_SUITE's tasks run when no --task is given, in suite_order.
+    suites: tuple[str, ...] = ()
+    suite_order: int = 1000
+    # The report columns this task's metrics fill.
+    columns: tuple[Column, ...] = ()
+    # --samples k draws k answers per problem, each with its own seed (pass@k tasks).
+    repeatable: bool = False
+    # The most distinct samples the task can make (--target-ci-width stops growing there).
+    max_distinct: int = sys.maxsize
+    # Whether the task takes --lengths (`with_lengths`).
+    takes_lengths: bool = False
+    # A paragraph results.md adds once when the run has this task's results.
+    results_note: str = ""
 
-    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]: ...
+    def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
+        raise NotImplementedError(f"task {self.name} makes no samples")
 
-    def score(self, sample: Sample, completion: Completion) -> Verdict: ...
+    def score(self, sample: Sample, completion: Completion) -> Verdict:
+        raise NotImplementedError(f"task {self.name} scores no answers")
 
-    def metrics(self, records: Sequence[SampleRecord]) -> dict[str, Estimate]: ...
+    def metrics(self, records: Sequence[SampleRecord]) -> dict[str, Estimate]:
+        return accuracy(records)
 
-    # Optional: `notes(samples) -> dict`, written to the manifest's task entry (a data set's
-    # label, metric signatures); the runner calls it when a task has it.
+    # -- optional hooks: the defaults change nothing ------------------------------------------
+    def prepare(self, settings: Any) -> dict[str, Any]:
+        """Checks that must fail before any server starts (the code sandbox); returns entries for
+        the task's manifest entry."""
+        return {}
+
+    def notes(self, samples: Sequence[Sample]) -> dict[str, Any] | None:
+        """What the manifest says about these samples (a data set's label, metric signatures)."""
+        return None
+
+    def with_lengths(self, lengths: Sequence[int]) -> Task:
+        """The task on another length grid (`--lengths`; tasks with takes_lengths)."""
+        return self
+
+    def fit(self, samples: list[Sample], budget: Any, max_tokens: int) -> list[Sample]:
+        """Re-size samples with the endpoint's tokenizer once it is up (long context)."""
+        return samples
+
+    def score_many(self, pairs: Sequence[tuple[Sample, Completion]]) -> list[Verdict]:
+        """Score a task's answers at once (coding: sandboxes in parallel)."""
+        return [self.score(s, c) for s, c in pairs]
+
+    def summary(self, records: Sequence[SampleRecord]) -> dict[str, Any]:
+        """Task-specific aggregates beyond metrics: the result's `extra`."""
+        return {}
+
+    # -- how `extra` is shown ---------------------------------------------------------------
+    def n_note(self, extra: dict[str, Any]) -> str:
+        """Added to the n cell of the results table."""
+        return ""
+
+    def extra_markdown(self, model: str, extra: dict[str, Any]) -> list[str]:
+        """Lines results.md adds after this task's metric tables."""
+        return []
+
+    def extra_lines(self, extra: dict[str, Any]) -> list[str]:
+        """Lines the CLI prints after the results table (each after "MODEL / TASK: ")."""
+        return []
+
+    def extra_cell(self, extra: dict[str, Any], metric: str) -> ExtraCell | None:
+        """A report cell for a column whose metric is in `extra`, not in metrics."""
+        return None
 
 
 def draws(samples: list[Sample], n: int, seed: int) -> list[Sample]:

@@ -25,6 +25,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,21 @@ from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from ..sandbox import RESULT_MAX, Limits, Outcome, Sandbox, open_sandbox
 from ..sandbox.driver import decode
 from . import code_data
-from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .code_problems import PROBLEMS
+from .registry import register
 
 FAILURES = ("wrong_answer", "runtime_error", "timeout", "memory", "syntax", "no_code")
 # The sandbox's end states, as failure kinds.
@@ -45,7 +59,11 @@ KIND = {"wrong": "wrong_answer", "runtime": "runtime_error", "no_result": "runti
 QUALITY_RULES = ["E", "W", "F", "B", "SIM", "C4", "UP"]
 
 
-class Coding:
+CODING = Dimension("coding", "Coding pass rate", "Coding", position=30, radar=True)
+
+
+@register
+class Coding(Task):
     name = "coding"
     version = "1"
     description = (f"HumanEval + {len(PROBLEMS)} original LeetCode-medium-style problems, run in a bubblewrap sandbox; "
@@ -56,6 +74,8 @@ class Coding:
     breakdown = "source"
     headline = "pass@1"
     takes_data = False
+    suites, suite_order = (DEFAULT_SUITE,), 70
+    columns = (Column(CODING, "pass@1"),)
     repeatable = True  # --samples k draws k answers per problem
     limits = Limits()
 
@@ -206,6 +226,8 @@ class CodingData(Coding):
 
     takes_data = True
     breakdown = None
+    suites: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()  # the coding column is HumanEval + the original set only
 
     def __init__(self, name: str, title: str, loader: Callable[[str], list[Any]], default_limit: int) -> None:
         super().__init__()
@@ -216,6 +238,11 @@ class CodingData(Coding):
         if data is None:
             raise SlmbenchError(f"task {self.name} needs its data: pass --data {self.name}=PATH (JSONL) or --data {self.name}=hub")
         return self.loader(data)[:limit]
+
+
+# The public sets: each its own task, same sandbox and metrics.
+register(partial(CodingData, "mbpp", "MBPP", code_data.mbpp, 500))
+register(partial(CodingData, "livecodebench", "LiveCodeBench", code_data.livecodebench, 1055))
 
 
 def _fail(verdict: str, kind: str, why: str) -> Verdict:

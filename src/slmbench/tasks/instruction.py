@@ -28,9 +28,10 @@ from typing import Any
 from ..client import Completion
 from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from .base import ANSWERED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import ANSWERED, DEFAULT_SUITE, OK, TRUNCATED, WRONG, Column, Dimension, Sample, Task, Verdict
 from .datafiles import hub_file
 from .ifeval_checks import CHECKERS, CONFLICTS, check_loose, check_strict
+from .registry import register
 
 BASE_TASKS = [
     "Write a short blog post about a weekend trip to Lisbon.",
@@ -70,7 +71,12 @@ CONDITIONAL_PAIRS = [
 UNDATED_NOTES = ["Notes: the supplier meeting moved to the large room.", "Notes: the launch needs two more designers."]
 
 
-class Instruction:
+# The report column both tasks fill; IFEval's own prompts first.
+INSTRUCTION = Dimension("instruction", "Instruction following", "Instruction", position=10, radar=True)
+
+
+@register
+class Instruction(Task):
     name = "instruction"
     version = "1"
     description = "IFEval-style verifiable instructions, single- and multi-turn (add/change/revoke/conditional)"
@@ -80,6 +86,8 @@ class Instruction:
     breakdown = "turns"
     headline = "prompt_strict"
     takes_data = False
+    suites, suite_order = (DEFAULT_SUITE,), 20
+    columns = (Column(INSTRUCTION, "prompt_strict", rank=1),)
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         samples = []
@@ -97,7 +105,8 @@ class Instruction:
         return instruction_metrics(records)
 
 
-class IFEval:
+@register
+class IFEval(Task):
     name = "ifeval"
     version = "2"  # 2: as instruction v2; samples without an answer count as failed (IFEval's accounting)
     description = "google/IFEval prompts (local JSONL via --data ifeval=PATH, or --data ifeval=hub)"
@@ -107,6 +116,9 @@ class IFEval:
     breakdown = None
     headline = "prompt_strict"
     takes_data = True
+    columns = (Column(INSTRUCTION, "prompt_strict", rank=0),)
+    results_note = ("`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) "
+                    "fails every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out.")
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         if data is None:
@@ -133,6 +145,9 @@ class IFEval:
 
     def summary(self, records: Sequence[Any]) -> dict[str, Any]:
         return {"accounting": "ifeval", "unanswered_failed": sum(r.verdict not in ANSWERED for r in records)}
+
+    def n_note(self, extra: dict[str, Any]) -> str:
+        return f" (incl. {extra['unanswered_failed']} unanswered)"  # IFEval's n: prompts without an answer failed, in n
 
 
 # -- generation -----------------------------------------------------------------------------

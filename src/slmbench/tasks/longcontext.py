@@ -22,13 +22,29 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 from ..client import Completion
+from ..markdown import table as md_table
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from ..serving.tokens import Budget, TokenCounter, TokenEstimate
-from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    ExtraCell,
+    Sample,
+    Task,
+    Verdict,
+)
 from .haystack import ADJECTIVES, NOUNS, essay_words, join_words, made_up_words, sentence_ends
+from .registry import register
 
 NEEDLE_KINDS = ("niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery")
 OTHER_KINDS = ("variable_tracking", "common_words", "frequent_words")
@@ -55,23 +71,37 @@ _VARIABLE = re.compile(r"\b[A-Z]{5}\b")
 _MADE_UP = re.compile(r"\b(?:[bdfgklmnprstvz][aeiou]){3}\b")
 
 
+# Every long-context task fills this column: a model's longest effective context among them.
+LONG_CONTEXT = Dimension("longcontext", "Long-context support", "Long context", unit="tokens", tested_metric="accuracy",
+                         position=50)  # fmt: skip
+
+
 @dataclass(frozen=True)
-class Plan:
+class GridPoint:
+    """One sample of the grid: a kind at a length (and, for needles, a depth)."""
+
     kind: str
     length: int
     depth: float | None  # needle kinds only
     seed: int
 
 
-class LongContext:
+@register
+class LongContext(Task):
     version = "1"
     max_tokens = MAX_TOKENS
     breakdown = "kind"
     headline = "accuracy"
     takes_data = False
+    takes_lengths = True
+    suite_order = 80
+    columns = (Column(LONG_CONTEXT, "effective_context"),)
 
-    def __init__(self, name: str = "longcontext", lengths: Sequence[int] = DEFAULT_LENGTHS) -> None:
+    def __init__(self, name: str = "longcontext", lengths: Sequence[int] = DEFAULT_LENGTHS,
+                 suites: tuple[str, ...] = (DEFAULT_SUITE,)) -> None:  # fmt: skip
         self.name = name
+        self.aliases = (name.replace("longcontext", "longctx", 1),)
+        self.suites = suites
         self.lengths = tuple(sorted(lengths))
         grid = ",".join(f"{n // _K}k" if n % _K == 0 else str(n) for n in self.lengths)
         self.description = f"needle in a haystack ({grid} x {len(DEPTHS)} depths) + RULER-style multi-needle, variable tracking, word extraction"
@@ -81,16 +111,16 @@ class LongContext:
         self.context_tokens = self.lengths[-1] - MAX_TOKENS
 
     def with_lengths(self, lengths: Sequence[int]) -> LongContext:
-        return LongContext(self.name, lengths)
+        return LongContext(self.name, lengths, self.suites)
 
-    def plans(self, limit: int, seed: int) -> list[Plan]:
+    def plans(self, limit: int, seed: int) -> list[GridPoint]:
         # Lengths vary fastest, so a small --limit still spans the whole length range.
         cells = [(k, d) for k in NEEDLE_KINDS for d in DEPTHS] + [(k, None) for k in OTHER_KINDS]
-        plans: list[Plan] = []
+        plans: list[GridPoint] = []
         while len(plans) < limit:
             for kind, depth in cells:
                 for length in self.lengths:
-                    plans.append(Plan(kind, length, depth, seed * 1_000_003 + len(plans)))
+                    plans.append(GridPoint(kind, length, depth, seed * 1_000_003 + len(plans)))
         return plans[:limit]
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
@@ -100,7 +130,7 @@ class LongContext:
         """Re-size every sample with the endpoint's tokenizer; skip lengths it cannot hold."""
         out = []
         for s in samples:
-            plan = Plan(**s.meta["plan"])
+            plan = GridPoint(**s.meta["plan"])
             if budget.max_context is not None and plan.length > budget.max_context:
                 reason = (f"skipped-over-context: length {plan.length} > the endpoint's context "
                           f"{budget.max_context}; not sent")  # fmt: skip
@@ -129,11 +159,43 @@ class LongContext:
         """Heatmap (length x depth -> mean recall of the needle kinds) and effective context."""
         return summarise(records, self.lengths)
 
+    def extra_lines(self, extra: dict[str, Any]) -> list[str]:
+        value = extra["effective_context"]
+        shown = f"{value} tokens" if value else "none"
+        return [f"effective context {shown} ({extra['effective_context_why']})"]
+
+    def extra_markdown(self, model: str, extra: dict[str, Any]) -> list[str]:
+        """Mean recall per length x depth (needle kinds), per length, and the effective context."""
+        depths = [f"{d:g}" for d in extra["depths"]]
+        lines = ["", f"## {model} / {self.name}: recall by length x needle depth", ""]
+        rows = []
+        for length, row in extra["heatmap"].items():
+            total = extra["by_length"][length]
+            rows.append([length, *(_share(row[d]["score"]) for d in depths), _share(total["score"]), total["n"], total["skipped"]])
+        lines += md_table(["length", *(f"depth {d}" for d in depths), "all kinds", "n", "skipped"], rows)
+        effective = extra["effective_context"]
+        shown = f"**{effective}** tokens" if effective is not None else "**none**"
+        lines += ["", f"Effective context: {shown} ({extra['effective_context_why']}; margin {extra['margin']:g})."]
+        return lines
+
+    def extra_cell(self, extra: dict[str, Any], metric: str) -> ExtraCell | None:
+        """The effective context, n over every length; ties go to the longest grid."""
+        if metric not in extra:
+            return None
+        value = extra[metric]
+        n = sum(v["n"] for v in extra["by_length"].values())
+        return ExtraCell(value, n, "" if value is not None else extra.get(f"{metric}_why", ""), max(extra["lengths"]))
+
+
+# The opt-in grids, each its own task (in no suite).
+for _name, _lengths in LONG_VARIANTS.items():
+    register(partial(LongContext, _name, _lengths, ()))
+
 
 # building --------------------------------------------------------------------------------
 
 
-def build(plan: Plan, counter: TokenCounter, max_tokens: int) -> Sample:
+def build(plan: GridPoint, counter: TokenCounter, max_tokens: int) -> Sample:
     """The sample whose prompt is as close under `plan.length - max_tokens` tokens as the
     counter can tell, found by searching the filler size (words or list items)."""
     render = RENDERERS[plan.kind]
@@ -179,7 +241,7 @@ def _search(measure: Callable[[int], int], target: int) -> int:
     return lo
 
 
-def _rng(plan: Plan, salt: int) -> random.Random:
+def _rng(plan: GridPoint, salt: int) -> random.Random:
     return random.Random(plan.seed * 7919 + salt)
 
 
@@ -218,7 +280,7 @@ _NIAH_INTRO = ("Some special magic numbers are hidden within the following text.
                "I will quiz you about the numbers afterwards.")  # fmt: skip
 
 
-def render_niah(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
+def render_niah(plan: GridPoint, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
     rng = _rng(plan, 1)
     count = 1 if plan.kind == "niah_single" else NEEDLES
     keys = _keys(rng, count)
@@ -245,7 +307,7 @@ def render_niah(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dict[str
     return [{"role": "user", "content": content}], answers, {"needle_depth": round(actual[0], 4), "filler": n}
 
 
-def render_variables(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
+def render_variables(plan: GridPoint, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
     rng = _rng(plan, 1)
     names = ["".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(5)) for _ in range(8)]
     names = list(dict.fromkeys(names))
@@ -268,7 +330,7 @@ def render_variables(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dic
     return [{"role": "user", "content": content}], chain, {"filler": n}
 
 
-def render_common(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
+def render_common(plan: GridPoint, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
     """n rare items (each word at most twice) plus 10 common words, each 4 + n/60 times."""
     rng = _rng(plan, 1)
     vocab = made_up_words(rng, 10 + (n + 1) // 2)
@@ -285,7 +347,7 @@ def render_common(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dict[s
     return [{"role": "user", "content": content}], common, {"filler": n}
 
 
-def render_frequent(plan: Plan, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
+def render_frequent(plan: GridPoint, n: int) -> tuple[list[dict[str, str]], Any, dict[str, Any]]:
     """n words drawn from a Zipf(2) distribution over made-up words; the three most frequent."""
     rng = _rng(plan, 1)
     vocab = made_up_words(rng, 200)
@@ -403,3 +465,7 @@ def effective_context(by_length: dict[int, dict[str, Any]], margin: float = MARG
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}"

@@ -32,8 +32,21 @@ from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, wilson
 from ..metrics.text import CorpusScore, bleu_kinds, corpus_score, mean_of_corpora, sentence_chrf, signature
 from ..paths import cache_dir
-from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .datafiles import hub_rows as fetch_rows
+from .registry import register
 
 DetectorFactory.seed = 0  # langdetect is randomised; seeded, the same text always gets the same language
 
@@ -52,7 +65,11 @@ SMOKE_LABEL = "smoke test (memorised text)"
 PROMPT = "Translate the following text from {src} to {tgt}. Reply with the translation only.\n\n{text}"
 
 
-class Multilingual:
+MULTILINGUAL = Dimension("multilingual", "Multilingual BLEU-4", "Multilingual", position=40, radar=True)
+
+
+@register
+class Multilingual(Task):
     name = "multilingual"
     version = "2"  # 2: sacrebleu's default BLEU tokenizer per target (Arabic 13a, intl beside it)
     description = "translation EN<->FR/ES/AR/SW/ZH: corpus BLEU-4, chrF++, right-language rate (UDHR smoke set offline)"
@@ -62,6 +79,8 @@ class Multilingual:
     breakdown = "direction"
     headline = "bleu"
     takes_data = True  # optional: the UDHR smoke set unless --data names FLORES or TICO-19
+    suites, suite_order = (DEFAULT_SUITE,), 60
+    columns = (Column(MULTILINGUAL, "bleu"),)
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         source, at, wanted = (data or "udhr").partition("@")

@@ -15,13 +15,31 @@ from typing import Any
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from . import math_answer, math_equiv, math_problems, zebra
-from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
+from .registry import register
 
 SIZES = [(2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4), (5, 4), (4, 5), (5, 5), (6, 5), (6, 6)]
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 
 
-class Reasoning:
+# The report column of the generated set and the public ones (reasoning_data.py): ZebraLogic first.
+REASONING = Dimension("reasoning", "Logical reasoning", "Reasoning", position=20, radar=True)
+
+
+@register
+class Reasoning(Task):
     name = "reasoning"
     version = "3"  # 3: math answers read by math_answer (hedges wrong, no last-number guess)
     description = "logic grid puzzles (2x2..6x6, unique solutions) + math (4 levels, exact answers), pooled"
@@ -31,6 +49,8 @@ class Reasoning:
     breakdown = "group"
     headline = "accuracy"
     takes_data = False
+    suites, suite_order = (DEFAULT_SUITE,), 30
+    columns = (Column(REASONING, "accuracy", rank=1),)
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         samples = []

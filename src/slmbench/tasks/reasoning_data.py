@@ -18,15 +18,16 @@ from ..client import Completion
 from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from . import zebra
-from .base import ANSWERED, OK, Sample, Verdict, accuracy
+from .base import ANSWERED, OK, Column, Sample, Task, Verdict, accuracy
 from .datafiles import hub_rows, read_rows
 from .math_problems import PROMPT_SUFFIX
-from .reasoning import cell_accuracy_by_bucket, score_grid, score_math, strip_thinking
+from .reasoning import REASONING, cell_accuracy_by_bucket, score_grid, score_math, strip_thinking
+from .registry import register
 
 HIDDEN = {"", "___"}  # how public copies blank out solution cells
 
 
-class _DataTask(ABC):
+class _DataTask(Task, ABC):
     """Shared by the three: rows from a file or the hub, turned into samples by `_sample`."""
 
     name: str
@@ -58,6 +59,7 @@ class _DataTask(ABC):
     def _sample(self, row: dict[str, Any], number: int) -> Sample: ...
 
 
+@register
 class ZebraLogic(_DataTask):
     name = "zebralogic"
     hub = ("WildEval/ZebraLogic", "grid_mode", "test")
@@ -67,6 +69,7 @@ class ZebraLogic(_DataTask):
     max_tokens = 4096
     context_tokens = 1536
     breakdown = "group"
+    columns = (Column(REASONING, "accuracy", rank=0),)
 
     def _sample(self, row: dict[str, Any], number: int) -> Sample:
         header, cells = row["solution"]["header"], row["solution"]["rows"]
@@ -126,6 +129,7 @@ class _MathData(_DataTask):
         return accuracy(records)
 
 
+@register
 class AIME2025(_MathData):
     name = "aime2025"
     hub = ("MathArena/aime_2025", "default", "train")
@@ -134,6 +138,7 @@ class AIME2025(_MathData):
     default_limit = 30
     max_tokens = 8192  # competition solutions run long even without a thinking phase
     context_tokens = 512
+    columns = (Column(REASONING, "accuracy", rank=2),)
 
     def _sample(self, row: dict[str, Any], number: int) -> Sample:
         answer = self._answer(row)
@@ -147,6 +152,7 @@ class AIME2025(_MathData):
         )
 
 
+@register
 class MATH500(_MathData):
     name = "math500"
     hub = ("HuggingFaceH4/MATH-500", "default", "test")
@@ -156,6 +162,7 @@ class MATH500(_MathData):
     max_tokens = 4096
     context_tokens = 768
     breakdown = "level"
+    columns = (Column(REASONING, "accuracy", rank=3),)
 
     def _sample(self, row: dict[str, Any], number: int) -> Sample:
         return Sample(

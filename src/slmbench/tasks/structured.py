@@ -22,7 +22,20 @@ from jsonschema import Draft202012Validator
 
 from ..client import Completion
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
-from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
+from .registry import register
 
 MODES = ("prompt", "json_schema", "repair")
 
@@ -139,7 +152,11 @@ def _incident(rng: random.Random) -> tuple[str, dict[str, Any]]:
 GENERATORS = {"order": _order, "event": _event, "incident": _incident}
 
 
-class Structured:
+STRUCTURED = Dimension("structured", "Structured output", "Structured", position=80)
+
+
+@register
+class Structured(Task):
     name = "structured"
     version = "1"
     description = "JSON Schema extraction in 3 modes (prompt, response_format, repair); validity + field accuracy"
@@ -149,6 +166,8 @@ class Structured:
     breakdown = "mode"
     headline = "valid_prompt"
     takes_data = False
+    suites, suite_order = (DEFAULT_SUITE,), 40
+    columns = (Column(STRUCTURED, "valid_prompt"), Column(STRUCTURED, "valid_json_schema", rank=1))
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         samples = []

@@ -28,9 +28,22 @@ from ..client import Completion
 from ..errors import SlmbenchError
 from ..metrics.stats import Estimate, bootstrap_mean
 from ..metrics.text import contains_phrase, exact_match, field_prf, rouge, token_f1
-from .base import ANSWERED, EXTRACTION_FAILED, OK, TRUNCATED, WRONG, Sample, Verdict
+from .base import (
+    ANSWERED,
+    DEFAULT_SUITE,
+    EXTRACTION_FAILED,
+    OK,
+    TRUNCATED,
+    WRONG,
+    Column,
+    Dimension,
+    Sample,
+    Task,
+    Verdict,
+)
 from .datafiles import hub_rows as fetch_rows
 from .datafiles import parse_jsonl, read_text
+from .registry import register
 from .structured import FIRST, LAST, MONTHS, SERVICES, parse_json
 
 SUBTASKS = ("extract", "qa", "summarise")
@@ -226,7 +239,12 @@ PROMPTS = {
 }  # fmt: skip
 
 
-class Understanding:
+UNDERSTANDING = Dimension("understanding", "Text understanding ROUGE-L", "Understanding", position=60, radar=True)
+UNDERSTANDING_F1 = Dimension("understanding_f1", "Text understanding F1", "Understanding F1", position=70)
+
+
+@register
+class Understanding(Task):
     name = "understanding"
     version = "1"
     description = (
@@ -238,6 +256,9 @@ class Understanding:
     breakdown = "subtask"
     headline = "rougeL"
     takes_data = True  # optional: generated documents unless --data names a length or a set
+    suites, suite_order = (DEFAULT_SUITE,), 50
+    columns = (Column(UNDERSTANDING, "rougeL"), Column(UNDERSTANDING_F1, "extraction_f1"),
+               Column(UNDERSTANDING_F1, "qa_f1", rank=1))  # fmt: skip
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         if data and data.startswith("tokens:"):
