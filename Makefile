@@ -24,6 +24,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/harness_overhead.py
 	$(BIN)/python benchmarks/sandbox_startup.py
+	$(BIN)/python benchmarks/bootstrap.py
 
 setup: $(STAMP)
 	$(BIN)/slmbench setup

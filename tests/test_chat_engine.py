@@ -7,7 +7,7 @@ import pytest
 
 from slmbench.chat.engine import (
     AnswerStats,
-    Settings,
+    ChatOptions,
     check_json,
     document_limit,
     document_text,
@@ -85,12 +85,12 @@ def test_passages_most_relevant_first_within_budget():
 
 
 def test_settings_request_params_and_bad_schema():
-    assert Settings(json_mode=True).request_params()["response_format"] == {"type": "json_object"}
-    assert "response_format" not in Settings().request_params()
+    assert ChatOptions(json_mode=True).request_params()["response_format"] == {"type": "json_object"}
+    assert "response_format" not in ChatOptions().request_params()
     with pytest.raises(SlmbenchError, match="not JSON"):
-        Settings(json_mode=True, json_schema="{nope").request_params()
+        ChatOptions(json_mode=True, json_schema="{nope").request_params()
     with pytest.raises(SlmbenchError, match="not a valid schema"):
-        Settings(json_mode=True, json_schema='{"type": "nonsense"}').request_params()
+        ChatOptions(json_mode=True, json_schema='{"type": "nonsense"}').request_params()
 
 
 def test_check_json_shows_parsed_json_or_the_error():

@@ -8,8 +8,8 @@ from slmbench.errors import SlmbenchError
 from slmbench.perf.limit import Hardware, ModelGeometry, ceilings, gguf_geometry
 from slmbench.perf.load import arrivals
 from slmbench.perf.report import bootstrap_diff, compare
-from slmbench.perf.sse import SSEParser
 from slmbench.perf.stats import SLO, RequestRecord, parse_list, parse_slo, summarize
+from slmbench.sse import SSEParser
 
 
 def record(i, ttft, chunks, out, prompt=10, error=None, chunk_tokens=None):

@@ -43,3 +43,20 @@ def test_bootstrap_mean_brackets_the_mean_and_is_reproducible():
     assert bootstrap_mean(values) == e
     assert bootstrap_mean([1.0] * 7) == type(e)(1.0, 7, 1.0, 1.0)
     assert bootstrap_mean([]).value is None
+
+
+@pytest.mark.parametrize("seed", [0, 3, 2**32 + 5])
+def test_bootstrap_mean_draws_what_pythons_random_choices_draws(seed):
+    # The numpy bootstrap replaced a loop over random.Random(seed).choices; its intervals are the
+    # same to the last bit (same draws, each resample summed in order), so reports did not move.
+    import random
+
+    from slmbench.metrics.stats import bootstrap_mean
+
+    rng = random.Random(1)
+    values = [rng.random() * 3 for _ in range(137)] + [1, 0, 2]
+    n = len(values)
+    draws = random.Random(seed)
+    means = sorted(sum(draws.choices(values, k=n)) / n for _ in range(500))
+    e = bootstrap_mean(values, resamples=500, seed=seed)
+    assert (e.ci_low, e.ci_high) == (means[12], means[486])

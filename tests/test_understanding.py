@@ -135,28 +135,31 @@ def test_summaries_from_cnn_dailymail_csv_and_govreport_jsonl():
 
 
 def test_hub_rows_come_through_the_dataset_viewer_api(monkeypatch):
+    import http.server
+    import threading
+
     seen = []
 
-    class Reply:
-        def __init__(self, body):
-            self.body = body
+    class RowsAPI(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # the stdlib's name
+            seen.append(self.path)
+            rows = [{"row_idx": 0, "row": {"id": "abc", "article": "A long article.", "highlights": "Short."}}]
+            body = json.dumps({"rows": rows}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-        def __enter__(self):
-            return self
+        def log_message(self, *args):
+            pass
 
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return self.body
-
-    def fake_urlopen(request, timeout):
-        seen.append(request.full_url)
-        rows = [{"row_idx": 0, "row": {"id": "abc", "article": "A long article.", "highlights": "Short."}}]
-        return Reply(json.dumps({"rows": rows}).encode())
-
-    monkeypatch.setattr(hub.urllib.request, "urlopen", fake_urlopen)
-    samples = task.samples(3, seed=0, data="hub")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RowsAPI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(hub, "ROWS_API", f"http://127.0.0.1:{server.server_port}/rows")
+    try:
+        samples = task.samples(3, seed=0, data="hub")
+    finally:
+        server.shutdown()
     assert len(samples) == 1 and samples[0].target == {"summary": "Short."}
     assert "dataset=abisee%2Fcnn_dailymail" in seen[0] and "config=3.0.0" in seen[0] and "split=test" in seen[0]
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
-# Failure kinds a Completion can carry; None means a usable answer.
+# Failure kinds a Completion can carry; None means a usable answer. (A sample whose request
+# timed out gets the verdict verdicts.TIMEOUT; this is the transport's kind.)
 CONNECTION = "connection"
 RATE_LIMITED = "http_429"
 SERVER_ERROR = "http_5xx"
 CLIENT_ERROR = "http_4xx"
-TIMEOUT = "timeout"
+TIMED_OUT = "timeout"
 MALFORMED = "malformed"
 PROTOCOL = "protocol"  # not HTTP as it should be: a broken status line, bad headers
 
@@ -115,7 +116,7 @@ class ChatClient:
                     if kind == RATE_LIMITED:
                         retry_after = _seconds(resp.headers.get("Retry-After"))
             except TimeoutError:
-                return _failure(TIMEOUT, f"no answer within {self.timeout.total:g} s", start, attempt)
+                return _failure(TIMED_OUT, f"no answer within {self.timeout.total:g} s", start, attempt)
             except _RETRYABLE_EXCEPTIONS as exc:
                 kind, detail = CONNECTION, f"{type(exc).__name__}: {exc}"
             except aiohttp.ClientError as exc:

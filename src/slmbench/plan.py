@@ -136,7 +136,9 @@ def weight_format(name: str) -> WeightFormat:
 
 
 @dataclass(frozen=True)
-class Request:
+class PlanRequest:
+    """What the planner is asked: this model, weights format, KV cache and load on this device."""
+
     profile: Profile
     device: Device
     weights: WeightFormat
@@ -150,7 +152,7 @@ class Request:
 
 @dataclass
 class Plan:
-    request: Request
+    request: PlanRequest
     weights_bytes: float  # per GPU (split by tensor parallelism)
     kv_per_token: float  # bytes per token per GPU, all layers at full attention
     kv_request: float  # bytes for concurrency x context (sliding layers capped), per GPU
@@ -188,7 +190,7 @@ def make_request(
     utilization: float = 0.9,
     tp: int = 1,
     dp: int = 1,
-) -> Request:
+) -> PlanRequest:
     """Validate the combination and fill defaults (GPU: bf16 on vLLM; CPU: Q4_K_M on llama.cpp)."""
     fmt = weight_format(weights or ("bf16" if device.gpu else "q4_k_m"))
     if not device.gpu and fmt.backend == "vllm":
@@ -216,7 +218,7 @@ def make_request(
         raise SlmbenchError("--tp/--dp are vLLM options; llama.cpp plans are for one device")
     if tp > 1 and profile.heads % tp:
         raise SlmbenchError(f"--tp {tp} does not divide {profile.name}'s {profile.heads} attention heads; use a divisor")
-    return Request(profile, device, fmt, kv, context, concurrency, utilization, tp, dp)
+    return PlanRequest(profile, device, fmt, kv, context, concurrency, utilization, tp, dp)
 
 
 def weights_bytes(profile: Profile, fmt: WeightFormat) -> float:
@@ -236,7 +238,7 @@ def kv_bytes(profile: Profile, kv: str, tokens: int) -> float:
     return per_layer_token * (profile.full_layers * tokens + profile.sliding_layers * window)
 
 
-def overhead(req: Request) -> dict[str, float]:
+def overhead(req: PlanRequest) -> dict[str, float]:
     p = req.profile
     if req.weights.backend == "llamacpp":
         return {"runtime": LLAMACPP_RUNTIME_GPU if req.device.gpu else LLAMACPP_RUNTIME_CPU}
@@ -247,7 +249,7 @@ def overhead(req: Request) -> dict[str, float]:
     return {"CUDA context + graphs": VLLM_RUNTIME, "activations": activations, "sampler logits": logits}
 
 
-def plan(req: Request) -> Plan:
+def plan(req: PlanRequest) -> Plan:
     p, dev = req.profile, req.device
     if req.weights.backend == "vllm":
         budget = dev.memory * req.utilization

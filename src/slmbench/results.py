@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .markdown import table as md_table
 from .metrics.stats import Estimate
-from .tasks.base import ERROR, SKIPPED, TIMEOUT, VERDICTS, SampleRecord
+from .tasks.base import SampleRecord
+from .verdicts import ERROR, LABELS, SKIPPED, TIMEOUT, VERDICTS
 
 if TYPE_CHECKING:
     from .tasks.base import Task
@@ -153,15 +155,13 @@ def table_rows(results: Results) -> list[list[str]]:
     return rows
 
 
-# Short column names for the counts, so the table fits a terminal.
-COUNT_LABELS = {"ok": "ok", "wrong": "wrong", "truncated": "trunc", "extraction_failed": "unparsed", "error": "error", "timeout": "timeout", "skipped": "skipped"}
-TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(COUNT_LABELS[c] for c in VERDICTS)]
+# The counts under their short labels (verdicts.LABELS), so the table fits a terminal.
+TABLE_HEADER = ["model", "task", "metric", "% [95% CI]", "n", *(LABELS[c] for c in VERDICTS)]
 
 
 def to_markdown(results: Results) -> str:
     lines = [f"# slmbench run {results.run_id} ({results.status})", ""]
-    lines += ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in table_rows(results)]
+    lines += md_table(TABLE_HEADER, table_rows(results))
     lines += [
         "",
         "n counts the samples that got an answer; `error` and `timeout` samples got none and are "
@@ -177,11 +177,11 @@ def to_markdown(results: Results) -> str:
     for m in results.models:
         for t in m.tasks.values():
             if len(t.metrics) > 1:
-                lines += ["", f"## {m.name} / {t.task} metrics", "", "| metric | % [95% CI] | n |", "|---|---|---|"]
-                lines += [f"| {name} | {format_estimate(e)} | {e.n} |" for name, e in t.metrics.items()]
+                lines += ["", f"## {m.name} / {t.task} metrics", ""]
+                lines += md_table(["metric", "% [95% CI]", "n"], [[name, format_estimate(e), e.n] for name, e in t.metrics.items()])
             for key, groups in t.breakdown.items():
-                lines += ["", f"## {m.name} / {t.task}: share ok by {key}", "", f"| {key} | % [95% CI] | n |", "|---|---|---|"]
-                lines += [f"| {g} | {format_estimate(e)} | {e.n} |" for g, e in groups.items()]
+                lines += ["", f"## {m.name} / {t.task}: share ok by {key}", ""]
+                lines += md_table([key, "% [95% CI]", "n"], [[g, format_estimate(e), e.n] for g, e in groups.items()])
             lines += _task(t.task).extra_markdown(m.name, t.extra)  # e.g. long context's heatmap
     lines += paired_markdown(results)
     man = results.manifest

@@ -19,8 +19,7 @@ from typing import Any
 
 import orjson
 
-from .client import TIMEOUT as TIMEOUT_KIND
-from .client import Completion, ReplicaClient, RetryPolicy
+from .client import TIMED_OUT, Completion, ReplicaClient, RetryPolicy
 from .config import Config, EvalSettings, ModelSpec, check_settings, embedded_models, merge_replicas, slot_context
 from .errors import SlmbenchError
 from .metrics.stats import Estimate, wilson
@@ -362,7 +361,7 @@ def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdic
     answered = [(s, c) for s, c in pairs if c.ok]
     scored = iter(task.score_many(answered))
     return [
-        next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMEOUT_KIND else ERROR, 0.0, f"{c.error_kind}: {c.error}")
+        next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMED_OUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
         for _, c in pairs
     ]
 

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import chainlit as cl
-import openai
+import openai  # the chat alone uses the SDK, as Chainlit apps conventionally do (the harness: aiohttp)
 from chainlit.context import context as chainlit_context
 from chainlit.input_widget import Select, Slider, Switch, TextInput
 
 from slmbench import longdoc
 from slmbench.chat.engine import (
     AnswerStats,
+    ChatOptions,
     LongDocument,
-    Settings,
     State,
     check_json,
     document_limit,
@@ -45,7 +45,7 @@ CONFIG = json.loads(Path(os.environ["SLMBENCH_CHAT_CONFIG"]).read_text())
 MODELS = {m["name"]: m for m in CONFIG["models"]}
 NAMES = [m["name"] for m in CONFIG["models"]]
 COMPARE = "compare two models"  # the compare profile's name (offered with two models or more)
-DEFAULTS = Settings()
+DEFAULTS = ChatOptions()
 STATS_AUTHOR = "stats"
 # How long the chat waits for a model server that slmbench restarts after it died.
 RESTART_WAIT_S = 300.0
@@ -142,13 +142,13 @@ async def start() -> None:
             TextInput(id="json_schema", label="JSON schema (optional, with JSON mode)", initial="", multiline=True),
         ]
     ).send()
-    st.settings = Settings.of(values)
+    st.settings = ChatOptions.of(values)
 
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, Any]) -> None:
     st = state()
-    st.settings = Settings.of(values)
+    st.settings = ChatOptions.of(values)
     chosen = [values.get("model_a"), values.get("model_b")] if st.compare else [values.get("model")]
     if all(n in MODELS for n in chosen):
         st.models = chosen

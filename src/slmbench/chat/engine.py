@@ -28,7 +28,9 @@ DOCUMENT_SHARE = 0.6
 
 
 @dataclass
-class Settings:
+class ChatOptions:
+    """What the chat's settings panel sets for each answer (longdoc.Settings sizes document work)."""
+
     system_prompt: str = "You are a helpful assistant."
     temperature: float = 0.7
     top_p: float = 0.95
@@ -37,7 +39,7 @@ class Settings:
     json_schema: str = ""
 
     @classmethod
-    def of(cls, values: dict[str, Any]) -> Settings:
+    def of(cls, values: dict[str, Any]) -> ChatOptions:
         known = {k: values[k] for k in cls.__dataclass_fields__ if k in values and values[k] is not None}
         settings = cls(**known)
         settings.max_tokens = int(settings.max_tokens)
@@ -84,7 +86,7 @@ class State:
     """One browser session's chat state (kept here: dataclasses cannot live in the app module,
     which Chainlit loads outside sys.modules)."""
 
-    settings: Settings
+    settings: ChatOptions
     models: list[str]  # the model(s) answering: one, or two in compare mode
     compare: bool
     answers: dict[str, tuple[str, str]] = field(default_factory=dict)  # answer id -> (model name, text)

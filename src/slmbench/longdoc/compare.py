@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..markdown import table as md_table
 from ..metrics.stats import bootstrap_mean, wilson
 from ..runs import new_run_dir, point_latest, prepare_out
 from ..serving.base import Endpoint
@@ -128,9 +129,8 @@ def markdown(result: dict[str, Any]) -> str:
     """The comparison as a Markdown table (also what reports show)."""
     lines = [f"### Long inputs: whole context vs anchored vs map-reduce ({result['model']})", "",
              f"Needle documents of {', '.join(str(n) for n in result['lengths'])} tokens "
-             f"(tokens counted by {result['tokens']['tokenizer']}); recall of the needle values, 95% CI.", "",
-             "| " + " | ".join(STRATEGY_HEADER) + " |", "|---" * len(STRATEGY_HEADER) + "|"]  # fmt: skip
-    lines += ["| " + " | ".join(row) + " |" for row in strategy_rows(result)]
+             f"(tokens counted by {result['tokens']['tokenizer']}); recall of the needle values, 95% CI.", ""]  # fmt: skip
+    lines += md_table(STRATEGY_HEADER, strategy_rows(result))
     return "\n".join(lines) + "\n"
 
 

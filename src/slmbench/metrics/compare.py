@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .stats import bootstrap, percentile_interval
+
 ALPHA = 0.05
 EXACT_MAX_N = 20  # 2^20 sign patterns: about 8 MB and a few ms
 DRAWS = 20_000  # Monte-Carlo permutations: the error of p near 0.05 is about 0.0015
@@ -94,18 +96,6 @@ def sign_flip_monte_carlo(diffs: Sequence[float], *, draws: int = DRAWS, seed: i
     return p, math.sqrt(p * (1 - p) / draws)
 
 
-def _bootstrap_interval(diffs: np.ndarray, resamples: int, seed: int) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    n = len(diffs)
-    means = np.empty(resamples)
-    step = max(1, 4_000_000 // n)
-    for start in range(0, resamples, step):
-        k = min(step, resamples - start)
-        means[start : start + k] = diffs[rng.integers(0, n, size=(k, n))].mean(axis=1)
-    means.sort()
-    return float(means[int(0.025 * resamples)]), float(means[int(0.975 * resamples) - 1])
-
-
 def paired_difference(a: Sequence[float], b: Sequence[float], *, resamples: int = RESAMPLES, draws: int = DRAWS,
                       seed: int = 0) -> Difference:  # fmt: skip
     """Compare paired per-sample scores (a[i] and b[i] are the same item)."""
@@ -117,7 +107,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float], *, resamples: int 
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diffs = x - y
     mean = float(diffs.mean())
-    low, high = _bootstrap_interval(diffs, resamples, seed)
+    rng = np.random.default_rng(seed)
+    low, high = percentile_interval(bootstrap(lambda idx: diffs[idx].mean(axis=1), n, resamples=resamples, rng=rng))
     if np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all():
         better, worse = int(np.count_nonzero(diffs > 0)), int(np.count_nonzero(diffs < 0))
         return Difference(mean, low, high, mcnemar_exact(better, worse), n, "mcnemar-exact")
@@ -158,6 +149,7 @@ def corpus_difference(groups: Sequence[tuple[np.ndarray, np.ndarray]], score: Ca
 
         hits += abs(diff(swap)) >= abs(observed) - 1e-9
     p = (hits + 1) / (draws + 1)
+    # One resample per loop: a corpus score is recomputed from each resample's summed statistics.
     boot = []
     for _ in range(resamples):
         def resample(g: int, sa: np.ndarray, sb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,6 +157,5 @@ def corpus_difference(groups: Sequence[tuple[np.ndarray, np.ndarray]], score: Ca
             return sa[idx], sb[idx]
 
         boot.append(diff(resample))
-    boot.sort()
-    low, high = boot[int(0.025 * resamples)], boot[int(0.975 * resamples) - 1]
+    low, high = percentile_interval(boot)
     return Difference(observed, low, high, p, n, "approximate-randomization", math.sqrt(p * (1 - p) / draws))

@@ -26,7 +26,7 @@ import regex
 from sacrebleu.metrics import BLEU, CHRF
 
 from ..errors import SlmbenchError
-from .stats import Estimate
+from .stats import Estimate, percentile_interval
 
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 _TOKEN = regex.compile(rf"[{_CJK}]|[^\s\p{{P}}\p{{S}}{_CJK}]+")
@@ -215,6 +215,8 @@ def mean_of_corpora(kind: str, parts: Sequence[tuple[str, CorpusScore]], *, resa
 
 
 def _interval(corpora: list[tuple[BLEU | CHRF, np.ndarray]], resamples: int, seed: int) -> tuple[float, float]:
+    # One resample per loop (sacrebleu scores each resample's summed statistics), each corpus
+    # resampled in turn from one seeded stream.
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
@@ -223,5 +225,4 @@ def _interval(corpora: list[tuple[BLEU | CHRF, np.ndarray]], resamples: int, see
             pick = rng.integers(0, len(stats), len(stats))
             total += metric._compute_score_from_stats(stats[pick].sum(axis=0).tolist()).score / 100
         values.append(total / len(corpora))
-    values.sort()
-    return values[int(0.025 * resamples)], values[int(0.975 * resamples) - 1]
+    return percentile_interval(values)

@@ -9,6 +9,8 @@ import numpy as np
 import orjson
 
 from ..errors import SlmbenchError
+from ..markdown import table as md_table
+from ..metrics.stats import bootstrap
 
 TABLE_HEADER = (
     "point", "ok/err", "req/s", "out tok/s", "TTFT p50/p99 ms", "TPOT p50/p99 ms", "ITL p50 ms", "E2E p50 ms",
@@ -72,9 +74,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"Model **{model.get('model', '?')}** on {model.get('server', '?')}"
         + (f", {model['quantisation']}" if model.get("quantisation") else "")
         + f"; host {m.get('hardware', {}).get('cpu', '?')} ({m.get('hardware', {}).get('cores', '?')} cores).", "",
-        "| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER),
     ]  # fmt: skip
-    lines += ["| " + " | ".join(table_row(p)) + " |" for p in data["points"]]
+    lines += md_table(TABLE_HEADER, [table_row(p) for p in data["points"]])
     hw = (m.get("hardware") or {}).get("measured")
     geo = m.get("geometry")
     if hw and geo:
@@ -90,11 +91,10 @@ def markdown(data: dict[str, Any]) -> str:
         ]  # fmt: skip
     rec = [(p["key"], p["repeats"][-1]["server"]) for p in data["points"] if p["repeats"] and p["repeats"][-1]["server"].get("requests_with_timings")]
     if rec:
-        lines += ["", "## Client vs server (medians, ms)", "",
-                  "| point | client TTFT | server prompt | gap (queue + transport) | client TPOT | server per-token | gap |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for key, s in rec:
-            lines.append(f"| {key} | {_ms(s, 'client_ttft_ms')} | {_ms(s, 'server_prompt_ms')} | {_ms(s, 'ttft_gap_ms')} | "
-                         f"{_ms(s, 'client_tpot_ms')} | {_ms(s, 'server_tpot_ms')} | {_ms(s, 'tpot_gap_ms')} |")  # fmt: skip
+        lines += ["", "## Client vs server (medians, ms)", ""]
+        lines += md_table(["point", "client TTFT", "server prompt", "gap (queue + transport)", "client TPOT", "server per-token", "gap"],
+                          [[key, *(_ms(s, f) for f in ("client_ttft_ms", "server_prompt_ms", "ttft_gap_ms", "client_tpot_ms",
+                                                        "server_tpot_ms", "tpot_gap_ms"))] for key, s in rec])  # fmt: skip
     if data["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
     return "\n".join(lines) + "\n"
@@ -121,7 +121,8 @@ def bootstrap_diff(a: list[float], b: list[float], stat: str = "median", resampl
     f = np.median if stat == "median" else np.mean
     rng = np.random.default_rng(seed)
     x, y = np.asarray(a, float), np.asarray(b, float)
-    diffs = f(y[rng.integers(0, y.size, (resamples, y.size))], axis=1) - f(x[rng.integers(0, x.size, (resamples, x.size))], axis=1)
+    diffs = (bootstrap(lambda idx: f(y[idx], axis=1), y.size, resamples=resamples, rng=rng)
+             - bootstrap(lambda idx: f(x[idx], axis=1), x.size, resamples=resamples, rng=rng))  # fmt: skip
     single = x.size < 2 or y.size < 2
     lo, hi = (None, None) if single else (float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5)))
     return {"a": float(f(x)), "b": float(f(y)), "diff": float(f(y) - f(x)), "ci_low": lo, "ci_high": hi,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +15,14 @@ from ..config import PARALLEL, ModelSpec, slot_context
 from ..errors import SlmbenchError
 from ..runs import cpu_model, endpoint_manifest, manifest_header, open_run, prepare_out, run_async
 from ..serving import Endpoint, open_endpoint, preflight
+from ..serving.http import fetch
+from ..sse import SSEParser
 from ..store import Store
 from . import prompts as P
 from .limit import Hardware, ModelGeometry, ceilings, gguf_geometry, host_hardware
 from .load import PointRun, closed_loop, open_loop, warm_up
 from .report import write_files
 from .server import metrics_delta, reconcile, scrape
-from .sse import SSEParser
 from .stats import SLO, summarize
 from .stream import StreamClient
 
@@ -357,11 +357,9 @@ def _template_overhead(ep: Endpoint, tok: P.Tokenizer) -> int:
         headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {})
         usage = None
         try:
-            req = urllib.request.Request(f"{ep.base_url}/chat/completions", data=body, headers=headers, method="POST")
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                for event in SSEParser().feed(resp.read() + b"\n\n"):
-                    if event != b"[DONE]":
-                        usage = orjson.loads(event).get("usage") or usage
+            for event in SSEParser().feed(fetch(f"{ep.base_url}/chat/completions", timeout_s=120, headers=headers, body=body) + b"\n\n"):
+                if event != b"[DONE]":
+                    usage = orjson.loads(event).get("usage") or usage
             _overheads[ep.base_url] = int(usage["prompt_tokens"]) - len(tok.encode(text))
         except (OSError, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
             raise SlmbenchError(

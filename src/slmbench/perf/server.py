@@ -9,18 +9,17 @@ transport; client TPOT against the server's per-token time is the decode gap.
 from __future__ import annotations
 
 import statistics
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from ..serving.http import fetch
 from .stats import RequestRecord
 
 
 def scrape(root: str, timeout_s: float = 5.0) -> dict[str, float]:
     """Unlabelled samples of /metrics (name -> value); {} when the server has none."""
     try:
-        with urllib.request.urlopen(f"{root}/metrics", timeout=timeout_s) as resp:
-            text = resp.read().decode("utf-8", "replace")
+        text = fetch(f"{root}/metrics", timeout_s=timeout_s).decode("utf-8", "replace")
     except (OSError, ValueError):
         return {}
     # The Prometheus text format; the counters we want carry no labels, so `name value` suffices.

@@ -12,8 +12,8 @@ import time
 import aiohttp
 import orjson
 
-from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, PROTOCOL, RATE_LIMITED, SERVER_ERROR, TIMEOUT, ChatClient
-from .sse import SSEParser
+from ..client import CLIENT_ERROR, CONNECTION, MALFORMED, PROTOCOL, RATE_LIMITED, SERVER_ERROR, TIMED_OUT, ChatClient
+from ..sse import SSEParser
 from .stats import RequestRecord
 
 DROPPED = "dropped"  # the stream ended before the server said it was done
@@ -56,7 +56,7 @@ class StreamClient(ChatClient):
                     return _fail(record, MALFORMED, f"expected an event stream, got {resp.content_type}: {raw[:200]!r}")
                 done = await _read_stream(resp, record, sent)
         except TimeoutError:
-            return _fail(record, TIMEOUT, f"no complete answer within {self.timeout.total:g} s")
+            return _fail(record, TIMED_OUT, f"no complete answer within {self.timeout.total:g} s")
         except aiohttp.ClientPayloadError as exc:
             return _fail(record, DROPPED, f"stream cut off: {exc}")
         except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 
 from ..errors import SlmbenchError
+from ..markdown import table as md_table
+from ..verdicts import VERDICTS
 from .data import Report, dimensions, load
 
 FORMATS = ("html", "md", "json")
@@ -67,16 +69,15 @@ def pair_text(c: dict[str, Any]) -> tuple[str, str]:
 
 def pairs_markdown(comparisons: list[dict[str, Any]]) -> list[str]:
     """The paired-comparison table (Markdown lines), naming the metric each test tested."""
-    lines = ["| task | metric | A | B | A − B | 95% CI | p | test | n | significant |", "|---" * 10 + "|"]
+    rows = []
     for c in comparisons:
         diff = f"{c['diff'] * 100:+.1f}" if c["diff"] is not None else "—"
         ci = f"[{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]" if c["ci_low"] is not None else "—"
         p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
         if c.get("mc_error"):
             p += f" ±{c['mc_error']:.1g}"
-        lines.append(f"| {c['task']} | {c['metric']} | {c['a']} | {c['b']} | {diff} | {ci} | {p} | {c['test']} | {c['n']} | "
-                     f"{'yes' if c['significant'] else 'no'} |")  # fmt: skip
-    return lines
+        rows.append([c["task"], c["metric"], c["a"], c["b"], diff, ci, p, c["test"], c["n"], "yes" if c["significant"] else "no"])
+    return md_table(["task", "metric", "A", "B", "A − B", "95% CI", "p", "test", "n", "significant"], rows)
 
 
 PAIRS_NOTE = ("A − B in percentage points (BLEU points for BLEU) on the samples both models answered for that metric, "
@@ -89,7 +90,7 @@ def to_markdown(report: Report) -> str:
     dims = [d for d in dimensions() if any(d.key in cells for cells in report.table.values())]
     lines = ["# slmbench report", "", "Runs: " + ", ".join(f"`{r['run_id']}` ({r['status']})" for r in report.runs), ""]
     lines += ["## Comparison", ""]
-    lines += ["| model | " + " | ".join(d.label for d in dims) + " |", "|---" * (len(dims) + 1) + "|"]
+    rows = []
     for model, cells in report.table.items():
         row = []
         for d in dims:
@@ -104,13 +105,14 @@ def to_markdown(report: Report) -> str:
                 row.append(f"{fmt(c.value, d.unit)}{c.mark} n={c.n}")
             if c is not None and c.data_set:
                 row[-1] += f" ({c.data_set})"
-        lines.append(f"| {model} | " + " | ".join(row) + " |")
+        rows.append([model, *row])
     for pair in report.pairs:
         row = []
         for d in dims:
             c = pair["cells"].get(d.key)
             row.append("no paired test" if c is None else "{} ({})".format(*pair_text(c)))
-        lines.append(f"| {pair['a']} − {pair['b']} (paired) | " + " | ".join(row) + " |")
+        rows.append([f"{pair['a']} − {pair['b']} (paired)", *row])
+    lines += md_table(["model", *(d.label for d in dims)], rows)
     lines += ["", "Percent (BLEU: 0–100; long context: tokens) with 95% CI and n (samples answered). — : not measured."]
     for model, cells in report.table.items():
         for d in dims:  # a column without a value says why (long context: no length kept its score)
@@ -155,7 +157,7 @@ def to_html(report: Report) -> str:
         samples_json=orjson.dumps(samples).decode().replace("</", "<\\/"),
         sample_models=sorted({s["model"] for s in samples}),
         sample_tasks=sorted({s["task"] for s in samples}),
-        verdicts=["ok", "wrong", "truncated", "extraction_failed", "error", "timeout"],
+        verdicts=VERDICTS,
     )
 
 

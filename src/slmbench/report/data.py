@@ -20,8 +20,7 @@ import orjson
 from ..errors import SlmbenchError
 from ..metrics.compare import Difference, corpus_difference, paired_difference
 from ..tasks import registry
-
-ANSWERED = ("ok", "wrong", "truncated", "extraction_failed")
+from ..verdicts import ANSWERED
 
 
 @dataclass(frozen=True)

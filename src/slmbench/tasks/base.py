@@ -9,17 +9,7 @@ from typing import Any
 
 from ..client import Completion
 from ..metrics.stats import Estimate, wilson
-
-# Verdicts, as counted in results. The runner sets ERROR, TIMEOUT and SKIPPED; tasks set the rest.
-OK = "ok"
-WRONG = "wrong"
-TRUNCATED = "truncated"
-EXTRACTION_FAILED = "extraction_failed"
-ERROR = "error"
-TIMEOUT = "timeout"
-# Set by the runner's pre-flight: the request could not fit the endpoint's context, so it was not sent.
-SKIPPED = "skipped"
-VERDICTS = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED, ERROR, TIMEOUT, SKIPPED)
+from ..verdicts import ANSWERED, ERROR, EXTRACTION_FAILED, OK, SKIPPED, TIMEOUT, TRUNCATED, VERDICTS, WRONG  # noqa: F401 - tasks import them from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +50,6 @@ class SampleRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     parts: dict[str, float] = field(default_factory=dict)
     reasoning: str | None = None  # the server's separate reasoning channel, when it has one
-
-
-ANSWERED = (OK, WRONG, TRUNCATED, EXTRACTION_FAILED)
 
 
 def accuracy(records: Sequence[SampleRecord]) -> dict[str, Estimate]:

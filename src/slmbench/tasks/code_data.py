@@ -21,7 +21,6 @@ import io
 import json
 import pickle
 import re
-import urllib.request
 import zlib
 from typing import Any
 
@@ -148,9 +147,10 @@ def _lcb_private(text: str) -> list[dict[str, Any]]:
 
 def _jsonl(source: str, url: str, task: str, name: str) -> list[dict[str, Any]]:
     if source == "hub":
+        from ..serving.http import fetch  # here: offline tasks never load the serving package
+
         try:
-            with urllib.request.urlopen(url, timeout=120) as resp:
-                text = resp.read().decode("utf-8")
+            text = fetch(url, timeout_s=120, internet=True).decode("utf-8")
         except OSError as exc:
             raise SlmbenchError(f"cannot download {name} ({exc}); download it and pass --data {task}=PATH") from None
     else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +96,10 @@ def hub_rows(dataset: str, config: str, split: str, limit: int | None = None) ->
 
 def hub_file(url: str, dataset: str) -> str:
     """One file of a hub data set, as text."""
+    from ..serving.http import fetch  # here: offline tasks never load the serving package
+
     try:
-        with urllib.request.urlopen(_request(url), timeout=60) as resp:
-            return resp.read().decode("utf-8")
+        return fetch(url, timeout_s=60, headers=_headers(), internet=True).decode("utf-8")
     except OSError as exc:
         raise SlmbenchError(f"cannot download {dataset} ({exc}); download it yourself and pass its path") from None
 
@@ -114,9 +114,9 @@ def _get_json(url: str, dataset: str) -> dict[str, Any]:
     return result
 
 
-def _request(url: str) -> urllib.request.Request:
+def _headers() -> dict[str, str]:
     headers = {"User-Agent": "slmbench"}
     token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    return urllib.request.Request(url, headers=headers)
+    return headers

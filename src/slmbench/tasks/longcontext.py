@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from ..client import Completion
+from ..markdown import table as md_table
 from ..metrics.stats import Estimate, bootstrap_mean, wilson
 from ..serving.tokens import Budget, TokenCounter, TokenEstimate
 from .base import (
@@ -167,12 +168,11 @@ class LongContext(Task):
         """Mean recall per length x depth (needle kinds), per length, and the effective context."""
         depths = [f"{d:g}" for d in extra["depths"]]
         lines = ["", f"## {model} / {self.name}: recall by length x needle depth", ""]
-        lines += ["| length | " + " | ".join(f"depth {d}" for d in depths) + " | all kinds | n | skipped |"]
-        lines += ["|---" * (len(depths) + 4) + "|"]
+        rows = []
         for length, row in extra["heatmap"].items():
             total = extra["by_length"][length]
-            cells = [_share(row[d]["score"]) for d in depths]
-            lines.append(f"| {length} | " + " | ".join(cells) + f" | {_share(total['score'])} | {total['n']} | {total['skipped']} |")
+            rows.append([length, *(_share(row[d]["score"]) for d in depths), _share(total["score"]), total["n"], total["skipped"]])
+        lines += md_table(["length", *(f"depth {d}" for d in depths), "all kinds", "n", "skipped"], rows)
         effective = extra["effective_context"]
         shown = f"**{effective}** tokens" if effective is not None else "**none**"
         lines += ["", f"Effective context: {shown} ({extra['effective_context_why']}; margin {extra['margin']:g})."]

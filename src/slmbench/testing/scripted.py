@@ -89,6 +89,7 @@ class ScriptedServer:
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._connections: set[asyncio.BaseTransport] = set()
 
     @property
     def url(self) -> str:
@@ -103,9 +104,17 @@ class ScriptedServer:
 
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop.call_soon_threadsafe(self._stop)
         if self._thread is not None:
             self._thread.join(5)
+
+    def _stop(self) -> None:
+        # Open connections close, as they do when a server process exits: a client's kept-alive
+        # connection must not outlive the server it was made to.
+        for transport in list(self._connections):
+            transport.close()
+        assert self._loop is not None
+        self._loop.call_soon(self._loop.stop)  # after the closes just scheduled
 
     def _serve_in_thread(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -237,8 +246,10 @@ class _Protocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.server._connections.add(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.server._connections.discard(self.transport)  # type: ignore[arg-type]
         self.server.disconnects.append(time.monotonic())
 
     def data_received(self, data: bytes) -> None:
