@@ -36,6 +36,14 @@ CMAKE_FLAGS = [
     "-DLLAMA_USE_PREBUILT_UI=OFF",  # else configure tries to download the web UI
 ]
 
+# llama.cpp's own C++ (argument parsing, the HTTP server, chat templates, the multimodal loaders)
+# builds at -O1, a sixth less compiling (16.8 -> 14.3 CPU-minutes on 2 cores); ggml, where the
+# model's arithmetic runs, keeps -O3 through a CMake include run after ggml's project().
+LIGHT_OPT = "-O1 -DNDEBUG"
+GGML_OPT_INCLUDE = """set(CMAKE_C_FLAGS_RELEASE "-O3 -DNDEBUG")
+set(CMAKE_CXX_FLAGS_RELEASE "-O3 -DNDEBUG")
+"""
+
 # Some VMs advertise AMX in cpuid but trap its instructions (SIGILL at the first matmul, seen
 # on Firecracker guests), and -march=native would turn it on. AMX gains small models little.
 X86_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
@@ -43,8 +51,11 @@ X86_FLAGS = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 Say = Callable[[str], None]
 
 
-def cmake_flags() -> list[str]:
-    flags = list(CMAKE_FLAGS)
+def cmake_flags(work: Path) -> list[str]:
+    include = work / "ggml-opt.cmake"
+    include.write_text(GGML_OPT_INCLUDE)
+    flags = [*CMAKE_FLAGS, f"-DCMAKE_C_FLAGS_RELEASE={LIGHT_OPT}", f"-DCMAKE_CXX_FLAGS_RELEASE={LIGHT_OPT}",
+             f"-DCMAKE_PROJECT_ggml_INCLUDE={include}"]  # fmt: skip
     if platform.machine() in ("x86_64", "AMD64"):
         flags += [f"-DCMAKE_C_FLAGS={X86_FLAGS}", f"-DCMAKE_CXX_FLAGS={X86_FLAGS}"]
     return flags
@@ -98,7 +109,7 @@ def build_llama_server(target: Path, *, say: Say = print) -> Path:
             source = _extract_vendored(sdist, work / "src")
             jobs = str(os.cpu_count() or 2)
             with open(log, "ab") as out:
-                _run(["cmake", "-S", str(source), "-B", str(work / "build"), *cmake_flags()], out, log)
+                _run(["cmake", "-S", str(source), "-B", str(work / "build"), *cmake_flags(work)], out, log)
                 say("  compiling llama-server ...")
                 _run(["cmake", "--build", str(work / "build"), "--target", "llama-server", "-j", jobs], out, log)
             built = work / "build" / "bin" / "llama-server"
