@@ -3,7 +3,9 @@
 #               and Gemma 3 270M on llama.cpp) on every built-in offline suite, load-test both,
 #               compare long-input strategies on both, and write one HTML report (its path is
 #               the last line printed); scripts/demo.sh prints the time of each stage
-#   make test   set everything up, then run the whole test suite (the real model included)
+#   make test   set everything up, lint (ruff check, ruff format --check), then run the whole test
+#               suite (the real model included)
+# Beside them: `make test-fast` runs the tests that need no real model (a minute or two), `make lint`.
 # Both create .venv on first use and reuse it after; llama-server is built once into
 # ~/.cache/slmbench and reused.
 
@@ -12,14 +14,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test test-fast lint setup bench clean
+
+LINTED := src tests benchmarks examples
 
 demo:
 	scripts/demo.sh
 
-test: setup
+test: setup lint
 	scripts/bootstrap.sh test
 	$(BIN)/python -m pytest
+
+test-fast: setup lint
+	scripts/bootstrap.sh test
+	$(BIN)/python -m pytest -m "not model"
+
+lint: setup
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 bench: setup
 	$(BIN)/python benchmarks/harness_overhead.py

@@ -36,8 +36,10 @@ def main() -> None:
     e = bootstrap_mean(values)
     assert (e.ci_low, e.ci_high) == pure_python(values), "the two bootstraps disagree"
     old, new = best_ms(lambda: pure_python(values), args.repeats), best_ms(lambda: bootstrap_mean(values), args.repeats)
-    print(f"bootstrap_mean, n={args.n}, 1000 resamples, best of {args.repeats}: pure Python {old:.1f} ms, "
-          f"numpy {new:.1f} ms, {old / new:.1f}x faster (same interval)")
+    print(
+        f"bootstrap_mean, n={args.n}, 1000 resamples, best of {args.repeats}: pure Python {old:.1f} ms, "
+        f"numpy {new:.1f} ms, {old / new:.1f}x faster (same interval)"
+    )
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ def main() -> None:
         started = time.perf_counter()
         chunks = longdoc.chunk_text(text, counter, args.budget)
         seconds = time.perf_counter() - started
-        print(f"{name:<20} {len(text):>7} {len(chunks):>6} {counter.calls:>6} {counter.chars / len(text):>12.1f} {seconds:>7.2f}")
+        print(
+            f"{name:<20} {len(text):>7} {len(chunks):>6} {counter.calls:>6} {counter.chars / len(text):>12.1f} {seconds:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,11 @@ def main() -> None:
     runs.Store = MeasuredStore  # type: ignore[misc]
     print(f"bound in the docs: answers wait at most ~{runner.COMMIT_EVERY_S * 1000:.0f} ms (COMMIT_EVERY_S)")
     for delay, concurrency in ((0.0, 64), (0.005, 8), (0.05, 4)):
-        server = subprocess.Popen([sys.executable, "-m", "slmbench.testing.scripted", "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "slmbench.testing.scripted", "--delay", str(delay)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         url = server.stdout.readline().strip()
         try:
             urllib.request.urlopen(url + "/models", timeout=10).read()
@@ -47,7 +51,9 @@ def main() -> None:
             for _ in range(args.repeats):
                 with tempfile.TemporaryDirectory() as out:
                     start = time.perf_counter()
-                    slmbench.evaluate([spec], ["arithmetic"], limit=args.requests, concurrency=concurrency, out=out, report=False)
+                    slmbench.evaluate(
+                        [spec], ["arithmetic"], limit=args.requests, concurrency=concurrency, out=out, report=False
+                    )
                     elapsed = time.perf_counter() - start
                 seen.append(waits[-1])
             print(f"answer delay {delay * 1000:>4.0f} ms, concurrency {concurrency:>2}: longest wait {max(seen) * 1000:6.1f} ms "

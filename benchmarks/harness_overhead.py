@@ -45,13 +45,15 @@ def in_process(url: str, requests: int, concurrency: int) -> tuple[float, float,
     model = ModelSpec(name="scripted", backend="attach", url=url)
     with tempfile.TemporaryDirectory() as out:
         wall, cpu = time.perf_counter(), time.process_time()
-        results = slmbench.evaluate([model], ["arithmetic"], limit=requests, concurrency=concurrency, out=out, observer=Quiet(),
-                                    report=False)  # the harness, not the report
+        results = slmbench.evaluate(
+            [model], ["arithmetic"], limit=requests, concurrency=concurrency, out=out, observer=Quiet(), report=False
+        )  # the harness, not the report
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         assert results.models[0].tasks["arithmetic"].requests_sent == requests
         again = time.perf_counter()
-        slmbench.evaluate([model], ["arithmetic"], limit=requests, concurrency=concurrency, out=out, observer=Quiet(),
-                          report=False)
+        slmbench.evaluate(
+            [model], ["arithmetic"], limit=requests, concurrency=concurrency, out=out, observer=Quiet(), report=False
+        )
         again = time.perf_counter() - again
     return requests / wall, cpu * 1000 / requests, again
 
@@ -97,7 +99,9 @@ def main() -> None:
     print(f"slmbench eval path, {args.requests} requests at concurrency {args.concurrency}, best of {args.repeat}:")
     print(f"  requests/s             {rps:8.0f}   target >= {TARGET_RPS}   ratio {rps / TARGET_RPS:.2f}x")
     print(f"  CPU ms per request     {cpu_ms:8.3f}   target <= {TARGET_CPU_MS}   ratio {TARGET_CPU_MS / cpu_ms:.2f}x")
-    print(f"  first request after    {min(first):8.2f} s target <= {TARGET_FIRST_S} s ratio {TARGET_FIRST_S / min(first):.2f}x")
+    print(
+        f"  first request after    {min(first):8.2f} s target <= {TARGET_FIRST_S} s ratio {TARGET_FIRST_S / min(first):.2f}x"
+    )
     print(f"  fully cached re-run    {cached_s:8.2f} s ({args.requests / cached_s:.0f} samples/s)")
 
 

@@ -45,7 +45,9 @@ def main() -> None:
     cost = statistics.median(results["bubblewrap"]) - statistics.median(results["plain"])
     median = statistics.median(results["bubblewrap"])
     verdict = "meets" if median < TARGET_MS else "misses"
-    print(f"bubblewrap adds {cost:.1f} ms per run; a sandboxed run takes {median:.1f} ms ({verdict} the {TARGET_MS:.0f} ms target)")
+    print(
+        f"bubblewrap adds {cost:.1f} ms per run; a sandboxed run takes {median:.1f} ms ({verdict} the {TARGET_MS:.0f} ms target)"
+    )
 
 
 if __name__ == "__main__":

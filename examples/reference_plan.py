@@ -112,17 +112,26 @@ def estimate(gpu: str) -> list[tuple[str, int, int, int, float]]:
             context = sum(sent) / len(sent) + answer / 2
             decode = ceilings(geo, hw, min(conf.eval.concurrency, len(sent)), context, 0)["decode_tokens_per_s"]
             seconds += flops / PEAK_BF16_FLOPS[gpu] + len(sent) * answer / decode
-            requests, prompt_total, output_total = requests + len(sent), prompt_total + sum(sent), output_total + len(sent) * answer
+            requests, prompt_total, output_total = (
+                requests + len(sent),
+                prompt_total + sum(sent),
+                output_total + len(sent) * answer,
+            )
         rows.append((p.hf, requests, prompt_total, output_total, seconds))
     return rows
 
 
 def cost_table() -> str:
-    lines = ["| model | requests | prompt tokens | answer tokens (at most) | H100 80 GB | H200 141 GB |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | requests | prompt tokens | answer tokens (at most) | H100 80 GB | H200 141 GB |",
+        "|---|---|---|---|---|---|",
+    ]
     h100, h200 = estimate("h100"), estimate("h200")
     for a, b in zip(h100, h200, strict=True):
         lines.append(f"| {a[0]} | {a[1]:,} | {a[2]:,} | {a[3]:,} | {a[4] / 60:.0f} min | {b[4] / 60:.0f} min |")
-    lines.append(f"| all four | | | | {sum(r[4] for r in h100) / 60:.0f} min | {sum(r[4] for r in h200) / 60:.0f} min |")
+    lines.append(
+        f"| all four | | | | {sum(r[4] for r in h100) / 60:.0f} min | {sum(r[4] for r in h200) / 60:.0f} min |"
+    )
     return "\n".join(lines)
 
 

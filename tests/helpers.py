@@ -23,7 +23,6 @@ def wrong_arithmetic(body: dict[str, Any]) -> str:
     return f"Answer: {eval(expression) + 1}"
 
 
-
 def run_cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `slmbench ARGS` as a user would, in a separate process."""
     return subprocess.run(

@@ -57,7 +57,9 @@ def test_evaluate_takes_a_config_and_the_arguments_win(tmp_path, oracle):
                     f'[eval]\ntasks = ["arithmetic"]\nlimit = 6\nseed = 5\nout = "{tmp_path / "runs"}"\n')  # fmt: skip
     results = slmbench.evaluate(config=conf, limit=4, report=False)
     manifest = json.loads((results.run_dir / "results.json").read_text())["manifest"]
-    assert manifest["tasks"]["arithmetic"]["samples"] == 4 and manifest["seed"] == 5  # the argument wins, the file fills in
+    assert (
+        manifest["tasks"]["arithmetic"]["samples"] == 4 and manifest["seed"] == 5
+    )  # the argument wins, the file fills in
     assert files(results.run_dir) == {"results.json", "results.md"}  # report=False: no report
 
 
@@ -87,7 +89,9 @@ def test_perf_writes_what_the_perf_command_writes(tmp_path):
         assert cli.returncode == 0, cli.stderr
         seen = []
         runs = slmbench.perf([f"a={a.url}"], **args, out=tmp_path / "api", say=lambda line: None, on_result=seen.append)
-        again = slmbench.perf([f"a={a.url}"], **args, out=tmp_path / "api", compare=runs[0].run_dir, say=lambda line: None)
+        again = slmbench.perf(
+            [f"a={a.url}"], **args, out=tmp_path / "api", compare=runs[0].run_dir, say=lambda line: None
+        )
     assert seen == runs and len(runs) == 1 and runs[0].status == "complete"
     cli_dir = (tmp_path / "cli" / "latest").resolve()
     assert files(runs[0].run_dir) == files(cli_dir) == {"perf.json", "perf.md"}
@@ -109,4 +113,8 @@ def test_slmbench_perf_is_callable_after_its_package_is_imported():
 def test_the_commands_default_slots_are_the_librarys():
     from slmbench import cli_support, config
 
-    assert cli_support.PARALLEL == config.PARALLEL == config.ModelSpec(name="m", backend="attach", url="http://x/v1").parallel
+    assert (
+        cli_support.PARALLEL
+        == config.PARALLEL
+        == config.ModelSpec(name="m", backend="attach", url="http://x/v1").parallel
+    )

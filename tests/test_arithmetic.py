@@ -36,7 +36,10 @@ def test_levels_are_balanced_and_harder_levels_have_more_operations():
     samples = task.samples(40, seed=0)
     levels = [s.meta["level"] for s in samples]
     assert all(levels.count(level) == 10 for level in (1, 2, 3, 4))
-    ops = {lvl: max(sum(s.meta["expression"].count(o) for o in "+-*") for s in samples if s.meta["level"] == lvl) for lvl in (1, 2, 3, 4)}
+    ops = {
+        lvl: max(sum(s.meta["expression"].count(o) for o in "+-*") for s in samples if s.meta["level"] == lvl)
+        for lvl in (1, 2, 3, 4)
+    }
     assert ops[1] < ops[2] < ops[3] < ops[4]
 
 

@@ -60,7 +60,11 @@ BAD = [
     ("eval --gguf {dir}/missing.gguf --out {out}", REFUSED, ["missing.gguf not found", "--gguf"]),
     ("eval --gguf {dir}/doc.txt --out {out}", REFUSED, ["not a GGUF file"]),
     ("eval --model m=http://127.0.0.1:{dead}/v1 --out {out}", REFUSED, ["cannot reach", "fix the URL"]),
-    ("eval --model scripted={url} -t arithmetic --limit 5000 --out {out}", REFUSED, ["at most 4,960 distinct samples", "--limit 4960"]),
+    (
+        "eval --model scripted={url} -t arithmetic --limit 5000 --out {out}",
+        REFUSED,
+        ["at most 4,960 distinct samples", "--limit 4960"],
+    ),
     ("eval --model scripted={url} -t arithmetic --lengths 1k --out {out}", REFUSED, ["--lengths", "longcontext"]),
     ("eval --port {busy} --out {out}", REFUSED, ["in use", "--port"]),
     ("eval --model scripted={url} --out {dir}/doc.txt/runs", REFUSED, ["cannot write to the output folder", "--out"]),
@@ -94,9 +98,28 @@ def world(tmp_path_factory):
         busy.listen()
         dead.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         with pytest.raises(SystemExit) as done:
-            main(["eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "4", "--out", str(out), "-q"])
+            main(
+                [
+                    "eval",
+                    "--model",
+                    f"scripted={server.url}",
+                    "-t",
+                    "arithmetic",
+                    "--limit",
+                    "4",
+                    "--out",
+                    str(out),
+                    "-q",
+                ]
+            )
         assert done.value.code == 0
-        yield {"url": server.url, "out": out, "dir": scratch, "busy": busy.getsockname()[1], "dead": dead.getsockname()[1]}
+        yield {
+            "url": server.url,
+            "out": out,
+            "dir": scratch,
+            "busy": busy.getsockname()[1],
+            "dead": dead.getsockname()[1],
+        }
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -74,6 +74,7 @@ def locked():
 @pytest.fixture(scope="module")
 def failing():
     """Answers every non-streamed request (a summary's) with HTTP 500; streams normally."""
+
     def answer(body):
         return scripted_answer(body)
 
@@ -202,7 +203,11 @@ def test_settings_are_honoured(page, scripted):
 
 
 def test_json_mode_sends_response_format_and_checks_the_answer(page, scripted):
-    schema = {"type": "object", "properties": {"name": {"type": "string"}, "born": {"type": "integer"}}, "required": ["name"]}
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "born": {"type": "integer"}},
+        "required": ["name"],
+    }
     dialog = open_settings(page)
     dialog.locator("#json_mode").click()
     dialog.locator("#json_schema").fill(json.dumps(schema))
@@ -242,7 +247,9 @@ def test_server_down_is_a_message_and_the_ui_stays_usable(page):
 
 
 def test_long_document_is_summarised_in_steps_and_anchors_the_answer(page, scripted, tmp_path):
-    paragraphs = [f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(800)]
+    paragraphs = [
+        f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(800)
+    ]
     paragraphs[250] = "Section 250. The golden lighthouse stands on the northern cape of Varnholm."
     doc = tmp_path / "long.md"
     doc.write_text("\n\n".join(paragraphs))  # ~10k tokens (a word a token here): over the 4096 context
@@ -351,7 +358,9 @@ def test_cli_chat_with_auth_serves_and_ctrl_c_leaves_no_orphans(scripted):
 
 
 def long_document(tmp_path, name="long.md"):
-    paragraphs = [f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(800)]
+    paragraphs = [
+        f"Section {i}. The harvest in the valley was plentiful and the farmers sold grain." for i in range(800)
+    ]
     paragraphs[250] = "Section 250. The golden lighthouse stands on the northern cape of Varnholm."
     doc = tmp_path / name
     doc.write_text("\n\n".join(paragraphs))  # ~10k tokens (a word a token here): over the 4096 context
@@ -377,7 +386,9 @@ def test_stop_during_a_summary_cancels_its_requests_and_keeps_the_document(page,
     while len(slow.disconnects) < connections + in_flight and time.monotonic() - stopped < 10:
         time.sleep(0.02)
     closed_s = max(slow.disconnects[connections:], default=stopped + 99) - stopped
-    print(f"Stop to every map request closed: {closed_s:.2f} s ({in_flight} map requests in flight, each due 4 s after it was sent)")
+    print(
+        f"Stop to every map request closed: {closed_s:.2f} s ({in_flight} map requests in flight, each due 4 s after it was sent)"
+    )
     assert closed_s < 2  # closed by the client, well before their answers were due
     while slow.in_flight and time.monotonic() - stopped < 10:
         time.sleep(0.05)
@@ -405,7 +416,11 @@ def test_a_failed_summary_keeps_the_document(page, failing, tmp_path):
     wait_answer(page, "Echo: where is the golden lighthouse?", timeout_ms=120_000)
     page.get_by_text("Summarising long.md").first.click()
     page.get_by_text(re.compile(r"^The summary failed .*long.md stays in the conversation")).first.wait_for()
-    anchored = [m["content"] for m in failing.bodies[-1]["messages"] if m["content"].startswith("Passages of the document long.md")]
+    anchored = [
+        m["content"]
+        for m in failing.bodies[-1]["messages"]
+        if m["content"].startswith("Passages of the document long.md")
+    ]
     assert anchored and "golden lighthouse" in anchored[0]
 
 
@@ -532,7 +547,9 @@ def test_busy_port_is_refused_before_the_models_load():
         started = time.monotonic()
         result = run_cli("chat", "--port", str(port), timeout=120)  # the embedded models
         took = time.monotonic() - started
-    assert result.returncode == 1 and result.stderr.startswith(f"error: port {port}") and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 1 and result.stderr.startswith(f"error: port {port}") and "Traceback" not in result.stderr
+    )
     assert "llama-server" not in result.stdout + result.stderr and took < 15
 
 
@@ -577,4 +594,7 @@ def test_a_gguf_without_a_chat_template_needs_one(tmp_path):
     assert chat_models(Config(), None, [gguf], "gemma")[0].chat_template == "gemma"
     assert chat_models(Config(), None, [embedded_gguf("smollm2-135m")], None)[0].chat_template is None
     # no model given: both embedded models, the instruct one first (the default profile)
-    assert [(m.name, m.chat_template) for m in chat_models(Config(), None, None, None)] == [("smollm2-135m", None), ("gemma-3-270m", "gemma")]
+    assert [(m.name, m.chat_template) for m in chat_models(Config(), None, None, None)] == [
+        ("smollm2-135m", None),
+        ("gemma-3-270m", "gemma"),
+    ]

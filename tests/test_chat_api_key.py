@@ -32,7 +32,9 @@ def env_without_keys(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "slmbench.cli", *args], capture_output=True, text=True, timeout=300, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "slmbench.cli", *args], capture_output=True, text=True, timeout=300, env=env, check=False
+    )
 
 
 def commands(url: str, tmp_path) -> dict[str, list[str]]:
@@ -58,7 +60,9 @@ def test_without_the_key_every_command_says_how_to_pass_it(locked, tmp_path):
         error = one_line_error(cli(*args, env=env_without_keys()))
         assert "HTTP 401" in error and "--api-key-env" in error, (name, error)
     # a named variable that is not set is named
-    error = one_line_error(cli(*commands(locked.url, tmp_path)["eval"], "--api-key-env", "MY_KEY", env=env_without_keys()))
+    error = one_line_error(
+        cli(*commands(locked.url, tmp_path)["eval"], "--api-key-env", "MY_KEY", env=env_without_keys())
+    )
     assert "$MY_KEY" in error and "not set" in error
 
 
@@ -91,7 +95,10 @@ def test_chat_reads_the_key_from_the_config_file(locked, tmp_path):
             lines.append(line.rstrip())
             if line.startswith("ready in"):
                 break
-        assert any(line.startswith("model locked: ") for line in lines), (lines, proc.stderr.read() if proc.poll() else "")
+        assert any(line.startswith("model locked: ") for line in lines), (
+            lines,
+            proc.stderr.read() if proc.poll() else "",
+        )
         assert KEY not in "\n".join(lines)
     finally:
         proc.send_signal(signal.SIGINT)

@@ -76,7 +76,9 @@ def test_answer_cap_is_lowered_to_the_context_and_overflow_is_a_sentence():
 
 
 def test_passages_most_relevant_first_within_budget():
-    text = "\n\n".join(f"Paragraph {i} is about {'lighthouses' if i == 7 else 'farming'} and more words here." for i in range(40))
+    text = "\n\n".join(
+        f"Paragraph {i} is about {'lighthouses' if i == 7 else 'farming'} and more words here." for i in range(40)
+    )
     chunks = long_document_chunks(text, Words(), 256)
     assert len(chunks) > 2
     chosen = passages(chunks, "where are the lighthouses?", 1000)
@@ -95,7 +97,10 @@ def test_settings_request_params_and_bad_schema():
 
 def test_check_json_shows_parsed_json_or_the_error():
     schema = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
-    assert check_json('{"age": 3}', schema) == (True, 'Valid JSON, matches the schema:\n\n```json\n{\n  "age": 3\n}\n```')
+    assert check_json('{"age": 3}', schema) == (
+        True,
+        'Valid JSON, matches the schema:\n\n```json\n{\n  "age": 3\n}\n```',
+    )
     ok, shown = check_json('{"age": "three"}', schema)
     assert not ok and "at age: 'three' is not of type 'integer'" in shown
     ok, shown = check_json("not json", None)
@@ -130,11 +135,18 @@ def test_errors_read_as_sentences():
     request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     down = explain_error(openai.APIConnectionError(request=request), "m", "http://127.0.0.1:9/v1")
     assert down.startswith("Cannot reach the model server for m at http://127.0.0.1:9/v1")
-    response = httpx.Response(400, request=request, json={"error": {"message": "the request exceeds the available context size"}})
-    overflow = openai.BadRequestError("bad", response=response, body={"error": {"message": "the request exceeds the available context size"}})
+    response = httpx.Response(
+        400, request=request, json={"error": {"message": "the request exceeds the available context size"}}
+    )
+    overflow = openai.BadRequestError(
+        "bad", response=response, body={"error": {"message": "the request exceeds the available context size"}}
+    )
     assert explain_error(overflow, "m", "u").startswith("The conversation does not fit the model's context")
 
 
 def test_stats_line():
     stats = AnswerStats(prompt_tokens=12, completion_tokens=11, ttft_s=0.25, generation_s=2.0, dropped=2)
-    assert stats.line() == "12 prompt tokens · 11 answer tokens · TTFT 0.25 s · 5.0 tokens/s · 2 earlier turns left out to fit the context"
+    assert (
+        stats.line()
+        == "12 prompt tokens · 11 answer tokens · TTFT 0.25 s · 5.0 tokens/s · 2 earlier turns left out to fit the context"
+    )

@@ -112,7 +112,9 @@ def test_embedded_chat_answers_for_real_streams_stops_upstream_and_leaves_no_orp
 
             # Still usable after Stop: a short answer (16 tokens, a busy CPU is slow) with its statistics.
             set_max_tokens(page, "Home")
-            finished = page.locator(ANSWER, has_text=re.compile(r"^\d+ prompt tokens"))  # statistics of finished answers
+            finished = page.locator(
+                ANSWER, has_text=re.compile(r"^\d+ prompt tokens")
+            )  # statistics of finished answers
             before = finished.count()
             send(page, "Write a short poem about the sea.")
             stats = finished.nth(before)
@@ -160,7 +162,9 @@ def test_a_killed_model_server_is_restarted_and_the_chat_goes_on(artifacts):
             argv = Path(f"/proc/{old}/cmdline").read_bytes()
             os.kill(old, signal.SIGKILL)
             killed = time.monotonic()
-            message = page.locator(ANSWER, has_text="The model server of smollm2-135m stopped (killed by SIGKILL)").first
+            message = page.locator(
+                ANSWER, has_text="The model server of smollm2-135m stopped (killed by SIGKILL)"
+            ).first
             message.wait_for(timeout=300_000)
             print(f"kill -9 to 'restarted' message: {time.monotonic() - killed:.1f} s")
             text = message.inner_text()

@@ -90,9 +90,13 @@ def test_unknown_task(tmp_path, oracle):
 def test_bad_data_flags(tmp_path, oracle):
     url = f"scripted={oracle.url}"
     assert_one_line_error(run_cli("eval", "--model", url, "--data", "ifeval", "--out", str(tmp_path)), "TASK=PATH")
-    missing = run_cli("eval", "--model", url, "--task", "ifeval", "--data", f"ifeval={tmp_path / 'no.jsonl'}", "--out", str(tmp_path))
+    missing = run_cli(
+        "eval", "--model", url, "--task", "ifeval", "--data", f"ifeval={tmp_path / 'no.jsonl'}", "--out", str(tmp_path)
+    )
     assert_one_line_error(missing, "cannot read IFEval data", "no.jsonl")
-    assert_one_line_error(run_cli("eval", "--model", url, "--task", "ifeval", "--out", str(tmp_path)), "--data ifeval=PATH")
+    assert_one_line_error(
+        run_cli("eval", "--model", url, "--task", "ifeval", "--out", str(tmp_path)), "--data ifeval=PATH"
+    )
 
 
 def test_malformed_model_flag(tmp_path):
@@ -123,18 +127,44 @@ def test_config_file_drives_the_run(tmp_path, oracle):
 
 def test_bad_input_loses_nothing_already_stored(tmp_path, oracle):
     out = tmp_path / "runs"
-    assert run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "6", "--out", str(out)).returncode == 0
+    assert (
+        run_cli(
+            "eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "6", "--out", str(out)
+        ).returncode
+        == 0
+    )
     assert_one_line_error(run_cli("eval", "--model", f"scripted={oracle.url}", "--limit", "0", "--out", str(out)))
-    assert run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "6", "--out", str(out)).returncode == 0
+    assert (
+        run_cli(
+            "eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "6", "--out", str(out)
+        ).returncode
+        == 0
+    )
     assert oracle.chat_requests == 6
 
 
 def test_kill_9_mid_run_then_rerun_sends_only_what_was_not_committed(tmp_path):
     out = tmp_path / "runs"
     total = 200
-    args = [sys.executable, "-m", "slmbench.cli", "eval", "-t", "arithmetic", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q"]
+    args = [
+        sys.executable,
+        "-m",
+        "slmbench.cli",
+        "eval",
+        "-t",
+        "arithmetic",
+        "--limit",
+        str(total),
+        "--concurrency",
+        "4",
+        "--out",
+        str(out),
+        "-q",
+    ]
     with ScriptedServer(gold_arithmetic, delay_s=0.02) as server:
-        proc = subprocess.Popen([*args, "--model", f"scripted={server.url}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*args, "--model", f"scripted={server.url}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         committed = 0
         while committed < 40 and time.monotonic() < deadline:
@@ -152,7 +182,20 @@ def test_kill_9_mid_run_then_rerun_sends_only_what_was_not_committed(tmp_path):
         assert 40 <= committed < total
         # Only answers inside the commit window (documented: 52-160 ms, once 315 ms; 4 in flight, 20 ms each) can be lost.
         assert sent_before - committed <= 4 * 8
-        result = run_cli("eval", "-t", "arithmetic", "--limit", str(total), "--concurrency", "4", "--out", str(out), "-q", "--model", f"scripted={server.url}")
+        result = run_cli(
+            "eval",
+            "-t",
+            "arithmetic",
+            "--limit",
+            str(total),
+            "--concurrency",
+            "4",
+            "--out",
+            str(out),
+            "-q",
+            "--model",
+            f"scripted={server.url}",
+        )
         assert result.returncode == 0, result.stderr
         assert server.chat_requests - sent_before == total - committed
     data = json.loads((out / "latest" / "results.json").read_text())

@@ -55,7 +55,11 @@ def test_one_name_and_one_default_for_context_and_parallel(helps):
 def test_the_old_context_name_still_works_and_both_are_checked(tmp_path):
     for flag in ("--context", "--ctx-per-slot"):
         result = run_cli("eval", flag, "100", "--out", str(tmp_path))
-        assert result.returncode == 1 and result.stderr.strip() == "error: --context must be at least 256 tokens (got 100); pass e.g. --context 4096"
+        assert (
+            result.returncode == 1
+            and result.stderr.strip()
+            == "error: --context must be at least 256 tokens (got 100); pass e.g. --context 4096"
+        )
 
 
 def test_the_old_context_name_wins_over_a_default_context():
@@ -69,8 +73,15 @@ def test_plan_without_context_picks_the_largest_that_fits_like_serve():
     result = run_cli("plan", "qwen3-4b", "--gpu", "rtx4090")
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
-    assert first == "qwen3-4b's native 262,144 tokens do not fit RTX 4090 24 GB; planning for 89,088, the largest that fits (pass --context to choose)"
-    assert "--max-model-len 89088" in result.stdout and "verdict   fits" in result.stdout.lower() or "FITS" in result.stdout
+    assert (
+        first
+        == "qwen3-4b's native 262,144 tokens do not fit RTX 4090 24 GB; planning for 89,088, the largest that fits (pass --context to choose)"
+    )
+    assert (
+        "--max-model-len 89088" in result.stdout
+        and "verdict   fits" in result.stdout.lower()
+        or "FITS" in result.stdout
+    )
     explicit = run_cli("plan", "qwen3-4b", "--gpu", "rtx4090", "--context", "256K")
     assert explicit.returncode == 1 and "does not fit" in explicit.stderr  # asked for: refused, not changed
 
@@ -83,7 +94,10 @@ def test_tasks_lists_the_aliases():
 
 def test_perf_takes_several_models_one_run_each(tmp_path):
     out = tmp_path / "runs"
-    with ScriptedServer(lambda b: "one two three", models=("a",)) as a, ScriptedServer(lambda b: "one two", models=("b",)) as b:
+    with (
+        ScriptedServer(lambda b: "one two three", models=("a",)) as a,
+        ScriptedServer(lambda b: "one two", models=("b",)) as b,
+    ):
         result = run_cli("perf", "-m", f"a={a.url}", "-m", f"b={b.url}", "--concurrency", "1", "--requests", "3",
                          "--input-len", "16", "--output-len", "4", "--out", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr

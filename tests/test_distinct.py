@@ -61,7 +61,9 @@ class _Few:
     def samples(self, limit, seed, data=None):
         from slmbench.tasks import Sample
 
-        return [Sample(id=str(i), messages=[{"role": "user", "content": f"q{i % 5}"}], target=None) for i in range(limit)]
+        return [
+            Sample(id=str(i), messages=[{"role": "user", "content": f"q{i % 5}"}], target=None) for i in range(limit)
+        ]
 
 
 def test_a_limit_beyond_the_distinct_prompts_is_refused_naming_the_most():

@@ -86,7 +86,22 @@ def test_eval_end_to_end_then_rerun_from_the_store(tmp_path):
 
 
 def _start_and_wait_for_answers(out, n):
-    args = [sys.executable, "-m", "slmbench.cli", "eval", "-m", "gemma-3-270m", "-t", "arithmetic", "--limit", "40", *FAST, "--out", str(out), "-q"]
+    args = [
+        sys.executable,
+        "-m",
+        "slmbench.cli",
+        "eval",
+        "-m",
+        "gemma-3-270m",
+        "-t",
+        "arithmetic",
+        "--limit",
+        "40",
+        *FAST,
+        "--out",
+        str(out),
+        "-q",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -126,7 +141,20 @@ def test_kill_9_takes_the_server_down_too(tmp_path):
 
 def test_instruction_and_structured_suites_on_the_real_model_with_guided_json(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("eval", "-m", "gemma-3-270m", "--task", "instruction", "--task", "structured", "--limit", "3", *FAST, "--out", str(out))
+    result = run_cli(
+        "eval",
+        "-m",
+        "gemma-3-270m",
+        "--task",
+        "instruction",
+        "--task",
+        "structured",
+        "--limit",
+        "3",
+        *FAST,
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     tasks = json.loads((out / "latest" / "results.json").read_text())["models"][0]["tasks"]
     assert set(tasks) == {"instruction", "structured"}
@@ -186,9 +214,15 @@ def test_understanding_and_multilingual_suites_on_the_real_model(tmp_path):
     assert "smoke test (memorised text)" in notes["set"] and "tok:zh" in notes["signatures"]["en-zh"]["bleu"]
     # The llama.cpp slots were sized for the generated document (about 1K tokens here).
     assert data["manifest"]["models"]["gemma-3-270m"]["max_context"] >= 1024
-    print(f"understanding+multilingual, limit 1: {time.monotonic() - started:.0f} s; "
-          + ", ".join(f"{k}={understanding['metrics'][k]['value']:.3f}" for k in ("rougeL", "fact_recall", "extraction_f1", "qa_f1"))
-          + ", " + ", ".join(f"{k}={multilingual['metrics'][k]['value']:.3f}" for k in ("bleu", "chrf", "language_accuracy")))
+    print(
+        f"understanding+multilingual, limit 1: {time.monotonic() - started:.0f} s; "
+        + ", ".join(
+            f"{k}={understanding['metrics'][k]['value']:.3f}"
+            for k in ("rougeL", "fact_recall", "extraction_f1", "qa_f1")
+        )
+        + ", "
+        + ", ".join(f"{k}={multilingual['metrics'][k]['value']:.3f}" for k in ("bleu", "chrf", "language_accuracy"))
+    )
 
 
 @pytest.mark.timeout(1500)  # a few seconds on an idle machine; generous for a shared one

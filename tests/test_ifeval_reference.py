@@ -555,7 +555,9 @@ except LookupError:
     import os
 
     env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "ok: no nltk data installed" in result.stdout
 
@@ -625,11 +627,19 @@ def test_non_letter_letter_counted_literally_where_reference_draws_a_random_lett
 REPEATED_IDS = pathlib.Path(__file__).parent / "fixtures" / "ifeval_repeated_ids.jsonl"
 LOWER_SENTENCES = " ".join(f"the earth is round, fact {n}." for n in range(25))
 ROW_ANSWERS: dict[str, list[str]] = {
-    "1040": ['"I am GOOD at JAVA and SQL."', '"ALL OF THESE WORDS ARE IN CAPITAL LETTERS AND THERE ARE MANY OF THEM."',
-             "I am GOOD at JAVA.", '"no capitals at all."'],
+    "1040": [
+        '"I am GOOD at JAVA and SQL."',
+        '"ALL OF THESE WORDS ARE IN CAPITAL LETTERS AND THERE ARE MANY OF THEM."',
+        "I am GOOD at JAVA.",
+        '"no capitals at all."',
+    ],
     "1203": ["war " * 8 + "peace " * 3, "war peace " * 10, "Peace. " * 12],
-    "3407": ["the riddle of the night, all lowercase.", "I am the RIDDLE. SOLVE me.", "THE BIG RED DOG RUNS FAST",
-             "**What am I?**\nI AM a RIDDLE.\nthe answer is time."],
+    "3407": [
+        "the riddle of the night, all lowercase.",
+        "I am the RIDDLE. SOLVE me.",
+        "THE BIG RED DOG RUNS FAST",
+        "**What am I?**\nI AM a RIDDLE.\nthe answer is time.",
+    ],
     "3414": ["I FROZE. I WAS JOGGING. IT WAS COLD.", "I froze.", "I " * 12],
     "3415": ["Dog cage. Unfortunately " * 4, "unfortunately " * 7, "Unfortunately, " + "word " * 210],
     "3534": [LOWER_SENTENCES, LOWER_SENTENCES + LOWER_SENTENCES, "The Earth is round. " * 22, ""],
@@ -668,7 +678,10 @@ def test_repeated_id_rows_score_per_position_like_reference(reference: Reference
         ours = [(s, lo) for _, s, lo in instruction_results(r)]
         assert ours == theirs, f"row {r.id} answer {r.answer!r}: ours {ours}, reference {theirs}"
         assert (r.parts["strict"], r.parts["loose"]) == (all(s for s, _ in theirs), all(lo for _, lo in theirs))
-        for name, values in (("instruction_strict", [s for s, _ in theirs]), ("instruction_loose", [lo for _, lo in theirs])):
+        for name, values in (
+            ("instruction_strict", [s for s, _ in theirs]),
+            ("instruction_loose", [lo for _, lo in theirs]),
+        ):
             expected_levels[name][0] += sum(values)
             expected_levels[name][1] += len(values)
         expected_levels["prompt_strict"][0] += all(s for s, _ in theirs)

@@ -83,7 +83,10 @@ def test_ifeval_loader_reads_the_hub_schema_with_null_kwargs():
     assert [s.id for s in samples][:3] == ["1000", "1001", "1005"]
     first = samples[0]
     assert [i["id"] for i in first.target["instructions"]] == [
-        "punctuation:no_comma", "detectable_format:number_highlighted_sections", "length_constraints:number_words"]
+        "punctuation:no_comma",
+        "detectable_format:number_highlighted_sections",
+        "length_constraints:number_words",
+    ]
     assert first.messages == [{"role": "user", "content": first.target["prompt"]}]
 
 
@@ -145,7 +148,9 @@ def test_data_flag_validation(tmp_path, oracle):
 
 def test_ifeval_rows_with_unusable_kwargs_are_refused_at_load(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"key": 7, "prompt": "x", "instruction_id_list": ["combination:repeat_prompt"], "kwargs": [{"prompt_to_repeat": ""}]}\n')
+    bad.write_text(
+        '{"key": 7, "prompt": "x", "instruction_id_list": ["combination:repeat_prompt"], "kwargs": [{"prompt_to_repeat": ""}]}\n'
+    )
     with pytest.raises(SlmbenchError, match="line 1 is not an IFEval row .prompt_to_repeat must be set"):
         load_ifeval(str(bad))
 
@@ -192,13 +197,17 @@ def test_ifeval_counts_unanswered_prompts_as_failed_and_shows_how_many(tmp_path)
     assert (result.metrics["prompt_strict"].value, result.metrics["prompt_strict"].n) == (0.75, 8)
     assert (result.metrics["prompt_loose"].value, result.metrics["prompt_loose"].n) == (0.75, 8)
     lost = sum(len(r.target["instructions"]) for r in result.samples if r.verdict == "error")
-    assert result.metrics["instruction_strict"].n == 12 and result.metrics["instruction_strict"].value == (12 - lost) / 12
+    assert (
+        result.metrics["instruction_strict"].n == 12 and result.metrics["instruction_strict"].value == (12 - lost) / 12
+    )
     assert sum(e.n for name, e in result.metrics.items() if name.startswith("type:")) == 12
     # ... and over answered prompts only, beside them.
     assert (result.metrics["prompt_strict_answered"].value, result.metrics["prompt_strict_answered"].n) == (1.0, 6)
     assert result.extra == {"accounting": "ifeval", "unanswered_failed": 2}
     md = (results.run_dir / "results.md").read_text()
-    assert "| scripted | ifeval | prompt_strict | 75.0 [40.9, 92.9] | 8 (incl. 2 unanswered) | 6 | 0 | 0 | 0 | 2 |" in md
+    assert (
+        "| scripted | ifeval | prompt_strict | 75.0 [40.9, 92.9] | 8 (incl. 2 unanswered) | 6 | 0 | 0 | 0 | 2 |" in md
+    )
     assert "`ifeval` keeps IFEval's own accounting" in md
     data = json.loads((results.run_dir / "results.json").read_text())["models"][0]["tasks"]["ifeval"]
     assert data["metrics"]["prompt_strict"]["n"] == 8 and data["extra"]["unanswered_failed"] == 2

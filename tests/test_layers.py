@@ -18,8 +18,20 @@ PACKAGE = Path(slmbench.__file__).parent
 # Bottom first. A module imports from its own layer or below; report sits under results because
 # it reads run files, not these modules, while results.md borrows its paired-comparison table.
 LAYERS: list[tuple[str, ...]] = [
-    ("_version", "errors", "paths", "sentences", "verdicts", "markdown", "sse", "metrics", "sandbox", "client", "serving.http",
-     "serving.base"),
+    (
+        "_version",
+        "errors",
+        "paths",
+        "sentences",
+        "verdicts",
+        "markdown",
+        "sse",
+        "metrics",
+        "sandbox",
+        "client",
+        "serving.http",
+        "serving.base",
+    ),
     # The task contract and the registry (it imports the task modules it finds, by file name):
     # config resolves task names and the default suite through it.
     ("tasks.base", "tasks.registry"),

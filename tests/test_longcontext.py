@@ -14,8 +14,8 @@ from slmbench.tasks import TASKS
 from slmbench.tasks.longcontext import (
     KINDS,
     TOLERANCE,
-    LongContext,
     GridPoint,
+    LongContext,
     build,
     effective_context,
     score_answer,
@@ -143,16 +143,26 @@ def test_oracle_scores_100_percent_and_wrong_answers_0(tmp_path):
     assert task.counts["ok"] == 45 and task.metrics["accuracy"].value == 1.0
     assert task.extra["effective_context"] == 4096
     assert set(task.breakdown["kind"]) == set(KINDS)
-    assert all(cell["score"] == 1.0 and cell["n"] == 4 for row in task.extra["heatmap"].values() for cell in row.values())
+    assert all(
+        cell["score"] == 1.0 and cell["n"] == 4 for row in task.extra["heatmap"].values() for cell in row.values()
+    )
 
     with ScriptedServer(lambda b: "The numbers are 1000000, 1000001, 1000002 and 1000003; words: bababa.") as server:
-        task = slmbench.evaluate([attach(server)], ["longcontext"], out=tmp_path / "wrong").models[0].tasks["longcontext"]
+        task = (
+            slmbench.evaluate([attach(server)], ["longcontext"], out=tmp_path / "wrong").models[0].tasks["longcontext"]
+        )
     assert task.metrics["accuracy"].value == 0.0 and task.metrics["recall"].value == 0.0
-    assert task.counts["ok"] == 0 and task.counts["wrong"] == 42 and task.counts["extraction_failed"] == 3  # no VAR names in it
+    assert (
+        task.counts["ok"] == 0 and task.counts["wrong"] == 42 and task.counts["extraction_failed"] == 3
+    )  # no VAR names in it
     assert task.extra["effective_context"] is None and "no signal" in task.extra["effective_context_why"]
 
     with ScriptedServer(lambda b: "Sorry, I cannot help with that.") as server:
-        task = slmbench.evaluate([attach(server)], ["longcontext"], limit=6, out=tmp_path / "none").models[0].tasks["longcontext"]
+        task = (
+            slmbench.evaluate([attach(server)], ["longcontext"], limit=6, out=tmp_path / "none")
+            .models[0]
+            .tasks["longcontext"]
+        )
     assert task.counts["extraction_failed"] == 6 and task.metrics["accuracy"].value == 0.0
 
 
@@ -186,13 +196,20 @@ def test_preflight_skips_what_cannot_fit_and_never_sends_it(tmp_path):
     skipped = [s for s in task.samples if s.verdict == "skipped"]
     assert all(s.meta["length"] == 2048 and "skipped-over-context" in s.why and "1500" in s.why for s in skipped)
     assert task.metrics["accuracy"].n == 3  # skipped samples are shown, not scored
-    assert task.extra["effective_context"] == 1024 and "2048 tokens was not measured" in task.extra["effective_context_why"]
+    assert (
+        task.extra["effective_context"] == 1024
+        and "2048 tokens was not measured" in task.extra["effective_context_why"]
+    )
     # The served tokenizer sized the prompts (one token per word there), and the manifest says so.
     sent = [s for s in task.samples if s.verdict == "ok"]
     assert all(s.meta["counted_by"] == "vLLM /tokenize" for s in sent)
     assert all(1024 - 96 - TOLERANCE <= s.meta["prompt_tokens"] <= 1024 - 96 for s in sent)
     data = json.loads((results.run_dir / "results.json").read_text())
-    assert data["manifest"]["models"]["scripted"]["tokens"] == {"tokenizer": "vLLM /tokenize", "exact": True, "max_context": 1500}
+    assert data["manifest"]["models"]["scripted"]["tokens"] == {
+        "tokenizer": "vLLM /tokenize",
+        "exact": True,
+        "max_context": 1500,
+    }
     assert data["models"][0]["tasks"]["longcontext"]["extra"]["heatmap"]["1024"]["0.1"]["n"] == 1
     md = (results.run_dir / "results.md").read_text()
     assert "Effective context: **1024** tokens" in md
@@ -231,7 +248,9 @@ def test_any_task_s_over_long_request_is_skipped_by_the_preflight(tmp_path):
 
 def test_lengths_need_a_long_context_task(tmp_path, oracle):
     with pytest.raises(SlmbenchError, match="--lengths applies to the long-context tasks"):
-        slmbench.evaluate([attach(oracle)], ["arithmetic"], out=tmp_path, config=Config(eval=EvalSettings(lengths=[1024])))
+        slmbench.evaluate(
+            [attach(oracle)], ["arithmetic"], out=tmp_path, config=Config(eval=EvalSettings(lengths=[1024]))
+        )
     assert oracle.chat_requests == 0
 
 
@@ -246,8 +265,16 @@ def test_bad_lengths_flag_is_a_one_line_error():
     from helpers import run_cli
 
     result = run_cli("eval", "--task", "longcontext", "--lengths", "1q", timeout=60)
-    assert result.returncode == 1 and result.stderr == "error: --lengths '1q': '1q' is not a length like 4k or 4096; write it like --lengths 1k,2k,4k\n"
+    assert (
+        result.returncode == 1
+        and result.stderr
+        == "error: --lengths '1q': '1q' is not a length like 4k or 4096; write it like --lengths 1k,2k,4k\n"
+    )
 
 
 def test_longctx_is_another_name_for_the_task():
-    assert EvalSettings(tasks=["longctx", "longctx-256k", "arithmetic"]).tasks == ["longcontext", "longcontext-256k", "arithmetic"]
+    assert EvalSettings(tasks=["longctx", "longctx-256k", "arithmetic"]).tasks == [
+        "longcontext",
+        "longcontext-256k",
+        "arithmetic",
+    ]

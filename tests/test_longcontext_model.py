@@ -42,7 +42,11 @@ def test_eval_longcontext_end_to_end_skips_what_the_slot_cannot_hold(tmp_path):
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "latest" / "results.json").read_text())
     model = data["models"][0]
-    assert data["manifest"]["models"][model["name"]]["tokens"] == {"tokenizer": "llama.cpp /tokenize", "exact": True, "max_context": 1024}
+    assert data["manifest"]["models"][model["name"]]["tokens"] == {
+        "tokenizer": "llama.cpp /tokenize",
+        "exact": True,
+        "max_context": 1024,
+    }
     task = model["tasks"]["longcontext"]
     assert task["counts"]["skipped"] == 1 and sum(task["counts"].values()) == 3
     by_id = {s["meta"]["length"]: s for s in task["samples"]}

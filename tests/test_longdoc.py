@@ -32,7 +32,7 @@ def document(paragraphs=30, seed=0):
     rng = random.Random(seed)
     words = "river stone market lantern quiet golden harbour festival council tower meadow".split()
     paras = []
-    for p in range(paragraphs):
+    for _ in range(paragraphs):
         sentences = [" ".join(rng.choices(words, k=rng.randint(4, 14))).capitalize() + rng.choice(".!?")
                      for _ in range(rng.randint(1, 7))]  # fmt: skip
         paras.append(" ".join(sentences))
@@ -199,7 +199,11 @@ def test_map_reduce_reduces_hierarchically_within_a_small_context():
         assert budget.counter.source == "llama.cpp /tokenize"
         for b in server.bodies:
             assert budget.counter.count_messages(b["messages"]) + b["max_tokens"] <= 700
-        reduces = [b for b in server.bodies if "Combine them into one summary of these consecutive" in b["messages"][-1]["content"]]
+        reduces = [
+            b
+            for b in server.bodies
+            if "Combine them into one summary of these consecutive" in b["messages"][-1]["content"]
+        ]
         assert reduces and "whole document" in server.bodies[-1]["messages"][-1]["content"]
 
 
@@ -251,7 +255,9 @@ def test_memory_stays_within_budget_keeping_conclusions_longest():
     assert messages[0]["role"] == "system" and "Key conclusions so far:\n- The contract ends" in messages[0]["content"]
     assert messages[-1] == {"role": "assistant", "content": "Answer 9: it is fine."}
     folded = []
-    memory = longdoc.ConversationMemory(WordTokens(), budget_tokens=14, condense=lambda old: folded.append(old) or "Earlier: two facts.")
+    memory = longdoc.ConversationMemory(
+        WordTokens(), budget_tokens=14, condense=lambda old: folded.append(old) or "Earlier: two facts."
+    )
     for fact in ("Alpha is one.", "Beta is two.", "Gamma is three.", "Delta is four.", "Epsilon is five."):
         memory.remember(fact)
         assert memory.tokens <= 14
@@ -328,7 +334,9 @@ def needle_reader(body):
     prompt = body["messages"][-1]["content"]
     if prompt.startswith("Parts of a document were searched"):
         return re.findall(r"\d{7}", prompt.split("Question:")[0])[0]
-    keys = re.findall(r"special magic numbers? for ([a-z]+-[a-z]+)", prompt.split("Question")[-1] if "Question" in prompt else prompt)
+    keys = re.findall(
+        r"special magic numbers? for ([a-z]+-[a-z]+)", prompt.split("Question")[-1] if "Question" in prompt else prompt
+    )
     values = [v for k in dict.fromkeys(keys) for v in re.findall(rf"for {k} is: (\d+)\.", prompt)]
     return ", ".join(values) if values else "NONE"
 
@@ -339,7 +347,10 @@ def test_strategy_comparison_scores_each_strategy_on_the_same_documents(tmp_path
     with ScriptedServer(needle_reader, max_model_len=1500) as server:
         ep, budget = endpoint(server)
         samples = cmp.documents(budget, [1024, 2048], limit=4, max_tokens=32)
-        assert {s.meta["kind"] for s in samples} == {"niah_single"} and {s.meta["length"] for s in samples} == {1024, 2048}
+        assert {s.meta["kind"] for s in samples} == {"niah_single"} and {s.meta["length"] for s in samples} == {
+            1024,
+            2048,
+        }
         settings = longdoc.Settings(summary_tokens=32, final_tokens=32, chunk_tokens=300)
         trials = longdoc.run(cmp.compare(samples, ep, budget, settings=settings))
     result = cmp.summary(trials)
@@ -353,7 +364,9 @@ def test_strategy_comparison_scores_each_strategy_on_the_same_documents(tmp_path
     # The comparison is a run folder that reports show beside eval runs.
     from slmbench.report import load, to_html, to_markdown
 
-    run_dir = cmp.write_run(result | {"model": "scripted", "tokens": budget.describe(), "lengths": [1024, 2048]}, tmp_path / "runs")
+    run_dir = cmp.write_run(
+        result | {"model": "scripted", "tokens": budget.describe(), "lengths": [1024, 2048]}, tmp_path / "runs"
+    )
     assert (tmp_path / "runs" / "latest").resolve() == run_dir.resolve()
     report = load([tmp_path / "runs"])
     md = to_markdown(report)

@@ -116,7 +116,9 @@ def test_the_table_is_big_enough_and_has_both_kinds():
     assert sum(v == OK for *_, v, _ in TABLE) >= 25 and sum(v != OK for *_, v, _ in TABLE) >= 25
 
 
-@pytest.mark.parametrize(("gold", "reply", "verdict", "rule"), TABLE + CUT_TABLE, ids=[r for *_, r in TABLE + CUT_TABLE])
+@pytest.mark.parametrize(
+    ("gold", "reply", "verdict", "rule"), TABLE + CUT_TABLE, ids=[r for *_, r in TABLE + CUT_TABLE]
+)
 def test_math_verdict(gold, reply, verdict, rule):
     got = score_math(gold, reply, cut=(gold, reply, verdict, rule) in CUT_TABLE, thinks=0)
     assert got.verdict == verdict, f"{rule}: {got.why}"
@@ -127,7 +129,9 @@ def test_hedges_name_their_candidates():
     found = extract("So the answer is x=4 or x=5.")
     assert found.hedged and found.candidates == ("x=4", "x=5") and found.text is None
     assert "hedged between 'x=4' | 'x=5'" in score_math("5", "So the answer is x=4 or x=5.", False, 0).why
-    assert score_math("2 \\text{ or } 3", "\\boxed{2 \\text{ or } 3}", False, 0).verdict == OK  # a gold that is itself "A or B"
+    assert (
+        score_math("2 \\text{ or } 3", "\\boxed{2 \\text{ or } 3}", False, 0).verdict == OK
+    )  # a gold that is itself "A or B"
 
 
 @pytest.mark.parametrize(

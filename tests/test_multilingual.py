@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
-from sacrebleu.metrics import BLEU
 from helpers import eval_error
+from sacrebleu.metrics import BLEU
 
 import slmbench
 from slmbench.client import Completion
 from slmbench.config import ModelSpec
 from slmbench.errors import SlmbenchError
-from slmbench.testing.scripted import ScriptedServer
 from slmbench.tasks import datafiles as hub
 from slmbench.tasks.multilingual import DIRECTIONS, SMOKE_LABEL, Multilingual, language_of, udhr_dir
+from slmbench.testing.scripted import ScriptedServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 task = Multilingual()
@@ -193,7 +193,10 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
     assert notes["set"].endswith(SMOKE_LABEL) and "tok:intl" in notes["signatures"]["en-ar"]["bleu_intl"]
     md = (results.run_dir / "results.md").read_text()
     assert f"multilingual set: udhr 6.0.0: {SMOKE_LABEL}" in md and "en-zh signatures: BLEU `nrefs:1" in md
-    assert "en-ar signatures: BLEU `nrefs:1|case:mixed|eff:no|tok:13a" in md and "BLEU intl `nrefs:1|case:mixed|eff:no|tok:intl" in md
+    assert (
+        "en-ar signatures: BLEU `nrefs:1|case:mixed|eff:no|tok:13a" in md
+        and "BLEU intl `nrefs:1|case:mixed|eff:no|tok:intl" in md
+    )
     assert "| bleu_intl:en-ar | 100.0 [100.0, 100.0] | 2 |" in md
     saved = json.loads((results.run_dir / "results.json").read_text())
     assert saved["models"][0]["tasks"]["multilingual"]["metrics"]["bleu:en-zh"]["n"] == 2
@@ -204,7 +207,10 @@ def test_oracle_scores_100_bleu_chrf_and_language_in_every_direction(tmp_path):
     assert f"100.0 [100.0, 100.0] n=20 (udhr 6.0.0: {SMOKE_LABEL})" in to_markdown(report)
     html = to_html(report)
     assert f'<span class="ci set">udhr 6.0.0: {SMOKE_LABEL}</span>' in html
-    assert "en-ar: bleu <code>nrefs:1|case:mixed|eff:no|tok:13a|" in html and "bleu_intl <code>nrefs:1|case:mixed|eff:no|tok:intl|" in html
+    assert (
+        "en-ar: bleu <code>nrefs:1|case:mixed|eff:no|tok:13a|" in html
+        and "bleu_intl <code>nrefs:1|case:mixed|eff:no|tok:intl|" in html
+    )
 
 
 def test_metrics_match_sacrebleu_on_the_answers(tmp_path):

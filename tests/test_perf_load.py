@@ -20,7 +20,12 @@ WORDS = "one two three four five six seven eight"
 
 
 def bodies(n, max_tokens=8, ignore_eos=True):
-    return [request_body("scripted", Prompt([{"role": "user", "content": f"q{i}"}], max_tokens), ignore_eos=ignore_eos, seed=0) for i in range(n)]
+    return [
+        request_body(
+            "scripted", Prompt([{"role": "user", "content": f"q{i}"}], max_tokens), ignore_eos=ignore_eos, seed=0
+        )
+        for i in range(n)
+    ]
 
 
 def drive(server, n, concurrency=2, timeout_s=5.0, **kw):
@@ -109,12 +114,20 @@ def one_line_error(result, rc=1):
 def test_cli_bad_input_is_one_line(tmp_path):
     with ScriptedServer() as server:
         url = f"scripted={server.url}"
-        assert "--concurrency must be at least 1" in one_line_error(run_cli("perf", "-m", url, "--concurrency", "0", "--out", str(tmp_path)))
+        assert "--concurrency must be at least 1" in one_line_error(
+            run_cli("perf", "-m", url, "--concurrency", "0", "--out", str(tmp_path))
+        )
         assert "--rate" in one_line_error(run_cli("perf", "-m", url, "--rate", "0", "--out", str(tmp_path)))
-        assert "--concurrency" in one_line_error(run_cli("perf", "-m", url, "--concurrency", "x", "--out", str(tmp_path)))
+        assert "--concurrency" in one_line_error(
+            run_cli("perf", "-m", url, "--concurrency", "x", "--out", str(tmp_path))
+        )
         assert "--slo" in one_line_error(run_cli("perf", "-m", url, "--slo", "fast", "--out", str(tmp_path)))
-        assert "--prompts" in one_line_error(run_cli("perf", "-m", url, "--prompts", str(tmp_path / "none.jsonl"), "--out", str(tmp_path)))
-        assert "--compare" in one_line_error(run_cli("perf", "-m", url, "--compare", str(tmp_path), "--out", str(tmp_path)))
+        assert "--prompts" in one_line_error(
+            run_cli("perf", "-m", url, "--prompts", str(tmp_path / "none.jsonl"), "--out", str(tmp_path))
+        )
+        assert "--compare" in one_line_error(
+            run_cli("perf", "-m", url, "--compare", str(tmp_path), "--out", str(tmp_path))
+        )
     assert "cannot reach" in one_line_error(run_cli("perf", "-m", url, "--out", str(tmp_path)))
 
 
@@ -150,13 +163,39 @@ def test_cli_task_and_jsonl_prompts(tmp_path):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "hi there"}\n{"messages": [{"role": "user", "content": "yo"}], "max_tokens": 3}\n')
     with ScriptedServer(lambda b: WORDS) as server:
-        a = run_cli("perf", "-m", f"scripted={server.url}", "--concurrency", "1", "--requests", "4", "--prompts", str(prompts), "--out", str(tmp_path / "a"))
-        b = run_cli("perf", "-m", f"scripted={server.url}", "--concurrency", "1", "--requests", "3", "--task", "arithmetic", "--out", str(tmp_path / "b"))
+        a = run_cli(
+            "perf",
+            "-m",
+            f"scripted={server.url}",
+            "--concurrency",
+            "1",
+            "--requests",
+            "4",
+            "--prompts",
+            str(prompts),
+            "--out",
+            str(tmp_path / "a"),
+        )
+        b = run_cli(
+            "perf",
+            "-m",
+            f"scripted={server.url}",
+            "--concurrency",
+            "1",
+            "--requests",
+            "3",
+            "--task",
+            "arithmetic",
+            "--out",
+            str(tmp_path / "b"),
+        )
         sent = [body["messages"][-1]["content"] for body in server.bodies]
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert sent[:5] == ["hi there", "yo", "hi there", "yo", "hi there"]  # a warm-up, then 4 measured
     assert any("Expression" in s for s in sent[5:])
-    outs = json.loads(((tmp_path / "a" / "latest").resolve() / "perf.json").read_text())["points"][0]["repeats"][0]["records"]
+    outs = json.loads(((tmp_path / "a" / "latest").resolve() / "perf.json").read_text())["points"][0]["repeats"][0][
+        "records"
+    ]
     assert sorted(r["output_tokens"] for r in outs) == [3, 3, 8, 8]  # no ignore_eos: the answer's own length
 
 

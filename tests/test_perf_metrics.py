@@ -134,7 +134,14 @@ def test_slo_and_list_flags_parse_or_fail_in_one_line():
 
 def _run(ttfts, tput):
     recs = [{"ttft_s": t, "tpot_s": 0.01, "e2e_s": t + 1, "error_kind": None} for t in ttfts]
-    return {"points": [{"key": "c=1", "repeats": [{"records": recs, "output_throughput": x, "request_throughput": x / 10} for x in tput]}]}
+    return {
+        "points": [
+            {
+                "key": "c=1",
+                "repeats": [{"records": recs, "output_throughput": x, "request_throughput": x / 10} for x in tput],
+            }
+        ]
+    }
 
 
 def test_compare_reports_differences_with_bootstrap_intervals():

@@ -44,7 +44,9 @@ def test_rtx4090_bf16_largest_context_by_hand():
     assert pl.fits and pl.max_concurrency == int(room // (4.5 * GIB)) == 2
 
 
-@pytest.mark.parametrize(("kv", "tokens", "fits"), [("auto", 131072, False), ("fp8", 131072, True), ("fp8", 262144, False)])
+@pytest.mark.parametrize(
+    ("kv", "tokens", "fits"), [("auto", 131072, False), ("fp8", 131072, True), ("fp8", 262144, False)]
+)
 def test_rtx4090_128k_and_256k(kv, tokens, fits):
     assert P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), kv=kv, context=tokens)).fits is fits
 
@@ -52,7 +54,9 @@ def test_rtx4090_128k_and_256k(kv, tokens, fits):
 def test_h200_holds_three_256k_sequences_in_bf16():
     pl = P.plan(P.make_request(QWEN, P.find_gpu("h200"), context=262144))
     assert pl.fits and pl.max_context == 262_144
-    assert pl.max_concurrency == int((143771 * 2**20 * 0.9 - 8_044_936_192 - sum(pl.overhead.values())) // (36 * GIB)) == 3
+    assert (
+        pl.max_concurrency == int((143771 * 2**20 * 0.9 - 8_044_936_192 - sum(pl.overhead.values())) // (36 * GIB)) == 3
+    )
 
 
 def test_cpu_32gb_q4_k_m():
@@ -157,7 +161,10 @@ def test_cli_plan_table():
 
 
 def test_cli_unknown_model_and_gpu():
-    for args, expected in ((("plan", "qwen-4b"), "did you mean qwen3-4b?"), (("plan", "--gpu", "4090ti"), "did you mean")):
+    for args, expected in (
+        (("plan", "qwen-4b"), "did you mean qwen3-4b?"),
+        (("plan", "--gpu", "4090ti"), "did you mean"),
+    ):
         result = run_cli(*args)
         assert result.returncode == 1 and expected in result.stderr and "Traceback" not in result.stderr
 
@@ -177,7 +184,10 @@ def test_awq_plans_serve_an_awq_checkpoint_never_the_bf16_repository():
         assert [n for n in qwen.notes if placeholder in n] == [note]
     # fp8 needs no checkpoint: vLLM quantises the bf16 weights while loading
     fp8 = P.plan(P.make_request(QWEN, P.find_gpu("rtx4090"), weights="fp8", context=32768))
-    assert fp8.command[2] == "Qwen/Qwen3-4B-Instruct-2507" and fp8.command[fp8.command.index("--quantization") + 1] == "fp8"
+    assert (
+        fp8.command[2] == "Qwen/Qwen3-4B-Instruct-2507"
+        and fp8.command[fp8.command.index("--quantization") + 1] == "fp8"
+    )
 
 
 def test_cli_plan_awq_does_not_print_a_command_that_loads_bf16_weights_as_awq():

@@ -39,7 +39,15 @@ def test_embedded_profiles_agree_with_their_gguf_metadata(name):
 
 def test_qwen3_4b_profile_matches_its_config_and_card():
     p = get_profile("Qwen/Qwen3-4B-Instruct-2507")
-    assert (p.layers, p.hidden, p.heads, p.kv_heads, p.head_dim, p.vocab, p.context) == (36, 2560, 32, 8, 128, 151936, 262144)
+    assert (p.layers, p.hidden, p.heads, p.kv_heads, p.head_dim, p.vocab, p.context) == (
+        36,
+        2560,
+        32,
+        8,
+        128,
+        151936,
+        262144,
+    )
     assert p.params == 4_022_468_096 and p.params - p.embedding_params == 3_633_511_936
     assert p.sampling.model_dump() == {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "min_p": 0.0}
     assert p.tool_call_parser == "hermes" and p.thinking is False

@@ -36,7 +36,9 @@ def test_samples_alternate_puzzles_and_math_and_are_seeded():
 def test_math_scoring_verdicts():
     s = task.samples(2, seed=0)[1]
     assert task.score(s, answer(gold(s))).verdict == "ok"
-    assert task.score(s, answer("<think>maybe 3? \\boxed{3}</think> \\boxed{" + s.target + "}")).parts["think_blocks"] == 1
+    assert (
+        task.score(s, answer("<think>maybe 3? \\boxed{3}</think> \\boxed{" + s.target + "}")).parts["think_blocks"] == 1
+    )
     assert task.score(s, answer("\\boxed{999999}")).verdict == "wrong"
     assert task.score(s, answer("I am not sure.")).verdict == "extraction_failed"
     assert task.score(s, answer("Let me compute 3 + 4 = 7 and", finish="length")).verdict == "truncated"

@@ -81,7 +81,9 @@ def test_missing_data_and_unreadable_files_are_one_line_errors(tmp_path):
     broken.write_text('{"problem": "x", "answer": "1"}\n{not json\n')
     with pytest.raises(SlmbenchError, match="line 2 is not JSON"):
         TASKS["math500"].samples(5, seed=0, data=str(broken))
-    result = run_cli("eval", "--task", "aime2025", "--data", f"aime2025={tmp_path / 'nope.jsonl'}", "--out", str(tmp_path))
+    result = run_cli(
+        "eval", "--task", "aime2025", "--data", f"aime2025={tmp_path / 'nope.jsonl'}", "--out", str(tmp_path)
+    )
     assert result.returncode == 1 and result.stderr.startswith("error: cannot read AIME 2025 data")
     assert "Traceback" not in result.stderr
 
@@ -202,7 +204,9 @@ def test_hub_rows_pages_through_the_datasets_server_api(monkeypatch):
             query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
             seen.append((query, self.headers.get("Authorization")))
             offset, length = int(query["offset"]), int(query["length"])
-            page = [{"row_idx": i, "row": {"i": i}, "truncated_cells": []} for i in range(offset, min(offset + length, 250))]
+            page = [
+                {"row_idx": i, "row": {"i": i}, "truncated_cells": []} for i in range(offset, min(offset + length, 250))
+            ]
             body = json.dumps({"rows": page, "num_rows_total": 250}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -221,7 +225,13 @@ def test_hub_rows_pages_through_the_datasets_server_api(monkeypatch):
         monkeypatch.setenv("HF_TOKEN", "hf_secret")
         assert [r["i"] for r in datafiles.hub_rows("org/set", "default", "test")] == list(range(250))
         assert [q["offset"] for q, _ in seen] == ["0", "100", "200"] and seen[0][1] == "Bearer hf_secret"
-        assert seen[0][0] == {"dataset": "org/set", "config": "default", "split": "test", "offset": "0", "length": "100"}
+        assert seen[0][0] == {
+            "dataset": "org/set",
+            "config": "default",
+            "split": "test",
+            "offset": "0",
+            "length": "100",
+        }
         seen.clear()
         assert len(datafiles.hub_rows("org/set", "default", "test", limit=30)) == 30 and len(seen) == 1
     finally:

@@ -72,7 +72,10 @@ def test_two_real_llama_cpp_replicas(tmp_path):
 def test_eval_treats_one_id_at_two_urls_as_one_model_on_replicas(tmp_path):
     from helpers import gold_arithmetic, run_cli
 
-    with ScriptedServer(gold_arithmetic, models=("m",), delay_s=0.02) as a, ScriptedServer(gold_arithmetic, models=("m",), delay_s=0.02) as b:
+    with (
+        ScriptedServer(gold_arithmetic, models=("m",), delay_s=0.02) as a,
+        ScriptedServer(gold_arithmetic, models=("m",), delay_s=0.02) as b,
+    ):
         result = run_cli("eval", "-m", f"m={a.url}", "-m", f"m={b.url}", "--task", "arithmetic", "--limit", "40",
                          "--concurrency", "8", "--out", str(tmp_path), "-q")  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -89,6 +92,18 @@ def test_a_replica_that_does_not_serve_the_model_is_refused_before_any_request(t
     from helpers import run_cli
 
     with ScriptedServer(models=("m",)) as a, ScriptedServer(models=("other",)) as b:
-        result = run_cli("eval", "-m", f"m={a.url}", "-m", f"m={b.url}", "--task", "arithmetic", "--limit", "2", "--out", str(tmp_path))
+        result = run_cli(
+            "eval",
+            "-m",
+            f"m={a.url}",
+            "-m",
+            f"m={b.url}",
+            "--task",
+            "arithmetic",
+            "--limit",
+            "2",
+            "--out",
+            str(tmp_path),
+        )
         assert a.chat_requests == 0 and b.chat_requests == 0
     assert result.returncode == 1 and "model 'm' is not served at" in result.stderr and "Traceback" not in result.stderr

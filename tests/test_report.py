@@ -52,7 +52,10 @@ def test_markdown_and_json_reports(two_runs, tmp_path):
     paths = write(load(two_runs), tmp_path, ("md", "json"))
     md = paths["md"].read_text()
     assert "| model | Structured output |" in md
-    assert re.search(r"\| arithmetic \| accuracy \| strong \| weak \| \+100\.0 \| \[\+100\.0, \+100\.0\] \| 1\.82e-12 \| mcnemar-exact \| 40 \| yes \|", md)
+    assert re.search(
+        r"\| arithmetic \| accuracy \| strong \| weak \| \+100\.0 \| \[\+100\.0, \+100\.0\] \| 1\.82e-12 \| mcnemar-exact \| 40 \| yes \|",
+        md,
+    )
     data = json.loads(paths["json"].read_text())
     assert data["runs"][0]["manifest"]["machine"]["cpus"] >= 1
     assert "samples" not in data["models"][0]["tasks"]["arithmetic"]
@@ -117,11 +120,20 @@ def test_each_column_is_marked_by_a_paired_test_of_its_own_metric(understanding_
     assert (f1["n"], f1["diff"], f1["test"], f1["p_value"]) == (6, -1.0, "mcnemar-exact", 2 / 64)
     summaries = report.models[0].tasks["understanding"]["samples"]
     facts = {s["id"]: s for s in report.models[1].tasks["understanding"]["samples"]}
-    diffs = [s["parts"]["rougeL"] - facts[s["id"]]["parts"]["rougeL"] for s in summaries if s["meta"]["subtask"] == "summarise"]
-    assert rouge["p_value"] == pytest.approx(sign_flip_exact(diffs)) == pytest.approx(2 / 64)  # all six favour "summaries"
+    diffs = [
+        s["parts"]["rougeL"] - facts[s["id"]]["parts"]["rougeL"]
+        for s in summaries
+        if s["meta"]["subtask"] == "summarise"
+    ]
+    assert (
+        rouge["p_value"] == pytest.approx(sign_flip_exact(diffs)) == pytest.approx(2 / 64)
+    )  # all six favour "summaries"
     # the marks follow those two tests: each model leads its own column, significantly
     assert report.table["summaries"]["understanding"].mark == "▲" and report.table["facts"]["understanding"].mark == ""
-    assert report.table["facts"]["understanding_f1"].mark == "▲" and report.table["summaries"]["understanding_f1"].mark == ""
+    assert (
+        report.table["facts"]["understanding_f1"].mark == "▲"
+        and report.table["summaries"]["understanding_f1"].mark == ""
+    )
     # the 2-model table has a paired-difference row naming the metric, p and CI per column
     assert [(p["a"], p["b"]) for p in report.pairs] == [("summaries", "facts")]
     assert report.pairs[0]["cells"]["understanding"] is rouge and report.pairs[0]["cells"]["understanding_f1"] is f1
@@ -129,11 +141,18 @@ def test_each_column_is_marked_by_a_paired_test_of_its_own_metric(understanding_
     md = paths["md"].read_text()
     # what `make demo` prints: the "## Comparison" section, the table with its paired row and legend
     section = md.split("## Comparison\n", 1)[1].split("\n## ", 1)[0]
-    assert "| summaries |" in section and "| summaries − facts (paired) |" in section and "▲: the column's leader" in section
+    assert (
+        "| summaries |" in section
+        and "| summaries − facts (paired) |" in section
+        and "▲: the column's leader" in section
+    )
     row = next(line for line in md.splitlines() if line.startswith("| summaries − facts (paired) |"))
     assert "p=0.031 significant (rougeL, sign-flip exact, n=6)" in row
     assert "-100.0 [-100.0, -100.0] p=0.031 significant (extraction_f1, McNemar exact, n=6)" in row
-    assert "| understanding | rougeL | summaries | facts |" in md and "| understanding | extraction_f1 | summaries | facts |" in md
+    assert (
+        "| understanding | rougeL | summaries | facts |" in md
+        and "| understanding | extraction_f1 | summaries | facts |" in md
+    )
     html = paths["html"].read_text()
     assert "rougeL · sign-flip exact · n=6" in html and "extraction_f1 · McNemar exact · n=6" in html
 
@@ -157,8 +176,11 @@ def test_bleu_column_is_tested_on_corpus_bleu_by_approximate_randomization(tmp_p
     for name, answer in (("translator", translator), ("parrot", parrot)):
         with ScriptedServer(answer) as server:
             model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
-            dirs.append(slmbench.evaluate([model], ["multilingual"], limit=6, out=tmp_path / name,
-                                               data={"multilingual": data}).run_dir)
+            dirs.append(
+                slmbench.evaluate(
+                    [model], ["multilingual"], limit=6, out=tmp_path / name, data={"multilingual": data}
+                ).run_dir
+            )
     report = load(dirs)
     bleu = next(c for c in report.comparisons if c["metric"] == "bleu")
     good, bad = report.table["translator"]["multilingual"], report.table["parrot"]["multilingual"]
@@ -170,17 +192,25 @@ def test_bleu_column_is_tested_on_corpus_bleu_by_approximate_randomization(tmp_p
 
 
 def test_a_two_model_eval_prints_and_writes_its_paired_tests(tmp_path):
-    with ScriptedServer(gold_arithmetic, models=("strong",)) as strong, ScriptedServer(wrong_arithmetic, models=("weak",)) as weak:
+    with (
+        ScriptedServer(gold_arithmetic, models=("strong",)) as strong,
+        ScriptedServer(wrong_arithmetic, models=("weak",)) as weak,
+    ):
         result = run_cli("eval", "--model", f"strong={strong.url}", "--model", f"weak={weak.url}", "-t", "arithmetic",
                          "--limit", "12", "--out", str(tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     # p = 2 / 2^12: McNemar exact on 12 discordant pairs, all won by "strong"
-    row = next(line for line in result.stdout.splitlines() if "accuracy" in line and "strong" in line and "weak" in line)
+    row = next(
+        line for line in result.stdout.splitlines() if "accuracy" in line and "strong" in line and "weak" in line
+    )
     assert [c.strip() for c in row.strip("│ ").split("│")][2:] == ["strong", "weak", "+100.0 [+100.0, +100.0]", "0.000488",
                                                                   "McNemar exact", "12", "yes"], result.stdout  # fmt: skip
     md = (tmp_path / "latest" / "results.md").read_text()
     assert "## Paired comparisons (same samples)" in md
-    assert "| arithmetic | accuracy | strong | weak | +100.0 | [+100.0, +100.0] | 0.000488 | mcnemar-exact | 12 | yes |" in md
+    assert (
+        "| arithmetic | accuracy | strong | weak | +100.0 | [+100.0, +100.0] | 0.000488 | mcnemar-exact | 12 | yes |"
+        in md
+    )
 
 
 def test_bad_report_input_is_one_line(tmp_path):
@@ -225,7 +255,9 @@ def test_html_in_headless_chromium_renders_offline_and_filters_work(two_runs, tm
         assert page.locator("#comparison tr").count() == 4  # header + two models + their paired difference
         assert "p=" in page.locator("#comparison tr.pair").inner_text()
         assert page.locator("svg").count() >= 2
-        assert page.locator("#samples-table tr.sample").count() == 320  # 2 models x (40 arithmetic + 40 documents x 3 structured modes)
+        assert (
+            page.locator("#samples-table tr.sample").count() == 320
+        )  # 2 models x (40 arithmetic + 40 documents x 3 structured modes)
         page.select_option("#f-model", "weak")
         page.select_option("#f-task", "arithmetic")
         assert page.locator("#samples-table tr.sample").count() == 40
@@ -268,7 +300,9 @@ def test_long_context_column_is_the_measured_effective_context(tmp_path):
         with ScriptedServer(answer, max_model_len=8192, tokenize=True) as server:
             model = ModelSpec(name=name, backend="attach", url=server.url, served="scripted")
             config = Config(eval=EvalSettings(lengths=[1024, 2048]))
-            dirs.append(slmbench.evaluate([model], ["longcontext"], limit=12, out=tmp_path / name, config=config).run_dir)
+            dirs.append(
+                slmbench.evaluate([model], ["longcontext"], limit=12, out=tmp_path / name, config=config).run_dir
+            )
     report = load(dirs)
     reader, blind = report.table["reader"]["longcontext"], report.table["blind"]["longcontext"]
     assert (reader.value, reader.n, reader.note) == (2048, 12, "")
@@ -321,7 +355,10 @@ def test_mean_score_is_over_the_same_columns_for_every_model(two_runs):
     columns, quality, left_out = mean_quality(report)
     assert [d.key for d in columns] == ["instruction", "structured"]
     structured = {m: report.table[m]["structured"].value for m in ("strong", "weak")}
-    assert quality == {"strong": pytest.approx((0.9 + structured["strong"]) / 2), "weak": pytest.approx((0.1 + structured["weak"]) / 2)}
+    assert quality == {
+        "strong": pytest.approx((0.9 + structured["strong"]) / 2),
+        "weak": pytest.approx((0.1 + structured["weak"]) / 2),
+    }
     assert left_out == "Coding (no score for weak)"
 
 
@@ -342,7 +379,9 @@ def phone_layout(html_path, screenshot=None):
     assert CHROMIUM, "chromium is missing: run scripts/bootstrap.sh test (apt-get install chromium)"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": PHONE, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True)
+        page = browser.new_page(
+            viewport={"width": PHONE, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True
+        )
         page.goto(html_path.as_uri())
         page.wait_for_load_state("networkidle")
         width = page.evaluate("document.scrollingElement.scrollWidth")
@@ -385,4 +424,12 @@ def test_per_sample_values_average_to_the_tasks_own_metric(two_runs, understandi
                     assert len(values) == estimate["n"], (task, metric)
                     assert sum(values.values()) / len(values) == pytest.approx(estimate["value"]), (task, metric)
                     checked.add(metric)
-    assert checked >= {"accuracy", "valid_prompt", "valid_json_schema", "valid_repair", "rougeL", "extraction_f1", "qa_f1"}
+    assert checked >= {
+        "accuracy",
+        "valid_prompt",
+        "valid_json_schema",
+        "valid_repair",
+        "rougeL",
+        "extraction_f1",
+        "qa_f1",
+    }

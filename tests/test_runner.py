@@ -31,7 +31,15 @@ def test_oracle_scores_100_percent(tmp_path, oracle):
     est = results.score("scripted", "arithmetic")
     assert est.value == 1.0 and est.n == 20 and est.ci_high == 1.0 and est.ci_low > 0.8
     task = results.models[0].tasks["arithmetic"]
-    assert task.counts == {"ok": 20, "wrong": 0, "truncated": 0, "extraction_failed": 0, "error": 0, "timeout": 0, "skipped": 0}
+    assert task.counts == {
+        "ok": 20,
+        "wrong": 0,
+        "truncated": 0,
+        "extraction_failed": 0,
+        "error": 0,
+        "timeout": 0,
+        "skipped": 0,
+    }
     assert set(task.breakdown["level"]) == {"1", "2", "3", "4"}
     assert all(e.value == 1.0 for e in task.breakdown["level"].values())
     assert results.status == "complete"
@@ -122,9 +130,27 @@ def test_results_files_follow_the_documented_schema(tmp_path, oracle):
     assert data["schema_version"] == 3 and data["status"] == "complete"
     model = data["models"][0]
     task = model["tasks"]["arithmetic"]
-    assert task["metrics"]["accuracy"] == {"value": 1.0, "n": 8, "ci_low": pytest.approx(0.6756, abs=1e-3), "ci_high": 1.0}
-    assert set(task["samples"][0]) >= {"id", "prompt", "answer", "target", "verdict", "why", "latency_s", "completion_tokens"}
-    assert data["manifest"]["models"]["scripted"]["identity"] == {"server": "attached", "url": oracle.url, "model": "scripted"}
+    assert task["metrics"]["accuracy"] == {
+        "value": 1.0,
+        "n": 8,
+        "ci_low": pytest.approx(0.6756, abs=1e-3),
+        "ci_high": 1.0,
+    }
+    assert set(task["samples"][0]) >= {
+        "id",
+        "prompt",
+        "answer",
+        "target",
+        "verdict",
+        "why",
+        "latency_s",
+        "completion_tokens",
+    }
+    assert data["manifest"]["models"]["scripted"]["identity"] == {
+        "server": "attached",
+        "url": oracle.url,
+        "model": "scripted",
+    }
     assert data["manifest"]["tasks"]["arithmetic"] == {"version": "1", "samples": 8, "max_tokens": 192}
     md = (results.run_dir / "results.md").read_text()
     assert "| scripted | arithmetic | accuracy | 100.0 [67.6, 100.0] | 8 | 8 | 0 | 0 | 0 | 0 | 0 | 0 |" in md
@@ -136,14 +162,18 @@ def test_per_sample_verdicts_are_stored(tmp_path, oracle):
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "slmbench.sqlite")
-    rows = db.execute("SELECT verdict, COUNT(*) FROM sample_results WHERE run_id = ? GROUP BY verdict", (results.run_id,)).fetchall()
+    rows = db.execute(
+        "SELECT verdict, COUNT(*) FROM sample_results WHERE run_id = ? GROUP BY verdict", (results.run_id,)
+    ).fetchall()
     assert rows == [("ok", 6)]
     assert db.execute("SELECT status FROM runs WHERE id = ?", (results.run_id,)).fetchone()[0] == "complete"
 
 
 def test_two_models_side_by_side(tmp_path, oracle):
     with ScriptedServer(wrong_arithmetic) as wrong:
-        results = slmbench.evaluate([attach(oracle, "good"), attach(wrong, "bad")], ["arithmetic"], limit=8, out=tmp_path)
+        results = slmbench.evaluate(
+            [attach(oracle, "good"), attach(wrong, "bad")], ["arithmetic"], limit=8, out=tmp_path
+        )
     assert results.score("good", "arithmetic").value == 1.0
     assert results.score("bad", "arithmetic").value == 0.0
     assert [m.name for m in results.models] == ["good", "bad"]
@@ -192,6 +222,8 @@ def test_target_ci_width_adds_samples_until_the_interval_is_narrow_enough(tmp_pa
         assert e.n == 40 and e.ci_high - e.ci_low <= 0.10
         assert server.chat_requests == 40  # each sample sent once: earlier answers came from the store
     with ScriptedServer(lambda body: "Answer: 1" if server.chat_requests % 2 else gold_arithmetic(body)) as server:
-        settings = EvalSettings(out=tmp_path / "capped", tasks=["arithmetic"], limit=10, target_ci_width=1, max_samples=30)
+        settings = EvalSettings(
+            out=tmp_path / "capped", tasks=["arithmetic"], limit=10, target_ci_width=1, max_samples=30
+        )
         results = run(Config(model=[attach(server)], eval=settings))
         assert results.score("scripted", "arithmetic").n == 30  # the cap wins over an unreachable width

@@ -41,7 +41,13 @@ def task():
 
 def judge(task, code, expected=42, args=()):
     """The verdict for code whose `solve(*args)` should return `expected`."""
-    plan = {"kind": "compare", "entry": "solve", "prefix": "", "inputs": [encode(tuple(args))], "expected": [encode(expected)]}
+    plan = {
+        "kind": "compare",
+        "entry": "solve",
+        "prefix": "",
+        "inputs": [encode(tuple(args))],
+        "expected": [encode(expected)],
+    }
     sample = Sample(id="attack", messages=[{"role": "user", "content": "x"}], target=plan, meta={"problem": "attack"})
     return task.score(sample, Completion(f"```python\n{code}\n```", "stop", 1, 1, 0.1, 1))
 
@@ -299,7 +305,9 @@ def test_without_bubblewrap_it_refuses_unless_told_to_run_unsafely(monkeypatch):
             open_sandbox()
         box = open_sandbox(unsafe=True)
         assert box.mode == "unsafe" and "WITHOUT a sandbox" in box.describe()["warning"]
-        out = box.run({"job": "call", "code": "def f(x):\n    return x * 2", "entry": "f", "inputs": [encode((21,))]}, FAST)
+        out = box.run(
+            {"job": "call", "code": "def f(x):\n    return x * 2", "entry": "f", "inputs": [encode((21,))]}, FAST
+        )
         assert out.result["outputs"] == [42]
         # rlimits still apply in the unsafe mode
         assert box.run({"job": "call", "code": "def f():\n    return bytearray(10 * 1024**3)", "entry": "f",
@@ -443,7 +451,9 @@ def attack(box, code, limits=BUDGET):
 
 
 def within_budget(outcome, host_mb, limits=BUDGET):
-    assert host_mb <= limits.memory_mb, f"the sample took {host_mb:.0f} MB of host memory ({outcome.status}: {outcome.error})"
+    assert host_mb <= limits.memory_mb, (
+        f"the sample took {host_mb:.0f} MB of host memory ({outcome.status}: {outcome.error})"
+    )
     if getattr(outcome, "peak_mb", None) is not None:  # the cgroup's own count
         assert outcome.peak_mb <= limits.memory_mb, outcome.peak_mb
 
@@ -509,7 +519,9 @@ def test_six_children_of_900_mb_stay_within_the_samples_memory(task):
         assert outcome.status == "memory" and "ran out" in outcome.error, outcome
         scorer = Coding()
         scorer.limits, scorer.sandbox = BUDGET, task.sandbox
-        assert failed_as(judge(scorer, FORK_MEMORY, 42), "memory").startswith("memory: MemoryError: the sample's memory")
+        assert failed_as(judge(scorer, FORK_MEMORY, 42), "memory").startswith(
+            "memory: MemoryError: the sample's memory"
+        )
 
 
 def test_without_a_cgroup_the_sample_is_one_process_and_still_within_budget():
@@ -520,7 +532,10 @@ def test_without_a_cgroup_the_sample_is_one_process_and_still_within_budget():
     assert outcome.status == "runtime" and "BlockingIOError" in outcome.error, outcome  # fork refused
     within_budget(outcome, host_mb)
     threads = "import threading\ndef solve():\n    t = threading.Thread(target=print)\n    t.start()\n    return 42"
-    assert single.run({"job": "call", "code": threads, "entry": "solve", "inputs": [encode(())]}, BUDGET).status == "runtime"
+    assert (
+        single.run({"job": "call", "code": threads, "entry": "solve", "inputs": [encode(())]}, BUDGET).status
+        == "runtime"
+    )
     allocate = "def solve():\n    block = b'1' * (1200 << 20)\n    return 42"
     outcome, host_mb, _ = attack(single, allocate)
     assert outcome.status == "memory", outcome
@@ -591,7 +606,11 @@ print(json.dumps(report))
 """
     report = fresh_python(script)
     # refused unread, refused by the parser, parsed (a claim the scorer then checks, like any other)
-    assert [report[k]["status"] for k in ("oversized", "nested_json", "wide_json")] == ["output_limit", "no_result", "ok"], report
+    assert [report[k]["status"] for k in ("oversized", "nested_json", "wide_json")] == [
+        "output_limit",
+        "no_result",
+        "ok",
+    ], report
     for name, measured in report.items():
         assert measured["grown_mb"] < 100, (name, measured)
         assert measured["seconds"] < 3 and measured["other_max_s"] < 2, (name, measured)
@@ -690,9 +709,15 @@ def test_the_sandbox_has_a_read_only_root_and_dev_and_one_capped_writable_mount(
             "    return found")  # fmt: skip
     outcome = task.sandbox.run({"job": "call", "code": code, "entry": "solve", "inputs": [encode(())]}, BUDGET)
     mounts = {point: (mode, kind, options) for point, mode, kind, options in _decoded_outputs(outcome)[0]}
-    nodes = {f"/dev/{n}" for n in ("null", "zero", "full", "random", "urandom", "tty")}  # device files, bound one by one
+    nodes = {
+        f"/dev/{n}" for n in ("null", "zero", "full", "random", "urandom", "tty")
+    }  # device files, bound one by one
     assert {mounts[n][1] for n in nodes} == {"devtmpfs"}, mounts
-    writable = {point: m for point, m in mounts.items() if m[0] == "rw" and m[1] not in ("proc", "devpts") and point not in nodes}
+    writable = {
+        point: m
+        for point, m in mounts.items()
+        if m[0] == "rw" and m[1] not in ("proc", "devpts") and point not in nodes
+    }
     assert mounts["/"][0] == "ro" and mounts["/dev"][0] == "ro", mounts
     assert list(writable) == ["/tmp"] and f"size={BUDGET.tmp_mb * 1024}k" in writable["/tmp"][2], writable
 
@@ -712,7 +737,14 @@ def fresh_python(script: str, prefix: list[str] | None = None) -> dict:
     import slmbench
 
     env = {**os.environ, "PYTHONPATH": str(Path(slmbench.__file__).parent.parent)}
-    done = subprocess.run([*(prefix or []), sys.executable, "-c", script], check=False, capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [*(prefix or []), sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -726,10 +758,16 @@ def test_the_seccomp_program_assembles_for_each_known_architecture():
         code = seccomp.program(arch)
         ops = [struct.unpack("=HBBI", code[i : i + 8]) for i in range(0, len(code), 8)]
         assert ops[0] == (0x20, 0, 0, 4) and ops[1][3] == audit_arch  # the ABI is checked first
-        assert ops[-3:] == [(0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x50001), (0x06, 0, 0, 0x50026)]  # allow, EPERM, ENOSYS
+        assert ops[-3:] == [
+            (0x06, 0, 0, 0x7FFF0000),
+            (0x06, 0, 0, 0x50001),
+            (0x06, 0, 0, 0x50026),
+        ]  # allow, EPERM, ENOSYS
         denied = {k for c, _, _, k in ops if c == 0x15}
         assert {table[n] for n in seccomp.DENIED if n in table} <= denied, arch
-        assert all(i + 1 + max(jt, jf) < len(ops) for i, (c, jt, jf, _) in enumerate(ops) if c != 0x06)  # jumps land inside
+        assert all(
+            i + 1 + max(jt, jf) < len(ops) for i, (c, jt, jf, _) in enumerate(ops) if c != 0x06
+        )  # jumps land inside
     assert seccomp.program("riscv64") is None and seccomp.describe("riscv64").startswith("off")
 
 

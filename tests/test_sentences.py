@@ -22,7 +22,10 @@ from slmbench.sentences import clause_spans, last_sentence, sentence_spans, spli
         ("هل عاد؟ نعم، عاد إلى البيت۔ شكرا", ["هل عاد؟", "نعم، عاد إلى البيت۔", "شكرا"]),
         ("वह घर गया। फिर सो गया।", ["वह घर गया।", "फिर सो गया।"]),
         # mixed scripts in one paragraph
-        ("Hello world. 我们今天去公园。天气很好！ Then home.", ["Hello world.", "我们今天去公园。", "天气很好！", "Then home."]),
+        (
+            "Hello world. 我们今天去公园。天气很好！ Then home.",
+            ["Hello world.", "我们今天去公园。", "天气很好！", "Then home."],
+        ),
         ("", []),
         ("   ", []),
     ],

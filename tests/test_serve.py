@@ -44,7 +44,10 @@ def test_fp8_is_not_suggested_when_already_in_use_and_a_clean_log_is_not_a_failu
     found = diagnose((LOGS / "kv_cache_too_small.log").read_text(), kv_dtype="fp8")
     assert "fp8" not in found.fix
     assert diagnose((LOGS / "ready.log").read_text()) is None
-    assert kv_report((LOGS / "ready.log").read_text()) == "vLLM KV cache: 88,112 tokens, 1.34x concurrency at 65,536 tokens"
+    assert (
+        kv_report((LOGS / "ready.log").read_text())
+        == "vLLM KV cache: 88,112 tokens, 1.34x concurrency at 65,536 tokens"
+    )
 
 
 def test_vllm_command_comes_from_the_plan():
@@ -102,10 +105,18 @@ def test_a_failed_vllm_start_prints_the_fix(fake_vllm):
 
 
 def test_vllm_in_the_foreground_ready_then_ctrl_c(fake_vllm):
-    with stopped_after(start_cli("serve", "qwen3-4b", "--backend", "vllm", "--gpu", "rtx4090", "--context", "32K", env=fake_vllm)) as proc:
+    with stopped_after(
+        start_cli("serve", "qwen3-4b", "--backend", "vllm", "--gpu", "rtx4090", "--context", "32K", env=fake_vllm)
+    ) as proc:
         ready = read_until(proc, "ready: ", timeout=60)
-        assert ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM 0.10.1.1, " in ready  # the version from GET /version
-        assert read_until(proc, "  vLLM KV cache: 88,112 tokens", timeout=10).rstrip().endswith("(plan: 89,959 tokens for one sequence)")
+        assert (
+            ready.startswith("ready: qwen3-4b at http://127.0.0.1:") and "(vLLM 0.10.1.1, " in ready
+        )  # the version from GET /version
+        assert (
+            read_until(proc, "  vLLM KV cache: 88,112 tokens", timeout=10)
+            .rstrip()
+            .endswith("(plan: 89,959 tokens for one sequence)")
+        )
         url = ready.split(" at ")[1].split(" ")[0]
         caps = probe_capabilities(url, "qwen3-4b", timeout_s=10)
         assert caps.answers and caps.models == ["qwen3-4b"]
@@ -149,7 +160,9 @@ def test_detach_ps_stop(fake_vllm):
 
 
 def test_ps_forgets_servers_that_died(fake_vllm):
-    result = run_cli("serve", "qwen3-4b", "--backend", "vllm", "--gpu", "h200", "--context", "8K", "--detach", env=fake_vllm)
+    result = run_cli(
+        "serve", "qwen3-4b", "--backend", "vllm", "--gpu", "h200", "--context", "8K", "--detach", env=fake_vllm
+    )
     pid = int(result.stdout.split("detached: pid ")[1].split(";")[0])
     os.kill(pid, signal.SIGKILL)
     for _ in range(50):
@@ -189,7 +202,9 @@ def test_probe_against_the_scripted_server():
         caps = probe_capabilities(server.url, "s", timeout_s=5)
     assert caps.answers and caps.usage and caps.models == ["s"]
     assert caps.reasoning == "think-tags"
-    assert caps.streams and caps.tokenize and not caps.json_schema and caps.max_context is None  # scripted: SSE + /tokenize
+    assert (
+        caps.streams and caps.tokenize and not caps.json_schema and caps.max_context is None
+    )  # scripted: SSE + /tokenize
     with ScriptedServer(lambda body: '{"ok": true}', models=("s",)) as server:
         caps = probe_capabilities(server.url, "s", timeout_s=5)
     assert caps.json_schema and caps.reasoning is None

@@ -44,7 +44,9 @@ def test_serve_foreground_ready_answers_then_ctrl_c_leaves_no_orphan(state):
         url = ready.split(" at ")[1].split(" ")[0]
         servers = children_named(proc.pid, "llama-server")
         assert len(servers) == 1
-        status, reply = post_json(f"{url}/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}, timeout_s=120)
+        status, reply = post_json(
+            f"{url}/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}, timeout_s=120
+        )
         assert status == 200 and reply["usage"]["completion_tokens"] >= 1
         print(f"serve: ready line after {took:.1f} s")
         proc.send_signal(signal.SIGINT)
@@ -60,7 +62,11 @@ def test_serve_on_a_port_in_use_is_one_line(state):
         taken.listen()
         port = taken.getsockname()[1]
         result = run_cli("serve", *SMALL, "--port", str(port), env=state)
-    assert result.returncode == 1 and result.stderr == f"error: port {port} on 127.0.0.1 is in use by another process; pass another --port or omit --port\n"
+    assert (
+        result.returncode == 1
+        and result.stderr
+        == f"error: port {port} on 127.0.0.1 is in use by another process; pass another --port or omit --port\n"
+    )
 
 
 def test_detach_ps_stop_with_llama_cpp(state):
@@ -69,7 +75,12 @@ def test_detach_ps_stop_with_llama_cpp(state):
     pid = int(result.stdout.split("detached: pid ")[1].split(";")[0])
     assert alive(pid)  # outlived the slmbench that started it
     url = result.stdout.split(" at ")[1].split(" ")[0]
-    assert post_json(f"{url}/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}, timeout_s=120)[0] == 200
+    assert (
+        post_json(
+            f"{url}/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}, timeout_s=120
+        )[0]
+        == 200
+    )
     listed = run_cli("ps", env=state).stdout
     assert "gemma-3-270m" in listed and str(pid) in listed and "llamacpp" in listed
     stopped = run_cli("stop", "--all", env=state)

@@ -20,7 +20,9 @@ from slmbench.testing.scripted import ScriptedServer
 
 
 def start(*args):
-    return subprocess.Popen([sys.executable, "-m", "slmbench.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "slmbench.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(condition, timeout_s=60.0):
@@ -33,7 +35,9 @@ def wait_for(condition, timeout_s=60.0):
 def test_sigterm_during_eval_keeps_the_answers_says_so_and_exits_143(tmp_path):
     out = tmp_path / "runs"
     with ScriptedServer(gold_arithmetic, delay_s=0.05) as server:
-        proc = start("eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "400", "--out", str(out), "-q")
+        proc = start(
+            "eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "400", "--out", str(out), "-q"
+        )
         wait_for(lambda: server.chat_requests >= 20)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -82,7 +82,9 @@ def test_a_run_whose_process_died_is_shown_interrupted_by_the_next_command(tmp_p
         status = sqlite3.connect(db_path(out)).execute("SELECT status FROM runs").fetchall()
         assert status == [("running",)]  # nobody could say otherwise yet
         Store(db_path(out)).close()  # merely opening the store says nothing: a command does
-        result = run_cli("eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q")
+        result = run_cli(
+            "eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q"
+        )
     assert result.returncode == 0, result.stderr
     assert "marked interrupted" in result.stderr
     status = sqlite3.connect(db_path(out)).execute("SELECT status FROM runs ORDER BY created").fetchall()

@@ -64,11 +64,15 @@ def test_kill_9_of_llama_server_mid_eval_restarts_it_and_answers_every_sample(tm
     answered = sum(task["counts"][k] for k in ("ok", "wrong", "truncated", "extraction_failed"))
     assert answered == TOTAL and task["counts"]["error"] == 0 and task["counts"]["timeout"] == 0
     assert task["requests"]["sent"] + task["requests"]["cached"] == TOTAL
-    print(f"kill -9 -> serving again after {back:.1f} s; {stored} answers stored before the kill; {answered} of {TOTAL} answered")
+    print(
+        f"kill -9 -> serving again after {back:.1f} s; {stored} answers stored before the kill; {answered} of {TOTAL} answered"
+    )
 
 
 def test_sigterm_to_serve_stops_the_server_says_so_and_exits_143(tmp_path):
-    with stopped_after(start_cli("serve", "--parallel", "2", "--context", "1024", env={"SLMBENCH_STATE": str(tmp_path)})) as proc:
+    with stopped_after(
+        start_cli("serve", "--parallel", "2", "--context", "1024", env={"SLMBENCH_STATE": str(tmp_path)})
+    ) as proc:
         read_until(proc, "ready: ")
         [server] = children_named(proc.pid, "llama-server")
         proc.send_signal(signal.SIGTERM)
@@ -84,7 +88,9 @@ def test_a_truncated_gguf_fails_its_model_and_latest_stays_on_the_last_good_run(
     from slmbench.serving.models import embedded_gguf
 
     out = tmp_path / "runs"
-    good = run_cli("eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q")
+    good = run_cli(
+        "eval", "--model", f"scripted={oracle.url}", "-t", "arithmetic", "--limit", "2", "--out", str(out), "-q"
+    )
     assert good.returncode == 0, good.stderr
     last_good = (out / "latest").resolve()
     cut = tmp_path / "cut.gguf"

@@ -36,7 +36,15 @@ class ScriptedProcess(process.Supervised):
         self.pids: list[int] = []
 
     def _respawn(self) -> None:
-        argv = [sys.executable, "-m", "slmbench.testing.scripted", "--port", str(self.port), "--delay", str(self.delay_s)]
+        argv = [
+            sys.executable,
+            "-m",
+            "slmbench.testing.scripted",
+            "--port",
+            str(self.port),
+            "--delay",
+            str(self.delay_s),
+        ]
         self._proc = process.spawn(argv, self.log_path)
         self.pids.append(self._proc.pid)
         deadline = time.monotonic() + 30

@@ -13,9 +13,16 @@ from helpers import run_cli
 
 from slmbench.testing.scripted import ScriptedServer
 
-CAPITALS = {"France": "Paris", "Kenya": "Nairobi", "Peru": "Lima", "Japan": "Tokyo", "Canada": "Ottawa", "Egypt": "Cairo"}
+CAPITALS = {
+    "France": "Paris",
+    "Kenya": "Nairobi",
+    "Peru": "Lima",
+    "Japan": "Tokyo",
+    "Canada": "Ottawa",
+    "Egypt": "Cairo",
+}
 
-TASK_FILE = textwrap.dedent('''
+TASK_FILE = textwrap.dedent("""
     from slmbench.tasks import Column, Dimension, Task, register
     from slmbench.tasks.base import OK, WRONG, Sample, Verdict
 
@@ -54,7 +61,7 @@ TASK_FILE = textwrap.dedent('''
 
         def extra_lines(self, extra):
             return [f"longest answer {{extra['longest_answer']}} characters"]
-''').format(capitals=CAPITALS)
+""").format(capitals=CAPITALS)
 
 
 def gold(body):
@@ -106,7 +113,9 @@ def test_a_task_in_its_own_file_is_listed_run_rendered_and_reported(tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| model | Capital cities |" in text
     assert "| gold | 100.0▲ [61.0, 100.0] n=6 |" in text and "| wrong | 0.0 [0.0, 39.0] n=6 |" in text
-    assert "| gold − wrong (paired) | +100.0 [+100.0, +100.0] p=0.031 significant (accuracy, McNemar exact, n=6) |" in text
+    assert (
+        "| gold − wrong (paired) | +100.0 [+100.0, +100.0] p=0.031 significant (accuracy, McNemar exact, n=6) |" in text
+    )
     dims = json.loads((tmp_path / "report" / "report.json").read_text())["dimensions"]
     assert {"key": "capitals", "label": "Capital cities", "unit": "%"} in dims
     assert "Capital cities" in (tmp_path / "report" / "report.html").read_text()
@@ -122,7 +131,10 @@ def test_task_modules_that_cannot_load_are_one_line_errors(tmp_path):
     cases = [
         (tmp_path / "missing.py", "missing.py is not a .py file; fix SLMBENCH_TASK_MODULES"),
         (broken, "broken.py failed to load (SyntaxError"),
-        (clash, "clash.py: task name 'arithmetic' is taken by slmbench.tasks.arithmetic (task arithmetic); rename the task"),
+        (
+            clash,
+            "clash.py: task name 'arithmetic' is taken by slmbench.tasks.arithmetic (task arithmetic); rename the task",
+        ),
         (not_a_task, "register() got dict, not a Task; subclass slmbench.tasks.Task"),
     ]
     for path, message in cases:

@@ -60,7 +60,10 @@ def test_parse_per_task_flag(values, expected):
         (["--limit", "abc"], "--limit 'abc' is not N or TASK=N; write it like --limit 20 or --limit coding=8"),
         (["--limit", "=3"], "--limit '=3' names no task"),
         (["--max-tokens", "coding=x"], "--max-tokens 'coding=x' is not N or TASK=N"),
-        (["--task", "arithmetic", "--limit", "coding=3"], "--limit coding=3: task 'coding' is not selected; add --task coding"),
+        (
+            ["--task", "arithmetic", "--limit", "coding=3"],
+            "--limit coding=3: task 'coding' is not selected; add --task coding",
+        ),
         (["--task", "arithmetic", "--max-tokens", "arithmetic=0"], "--max-tokens arithmetic=0 must be at least 1"),
     ],
 )
@@ -68,6 +71,8 @@ def test_bad_per_task_values_are_one_line(tmp_path, args, message):
     with ScriptedServer() as server:
         result = run_cli("eval", "-m", f"scripted={server.url}", *args, "--out", str(tmp_path), timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and message in result.stderr, (
+        result.stderr
+    )
     with pytest.raises(SlmbenchError):
         parse_per_task_flag("--limit", ["x=y"])

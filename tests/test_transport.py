@@ -61,7 +61,10 @@ def test_eval_goes_on_past_broken_status_lines_and_null_content_is_not_cached(tm
 
 
 def test_perf_counts_a_broken_status_line_and_keeps_measuring():
-    bodies = [request_body("scripted", Prompt([{"role": "user", "content": "hi"}], 4), ignore_eos=True, seed=0) for _ in range(6)]
+    bodies = [
+        request_body("scripted", Prompt([{"role": "user", "content": "hi"}], 4), ignore_eos=True, seed=0)
+        for _ in range(6)
+    ]
     with ScriptedServer(script=[BAD_STATUS, BAD_STATUS]) as server:
         run = PointRun()
 
@@ -79,7 +82,9 @@ def test_a_model_whose_every_request_failed_makes_the_run_partial_and_says_why(t
         result = run_cli("eval", "--model", f"scripted={server.url}", "-t", "arithmetic", "--limit", "5",
                          "--retries", "0", "--out", str(tmp_path), timeout=120)  # fmt: skip
     assert result.returncode == 1, result.stderr
-    data = json.loads((tmp_path / result.stdout.split("results: ")[1].split()[0].split("/")[-2] / "results.json").read_text())
+    data = json.loads(
+        (tmp_path / result.stdout.split("results: ")[1].split()[0].split("/")[-2] / "results.json").read_text()
+    )
     assert data["status"] == "partial"
     assert "every request failed" in data["models"][0]["error"]
     # Per model and task: the kinds with counts and one example message, after the table.

@@ -83,7 +83,7 @@ def results(out: Path) -> dict:
 
 
 def write_config(path: Path, models: str, tasks: str = '["arithmetic"]', limit: int = 10) -> Path:
-    path.write_text(f'{models}\n[eval]\ntasks = {tasks}\nlimit = {limit}\nconcurrency = 4\n')
+    path.write_text(f"{models}\n[eval]\ntasks = {tasks}\nlimit = {limit}\nconcurrency = 4\n")
     return path
 
 
@@ -129,24 +129,35 @@ def test_two_models_in_turn_each_scored_on_its_own_server_then_a_rerun_starts_no
     assert said.count("every answer is in the store; vLLM not started") == 2
     assert {m["name"]: m["tasks"]["arithmetic"]["requests"] for m in again["models"]} == {
         "qwen3-4b": {"sent": 0, "cached": 10}, "llama3-8b": {"sent": 0, "cached": 10}}  # fmt: skip
-    assert scores(again) == scores(first) and again["manifest"]["models"]["qwen3-4b"]["identity"] == manifest["identity"]
+    assert (
+        scores(again) == scores(first) and again["manifest"]["models"]["qwen3-4b"]["identity"] == manifest["identity"]
+    )
 
     more, _ = evaluate(config, out, limit=12)
     assert [r["served"] for r in started(starts)[2:]] == ["qwen3-4b", "llama3-8b"]  # new samples: started again
-    assert {m["name"]: m["tasks"]["arithmetic"]["requests"]["sent"] for m in more["models"]} == {"qwen3-4b": 2, "llama3-8b": 2}
+    assert {m["name"]: m["tasks"]["arithmetic"]["requests"]["sent"] for m in more["models"]} == {
+        "qwen3-4b": 2,
+        "llama3-8b": 2,
+    }
 
 
 def test_memory_not_released_is_reported_and_the_next_model_fails_clearly(gpu_box, tmp_path):
     _, state, starts = gpu_box
     (state / "gpus.json").write_text(json.dumps({"gpus": [H100], "release_s": 600}))
-    config = write_config(tmp_path / "two.toml", TWO.replace('backend = "vllm"\n', 'backend = "vllm"\nrelease_timeout_s = 1\n', 1), limit=2)
+    config = write_config(
+        tmp_path / "two.toml",
+        TWO.replace('backend = "vllm"\n', 'backend = "vllm"\nrelease_timeout_s = 1\n', 1),
+        limit=2,
+    )
     data, said = evaluate(config, tmp_path / "runs")
     assert data["status"] == "partial"
     assert said.count("qwen3-4b: GPU memory still held 1 s after vLLM stopped (GPU 0: 71.7 GiB in use (was 0.0 GiB "
                       "before it started)); a leftover process may hold it (see nvidia-smi)") == 1  # fmt: skip
     failed = {m["name"]: m["error"] for m in data["models"]}
     assert failed["qwen3-4b"] is None
-    assert failed["llama3-8b"].startswith("llama3-8b: GPU 0 has 8.0 of 79.6 GiB free, but vLLM needs gpu_memory_utilization 0.9")
+    assert failed["llama3-8b"].startswith(
+        "llama3-8b: GPU 0 has 8.0 of 79.6 GiB free, but vLLM needs gpu_memory_utilization 0.9"
+    )
     assert "set gpu_memory_utilization = 0.08 for this model" in failed["llama3-8b"]
     assert [r["served"] for r in started(starts)] == ["qwen3-4b"]  # the second was never launched
 
@@ -162,11 +173,21 @@ def test_replicas_one_per_gpu_are_one_model_balanced(gpu_box, tmp_path):
     assert runs[0]["argv"][:8] == ["serve", "Qwen/Qwen3-4B-Instruct-2507", "--max-model-len", "32768",
                                    "--gpu-memory-utilization", "0.9", "--kv-cache-dtype", "fp8"]  # fmt: skip
     model = data["models"][0]
-    assert len(model["endpoint"]["replicas"]) == 2 and model["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] == 1.0
-    assert sorted(p.name for p in (tmp_path / "runs" / "latest" / "logs").iterdir()) == ["qwen3-4b.vllm.0.log", "qwen3-4b.vllm.1.log"]
+    assert (
+        len(model["endpoint"]["replicas"]) == 2 and model["tasks"]["arithmetic"]["metrics"]["accuracy"]["value"] == 1.0
+    )
+    assert sorted(p.name for p in (tmp_path / "runs" / "latest" / "logs").iterdir()) == [
+        "qwen3-4b.vllm.0.log",
+        "qwen3-4b.vllm.1.log",
+    ]
     assert said.count("vLLM ready on GPU 2 in") == 1 and said.count("vLLM ready on GPU 0 in") == 1
     # what vLLM logged it allocated, beside the plan (the stand-in prints the recorded log's figures)
-    assert said.count("vLLM KV cache: 88,112 tokens, 1.34x concurrency at 65,536 tokens (plan: 262,144 tokens for one sequence)") == 2
+    assert (
+        said.count(
+            "vLLM KV cache: 88,112 tokens, 1.34x concurrency at 65,536 tokens (plan: 262,144 tokens for one sequence)"
+        )
+        == 2
+    )
     assert said.count("GPU memory released in") == 1
 
 
@@ -190,7 +211,9 @@ def test_ray_backend_is_passed_and_more_gpus_than_here_need_it(gpu_box, tmp_path
     error = local["models"][0]["error"]
     assert local["status"] == "partial" and "tp x dp = 2 GPUs, but 1 visible here" in error
     assert "distributed_executor_backend = 'ray'" in error and not started(starts)
-    ray, _ = evaluate(write_config(tmp_path / "ray.toml", models + 'distributed_executor_backend = "ray"\n', limit=2), tmp_path / "b")
+    ray, _ = evaluate(
+        write_config(tmp_path / "ray.toml", models + 'distributed_executor_backend = "ray"\n', limit=2), tmp_path / "b"
+    )
     assert ray["status"] == "complete"
     (one,) = started(starts)
     assert one["argv"][one["argv"].index("--distributed-executor-backend") + 1] == "ray"
@@ -222,7 +245,9 @@ def test_vllm_flag_and_bad_vllm_config_fail_before_anything_starts(gpu_box, tmp_
          "error: config file"),
     ]:  # fmt: skip
         result = run_cli("eval", *args, "--task", "arithmetic", "--out", str(tmp_path / "runs"), env=env)
-        assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith(message), result.stderr
+        assert result.returncode == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith(message), (
+            result.stderr
+        )
     empty = tmp_path / "empty"
     empty.mkdir()
     missing = run_cli("eval", "--vllm", "qwen3-4b", "--task", "arithmetic", "--out", str(tmp_path / "runs"),
@@ -261,14 +286,18 @@ def test_detect_gpu_and_the_plan_come_from_nvidia_smi(gpu_box, tmp_path):
     assert "vllm serve Qwen/Qwen3-4B-Instruct-2507 --max-model-len 262144" in dry.stdout
     (state / "gpus.json").write_text(json.dumps({"gpus": [{"name": "NVIDIA GeForce RTX 4090", "total_mib": 24564}]}))
     dry = run_cli("serve", "qwen3-4b", "--backend", "vllm", "--dry-run", env=env)
-    assert "native 262,144 tokens do not fit NVIDIA GeForce RTX 4090 (24 GiB); --max-model-len 89088 (plan)" in dry.stdout
+    assert (
+        "native 262,144 tokens do not fit NVIDIA GeForce RTX 4090 (24 GiB); --max-model-len 89088 (plan)" in dry.stdout
+    )
 
     code = ("from slmbench.serving.vllm import detect_gpu; d, n = detect_gpu(); "
             "print(d.name, d.memory, float(d.bandwidth_gbs), n)")  # fmt: skip
     import subprocess
 
     (state / "gpus.json").write_text(json.dumps({"gpus": [{"name": "NVIDIA A100-SXM4-80GB", "total_mib": 81920}] * 2}))
-    shown = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
     assert shown.stdout.split() == ["NVIDIA", "A100-SXM4-80GB", "(80", "GiB)", str(81920 * 1024**2), "2039.0", "2"]
     visible = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env, "CUDA_VISIBLE_DEVICES": "1"},
                              capture_output=True, text=True, check=True)  # fmt: skip
@@ -310,7 +339,10 @@ def test_another_vllm_executable_is_started_to_read_its_identity(gpu_box, tmp_pa
     """The launch record is keyed by the vLLM executable too: after an upgrade the server starts
     to tell its version and template; unchanged, the stored answers still count."""
     env, _, starts = gpu_box
-    config, out = write_config(tmp_path / "one.toml", '[[model]]\nname = "qwen3-4b"\nbackend = "vllm"\n', limit=3), tmp_path / "runs"
+    config, out = (
+        write_config(tmp_path / "one.toml", '[[model]]\nname = "qwen3-4b"\nbackend = "vllm"\n', limit=3),
+        tmp_path / "runs",
+    )
     evaluate(config, out)
     evaluate(config, out)
     assert len(started(starts)) == 1

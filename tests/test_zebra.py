@@ -63,8 +63,12 @@ def test_count_solutions_unconstrained_and_needs_attributes():
     attrs = {"name": ["A", "B"], "color": ["red", "blue"]}
     assert count_solutions([], attributes=attrs, limit=100) == 4  # (2!)^2
     assert count_solutions([("found_at", ("name", "A"), 1)], attributes=attrs, limit=100) == 2
-    assert count_solutions([("found_at", ("name", "A"), 1), ("same_house", ("color", "red"), ("name", "B"))],
-                           attributes=attrs) == 1
+    assert (
+        count_solutions(
+            [("found_at", ("name", "A"), 1), ("same_house", ("color", "red"), ("name", "B"))], attributes=attrs
+        )
+        == 1
+    )
     with pytest.raises(ValueError):
         count_solutions([])
 
@@ -84,9 +88,10 @@ def test_clue_semantics():
     attrs = {"name": list("ABCD"), "c": list("xyzw")}
     for clue in [("left_of", A, B), ("one_between", C, A), ("two_between", A, D), ("somewhere_left", A, D)]:
         cnf_sols = count_solutions([clue], attributes=attrs, limit=10**6)
-        brute = sum(
-            holds(clue, [{"name": p[i], "c": "xyzw"[i]} for i in range(4)]) for p in itertools.permutations("ABCD")
-        ) * 24
+        brute = (
+            sum(holds(clue, [{"name": p[i], "c": "xyzw"[i]} for i in range(4)]) for p in itertools.permutations("ABCD"))
+            * 24
+        )
         assert cnf_sols == brute
 
 
@@ -178,8 +183,10 @@ def test_score_wrong_house_count_and_missing_keys():
 
 
 def test_score_case_and_whitespace_insensitive():
-    shouty = {f"house {h}": {f" {a.upper()} ": f"  {v.upper()} " for a, v in house.items()}
-              for h, house in enumerate(P.solution, 1)}
+    shouty = {
+        f"house {h}": {f" {a.upper()} ": f"  {v.upper()} " for a, v in house.items()}
+        for h, house in enumerate(P.solution, 1)
+    }
     assert score(P, json.dumps(shouty))[:3] == ("ok", 1.0, 1.0)
 
 

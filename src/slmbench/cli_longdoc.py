@@ -9,9 +9,18 @@ import typer
 
 from .cli_support import PARALLEL, ApiKeyEnvOpt, ContextOpt, CtxAliasOpt, ParallelOpt, user_errors
 
-app = typer.Typer(help="Long documents: map-reduce summaries and anchored answers within the model's context.", no_args_is_help=True)
+app = typer.Typer(
+    help="Long documents: map-reduce summaries and anchored answers within the model's context.", no_args_is_help=True
+)
 
-_ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).")]
+_ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Attach to a running endpoint: SERVED_ID=URL, or an embedded model's name (default: smollm2-135m).",
+    ),
+]
 _GgufOpt = Annotated[Path | None, typer.Option(help="Serve a local GGUF with llama.cpp.")]
 _ChunkOpt = Annotated[int | None, typer.Option(help="Chunk size in tokens (default: as large as the context allows).")]
 _QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
@@ -84,7 +93,9 @@ def longdoc_ask(
         from .progress import Quiet, RichProgress
         from .resolve import parse_context
 
-        settings = longdoc.Settings(chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1)
+        settings = longdoc.Settings(
+            chunk_tokens=chunk_tokens, top_passages=passages, final_tokens=final_tokens, concurrency=1
+        )
         err = Console(stderr=True)
         result = longdoc.ask_file(
             file, question, _longdoc_model(model, gguf, 1, api_key_env), ctx_per_slot=parse_context(context, ctx_per_slot),
@@ -92,7 +103,11 @@ def longdoc_ask(
         )  # fmt: skip
         print(result.text)
         used = ", ".join(f"P{i + 1} ({result.chunks[i].start}-{result.chunks[i].end})" for i in result.passages)
-        err.print(f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s", highlight=False, soft_wrap=True)
+        err.print(
+            f"passages used, most relevant first: {used}; {result.usage.prompt_tokens:,} prompt tokens, {result.seconds:.1f} s",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("compare")

@@ -16,12 +16,21 @@ RESUME = "answers received so far are stored; re-run the same command to resume"
 
 # One name and one default per flag across commands.
 PARALLEL = 4  # config.PARALLEL, repeated: importing config (pydantic) would slow every start
-ContextOpt = Annotated[str | None, typer.Option("--context", help="llama.cpp: context tokens per slot, e.g. 4096 or 8K.")]
+ContextOpt = Annotated[
+    str | None, typer.Option("--context", help="llama.cpp: context tokens per slot, e.g. 4096 or 8K.")
+]
 CtxAliasOpt = Annotated[str | None, typer.Option("--ctx-per-slot", hidden=True)]  # the old name, still accepted
 ParallelOpt = Annotated[int, typer.Option(help="llama.cpp parallel slots = requests in flight.", min=1)]
 ThreadsOpt = Annotated[int | None, typer.Option(help="llama.cpp threads (default: all cores).")]
-LlamaServerOpt = Annotated[Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")]
-ApiKeyEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the bearer API key of attached endpoints (default: $OPENAI_API_KEY when set).")]
+LlamaServerOpt = Annotated[
+    Path | None, typer.Option(help="llama-server binary to use.", envvar="SLMBENCH_LLAMA_SERVER")
+]
+ApiKeyEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Environment variable holding the bearer API key of attached endpoints (default: $OPENAI_API_KEY when set)."
+    ),
+]
 
 
 @contextmanager
@@ -61,7 +70,7 @@ def usage_line(app: typer.Typer, exc: Any, argv: list[str] | None = None) -> str
     """Click's usage error as one line that names the flag and where the fix is."""
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "slmbench"
-    path = "slmbench" + path[path.index(" "):] if " " in path else "slmbench"
+    path = "slmbench" + path[path.index(" ") :] if " " in path else "slmbench"
     if path == "slmbench":  # an option's missing value is raised before the command's context exists
         words = _command_words(app, argv if argv is not None else sys.argv[1:])
         path = " ".join(["slmbench", *words])

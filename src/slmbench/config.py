@@ -24,6 +24,7 @@ class TaskLike(Protocol):
     default_limit: int
     max_tokens: int
 
+
 # The embedded models (GGUFs shipped by PyPI packages), the instruct model first: eval compares
 # both by default, and the chat talks to the first.
 EMBEDDED_NAMES = ("smollm2-135m", "gemma-3-270m")
@@ -88,15 +89,21 @@ class ModelSpec(BaseModel):
         if self.backend == "attach" and isinstance(self.replicas, int):
             raise ValueError("an attached model's replicas are URLs: replicas = ['http://host:8001/v1']")
         if self.backend == "vllm":
-            if (isinstance(self.replicas, list) and self.replicas) or (isinstance(self.replicas, int) and self.replicas < 1):
+            if (isinstance(self.replicas, list) and self.replicas) or (
+                isinstance(self.replicas, int) and self.replicas < 1
+            ):
                 raise ValueError("a vllm model's replicas is a number of servers (replicas = 2), or list gpus")
             if self.gguf is not None:
                 raise ValueError("gguf is for backend = 'llamacpp'; vLLM serves hf (a hub id or a model folder)")
             per = self.tp * self.dp
-            if self.gpus is not None and (not self.gpus or len(self.gpus) % per or len(set(self.gpus)) < len(self.gpus)):
+            if self.gpus is not None and (
+                not self.gpus or len(self.gpus) % per or len(set(self.gpus)) < len(self.gpus)
+            ):
                 raise ValueError(f"gpus must list distinct GPU indices, a multiple of tp x dp = {per} of them")
             if self.gpus is not None and isinstance(self.replicas, int) and self.replicas * per != len(self.gpus):
-                raise ValueError(f"replicas = {self.replicas} x tp x dp = {self.replicas * per} GPUs, but gpus lists {len(self.gpus)}")
+                raise ValueError(
+                    f"replicas = {self.replicas} x tp x dp = {self.replicas * per} GPUs, but gpus lists {len(self.gpus)}"
+                )
         if self.backend == "llamacpp" and self.gguf is None:
             profile = embedded_profile(self.name)
             if profile is None:
@@ -288,9 +295,13 @@ def load_config(path: Path | None) -> Config:
     except FileNotFoundError:
         raise SlmbenchError(f"config file {path} not found; pass an existing file to --config") from None
     except IsADirectoryError:
-        raise SlmbenchError(f"--config {path} is a folder; pass the file in it, e.g. --config {path / 'slmbench.toml'}") from None
+        raise SlmbenchError(
+            f"--config {path} is a folder; pass the file in it, e.g. --config {path / 'slmbench.toml'}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SlmbenchError(f"cannot read config file {path} ({getattr(exc, 'strerror', None) or exc}); pass a readable TOML file to --config") from None
+        raise SlmbenchError(
+            f"cannot read config file {path} ({getattr(exc, 'strerror', None) or exc}); pass a readable TOML file to --config"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise SlmbenchError(f"config file {path} is not valid TOML ({exc}); fix the file") from None
     try:
@@ -310,7 +321,9 @@ def parse_per_task_flag(flag: str, values: list[str]) -> tuple[int | None, dict[
         try:
             n = int(number)
         except ValueError:
-            raise SlmbenchError(f"{flag} {value!r} is not N or TASK=N; write it like {flag} 20 or {flag} coding=8") from None
+            raise SlmbenchError(
+                f"{flag} {value!r} is not N or TASK=N; write it like {flag} 20 or {flag} coding=8"
+            ) from None
         if sep and not task:
             raise SlmbenchError(f"{flag} {value!r} names no task; write it like {flag} coding={n}")
         if sep:
@@ -371,6 +384,8 @@ def check_settings(settings: EvalSettings, known_tasks: list[str], data_tasks: l
         )
     for task in settings.data:
         if task not in data_tasks:
-            raise SlmbenchError(f"--data {task}=...: task {task!r} reads no data; tasks that do: {', '.join(data_tasks)}")
+            raise SlmbenchError(
+                f"--data {task}=...: task {task!r} reads no data; tasks that do: {', '.join(data_tasks)}"
+            )
         if task not in settings.tasks:
             raise SlmbenchError(f"--data names task {task!r}, which is not selected; add --task {task}")

@@ -84,7 +84,13 @@ GPUS: dict[str, Device] = {
         Device("h200", "H200 141 GB", 143771 * MiB, 4800),
     ]
 }
-GPU_ALIASES = {"a100": "a100-80g", "a100-40": "a100-40g", "a100-80": "a100-80g", "h100-80g": "h100", "h200-141g": "h200"}
+GPU_ALIASES = {
+    "a100": "a100-80g",
+    "a100-40": "a100-40g",
+    "a100-80": "a100-80g",
+    "h100-80g": "h100",
+    "h200-141g": "h200",
+}
 CPU_BANDWIDTH_GBS = 50.0  # dual-channel DDR4-3200 / DDR5-class desktop; servers have more
 CPU_RAM_USABLE = 0.9  # leave the OS and other processes a tenth
 
@@ -204,7 +210,12 @@ def make_request(
     if kv not in allowed:
         raise SlmbenchError(f"--kv-dtype {kv} is not a {fmt.backend} KV cache type; use one of: {', '.join(allowed)}")
     context = profile.context if context is None else context
-    for flag, value, low in (("--context", context, 1), ("--concurrency", concurrency, 1), ("--tp", tp, 1), ("--dp", dp, 1)):
+    for flag, value, low in (
+        ("--context", context, 1),
+        ("--concurrency", concurrency, 1),
+        ("--tp", tp, 1),
+        ("--dp", dp, 1),
+    ):
         if value < low:
             raise SlmbenchError(f"{flag} must be at least {low} (got {value})")
     if context > profile.context:
@@ -217,7 +228,9 @@ def make_request(
     if (tp > 1 or dp > 1) and fmt.backend != "vllm":
         raise SlmbenchError("--tp/--dp are vLLM options; llama.cpp plans are for one device")
     if tp > 1 and profile.heads % tp:
-        raise SlmbenchError(f"--tp {tp} does not divide {profile.name}'s {profile.heads} attention heads; use a divisor")
+        raise SlmbenchError(
+            f"--tp {tp} does not divide {profile.name}'s {profile.heads} attention heads; use a divisor"
+        )
     return PlanRequest(profile, device, fmt, kv, context, concurrency, utilization, tp, dp)
 
 
@@ -370,7 +383,9 @@ def alternatives(pl: Plan) -> list[str]:
     # Least precision lost first: a smaller KV type, then fp8 weights (with either KV), then 4-bit.
     for fmt, kv in ((f, k) for f in smaller for k in kvs):
         if (fmt, kv) != (req.weights, req.kv) and plan(replace(req, weights=fmt, kv=kv)).fits:
-            flags = ([f"--weights {fmt.name.lower()}"] if fmt != req.weights else []) + ([f"--kv-dtype {kv}"] if kv != req.kv else [])
+            flags = ([f"--weights {fmt.name.lower()}"] if fmt != req.weights else []) + (
+                [f"--kv-dtype {kv}"] if kv != req.kv else []
+            )
             out.append(" ".join(flags))
             break
     if req.device.gpu:
@@ -414,11 +429,17 @@ def describe(pl: Plan) -> list[str]:
     )  # fmt: skip
     lines.append(f"  budget    {share} = {gib(pl.budget)}")
     lines.append(
-        "  overhead  " + " + ".join(f"{k} {gib(v)}" for k, v in pl.overhead.items()) + f" = {gib(sum(pl.overhead.values()))}"
+        "  overhead  "
+        + " + ".join(f"{k} {gib(v)}" for k, v in pl.overhead.items())
+        + f" = {gib(sum(pl.overhead.values()))}"
     )
-    lines.append(f"  KV room   {gib(pl.budget)} - {gib(pl.weights_bytes)} - {gib(sum(pl.overhead.values()))} = {gib(pl.kv_capacity)}")
+    lines.append(
+        f"  KV room   {gib(pl.budget)} - {gib(pl.weights_bytes)} - {gib(sum(pl.overhead.values()))} = {gib(pl.kv_capacity)}"
+    )
     if pl.fits:
-        lines.append(f"  verdict   FITS: needs {gib(pl.needed)} of {gib(pl.budget)} ({gib(pl.budget - pl.needed)} spare)")
+        lines.append(
+            f"  verdict   FITS: needs {gib(pl.needed)} of {gib(pl.budget)} ({gib(pl.budget - pl.needed)} spare)"
+        )
     else:
         lines.append(
             f"  verdict   DOES NOT FIT: needs {gib(pl.needed)}, has {gib(pl.budget)} (misses by {gib(pl.needed - pl.budget)})"
@@ -498,7 +519,8 @@ def reference_table(profile: Profile) -> list[TableRow]:
         if first is not None and first is not base and not base.fits:
             r = first.request
             arithmetic.append(
-                f"fits with {r.weights.name} weights + {r.kv} KV" + (f" at utilization {r.utilization:g}" if r.utilization != 0.9 else "")
+                f"fits with {r.weights.name} weights + {r.kv} KV"
+                + (f" at utilization {r.utilization:g}" if r.utilization != 0.9 else "")
                 + f": needs {gib(first.needed)} of {gib(first.budget)}"
             )
             arithmetic.append("command: " + " ".join(first.command))
@@ -541,7 +563,7 @@ def advise(
     profile = resolve(model, hub=hub)
     if table:
         for row in reference_table(profile):
-            say(f"{row.hardware}: claim \"{row.claim}\" -> {row.verdict}")
+            say(f'{row.hardware}: claim "{row.claim}" -> {row.verdict}')
             for line in row.arithmetic:
                 say(f"    {line}")
         return None

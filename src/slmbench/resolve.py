@@ -24,7 +24,13 @@ from .config import (
 from .errors import SlmbenchError
 
 # Settings whose flag is not the setting's name.
-FLAGS = {"timeout_s": "--timeout", "tasks": "--task", "lengths": "--lengths", "data": "--data", "ctx_per_slot": "--context"}
+FLAGS = {
+    "timeout_s": "--timeout",
+    "tasks": "--task",
+    "lengths": "--lengths",
+    "data": "--data",
+    "ctx_per_slot": "--context",
+}
 
 M = TypeVar("M", bound=BaseModel)
 

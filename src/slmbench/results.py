@@ -110,8 +110,6 @@ def format_estimate(e: Estimate) -> str:
     return f"{e.value * 100:.1f} [{e.ci_low * 100:.1f}, {e.ci_high * 100:.1f}]"  # type: ignore[operator]
 
 
-
-
 ERROR_SHARE_SHOWN = 0.05  # a task where more of the requests failed gets a line after the table
 
 
@@ -137,7 +135,9 @@ def failure_lines(results: Results, threshold: float = ERROR_SHARE_SHOWN) -> lis
             if not sent or failed / len(sent) <= threshold:
                 continue
             listed = "; ".join(f"{kind} {n}, e.g. {example}" for kind, (n, example) in kinds.items())
-            lines.append(f"{m.name} / {t.task}: {failed} of {len(sent)} requests failed ({100 * failed / len(sent):.0f}%): {listed}")
+            lines.append(
+                f"{m.name} / {t.task}: {failed} of {len(sent)} requests failed ({100 * failed / len(sent):.0f}%): {listed}"
+            )
     return lines
 
 
@@ -151,7 +151,9 @@ def table_rows(results: Results) -> list[list[str]]:
         for t in m.tasks.values():
             e = t.metrics[t.headline]
             n = str(e.n) + _task(t.task).n_note(t.extra)
-            rows.append([m.name, t.task, t.headline, format_estimate(e), n, *(str(t.counts.get(c, 0)) for c in VERDICTS)])
+            rows.append(
+                [m.name, t.task, t.headline, format_estimate(e), n, *(str(t.counts.get(c, 0)) for c in VERDICTS)]
+            )
     return rows
 
 
@@ -178,7 +180,9 @@ def to_markdown(results: Results) -> str:
         for t in m.tasks.values():
             if len(t.metrics) > 1:
                 lines += ["", f"## {m.name} / {t.task} metrics", ""]
-                lines += md_table(["metric", "% [95% CI]", "n"], [[name, format_estimate(e), e.n] for name, e in t.metrics.items()])
+                lines += md_table(
+                    ["metric", "% [95% CI]", "n"], [[name, format_estimate(e), e.n] for name, e in t.metrics.items()]
+                )
             for key, groups in t.breakdown.items():
                 lines += ["", f"## {m.name} / {t.task}: share ok by {key}", ""]
                 lines += md_table([key, "% [95% CI]", "n"], [[g, format_estimate(e), e.n] for g, e in groups.items()])
@@ -187,22 +191,29 @@ def to_markdown(results: Results) -> str:
     man = results.manifest
     lines += ["", "## Manifest", ""]
     for name, info in man.get("models", {}).items():
-        lines.append(f"- **{name}**: {info.get('server', '?')} at {info.get('base_url', '?')}, model `{info.get('model', '?')}`")
+        lines.append(
+            f"- **{name}**: {info.get('server', '?')} at {info.get('base_url', '?')}, model `{info.get('model', '?')}`"
+        )
     sampling = man.get("sampling", {})
     lines.append(f"- sampling: {', '.join(f'{k}={v}' for k, v in sampling.items())}")
     for name, info in man.get("tasks", {}).items():
         if "sandbox" in info:
             box = info["sandbox"]
             lines.append(f"- {name}: " + box.get("warning", f"code ran in a {box['mode']} sandbox ({box['python']})"))
-    lines.append(f"- seed {man.get('seed')}; tasks: " + ", ".join(f"{k} v{v['version']} (n={v['samples']})" for k, v in man.get("tasks", {}).items()))
+    lines.append(
+        f"- seed {man.get('seed')}; tasks: "
+        + ", ".join(f"{k} v{v['version']} (n={v['samples']})" for k, v in man.get("tasks", {}).items())
+    )
     for name, info in man.get("tasks", {}).items():
         notes = info.get("notes", {})
         if notes.get("set"):
             lines.append(f"- {name} set: {notes['set']}")
         for direction, sigs in notes.get("signatures", {}).items():
             named = {"bleu": "BLEU", "chrf": "chrF++"}  # and e.g. bleu_intl: "BLEU intl"
-            lines.append(f"- {name} {direction} signatures: "
-                         + ", ".join(f"{named.get(k, k.replace('bleu_', 'BLEU '))} `{v}`" for k, v in sigs.items()))
+            lines.append(
+                f"- {name} {direction} signatures: "
+                + ", ".join(f"{named.get(k, k.replace('bleu_', 'BLEU '))} `{v}`" for k, v in sigs.items())
+            )
     lines.append(f"- slmbench {man.get('slmbench')}")
     return "\n".join(lines) + "\n"
 

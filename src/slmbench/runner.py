@@ -149,7 +149,9 @@ def _evaluate_model(
             else:
                 requests.append(_request(ep, identity, task, sample, settings))
     if n_skipped := sum(map(len, skipped.values())):
-        observer.message(f"{ep.name}: {n_skipped} samples skipped, over the endpoint's context ({budget.max_context} tokens)")
+        observer.message(
+            f"{ep.name}: {n_skipped} samples skipped, over the endpoint's context ({budget.max_context} tokens)"
+        )
     answers = store.cached([r.key for r in requests])
     cached_keys = set(answers)
     todo = list({r.key: r for r in requests if r.key not in answers}.values())
@@ -163,17 +165,25 @@ def _evaluate_model(
     for task in tasks:
         task_requests = [r for r in requests if r.task is task]
         verdicts = _verdicts(task, [(r.sample, answers[r.key]) for r in task_requests])
-        records = [_record(r, answers[r.key], r.key in cached_keys, v) for r, v in zip(task_requests, verdicts, strict=True)]
-        rows += [(run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)]
+        records = [
+            _record(r, answers[r.key], r.key in cached_keys, v) for r, v in zip(task_requests, verdicts, strict=True)
+        ]
+        rows += [
+            (run_id, ep.name, task.name, s.id, r.key, s.verdict, s.score, s.why) for r, s in zip(task_requests, records)
+        ]
         records += skipped[task.name]
-        rows += [(run_id, ep.name, task.name, rec.id, "", rec.verdict, rec.score, rec.why) for rec in skipped[task.name]]
+        rows += [
+            (run_id, ep.name, task.name, rec.id, "", rec.verdict, rec.score, rec.why) for rec in skipped[task.name]
+        ]
         sent = len({r.key for r in task_requests if r.key not in cached_keys})  # identical requests go once
         cached = sum(r.key in cached_keys for r in task_requests)
         into.tasks[task.name] = _aggregate(task, records, sent, cached)
     store.save_sample_results(rows)
 
 
-def _all_cached(ep: Endpoint, tasks: list[Task], samples: dict[str, list[Sample]], settings: EvalSettings, store: Store) -> bool:
+def _all_cached(
+    ep: Endpoint, tasks: list[Task], samples: dict[str, list[Sample]], settings: EvalSettings, store: Store
+) -> bool:
     """Whether the store holds every answer this endpoint would be asked for (then a server
     that is not running yet need not start)."""
     if settings.target_ci_width is not None:
@@ -311,7 +321,11 @@ async def _send_round(
     timeout_s = request_timeout(settings, {r.task for r in todo})
     # One endpoint is a single replica: the same client either way.
     async with ReplicaClient(
-        [ep.base_url, *ep.replica_urls], concurrency=settings.concurrency, timeout_s=timeout_s, retry=retry, api_key=ep.api_key
+        [ep.base_url, *ep.replica_urls],
+        concurrency=settings.concurrency,
+        timeout_s=timeout_s,
+        retry=retry,
+        api_key=ep.api_key,
     ) as client:
 
         async def worker() -> None:
@@ -342,7 +356,9 @@ async def _send_round(
         everything = [*workers, committer, *([watcher] if watcher else [])]
         try:
             while workers:
-                done, _ = await asyncio.wait({*workers, committer, *([watcher] if watcher else [])}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {*workers, committer, *([watcher] if watcher else [])}, return_when=asyncio.FIRST_COMPLETED
+                )
                 if watcher in done:
                     return True  # the server died: the rest is sent once it is back
                 for task in done:
@@ -361,7 +377,9 @@ def _verdicts(task: Task, pairs: list[tuple[Sample, Completion]]) -> list[Verdic
     answered = [(s, c) for s, c in pairs if c.ok]
     scored = iter(task.score_many(answered))
     return [
-        next(scored) if c.ok else Verdict(TIMEOUT if c.error_kind == TIMED_OUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
+        next(scored)
+        if c.ok
+        else Verdict(TIMEOUT if c.error_kind == TIMED_OUT else ERROR, 0.0, f"{c.error_kind}: {c.error}")
         for _, c in pairs
     ]
 
@@ -386,7 +404,9 @@ def _record(r: Request, c: Completion, cached: bool, verdict: Verdict) -> Sample
     )
 
 
-def _over_context(budget: tokens.Budget, task: Task, sample: Sample, settings: EvalSettings) -> tuple[int | None, str | None]:
+def _over_context(
+    budget: tokens.Budget, task: Task, sample: Sample, settings: EvalSettings
+) -> tuple[int | None, str | None]:
     if sample.meta.get("skip_reason"):
         return None, sample.meta["skip_reason"]
     try:
@@ -403,7 +423,9 @@ def _skipped_record(sample: Sample, counted: int | None, reason: str) -> SampleR
     )  # fmt: skip
 
 
-def _fit(tasks: list[Task], samples: dict[str, list[Sample]], budget: tokens.Budget, settings: EvalSettings) -> dict[str, list[Sample]]:
+def _fit(
+    tasks: list[Task], samples: dict[str, list[Sample]], budget: tokens.Budget, settings: EvalSettings
+) -> dict[str, list[Sample]]:
     """Tasks that size prompts in tokens (long context) re-size them with this endpoint's tokenizer."""
     return {t.name: t.fit(samples[t.name], budget, settings.max_tokens_for(t)) for t in tasks}
 

@@ -20,7 +20,9 @@ DEFAULT_LANGUAGE = "en"  # its terminators cover every script; the language only
 _CLAUSE_END = re.compile(r"(?:[,;:]+(?=\s)|[，；：、﹐﹑︰]+[\"'”’)\]」』）】》]*)\s*|\n+")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None, language: str = DEFAULT_LANGUAGE) -> Iterator[tuple[int, int]]:
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, language: str = DEFAULT_LANGUAGE
+) -> Iterator[tuple[int, int]]:
     """(start, end) offsets of each sentence within text[start:end], whitespace trimmed, in order."""
     end = len(text) if end is None else end
     for b in sentencex.get_sentence_boundaries(language, text[start:end]):

@@ -31,7 +31,11 @@ def eval_results(console: Console, results: Any) -> None:
                 console.print(f"{m.name} / {t.task}: {line}", highlight=False)
     for line in failure_lines(results):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
-    console.print(f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}", highlight=False, soft_wrap=True)
+    console.print(
+        f"results: {results.run_dir / 'results.json'}  {results.run_dir / 'results.md'}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _pairs(console: Console, results: Any) -> None:
@@ -42,9 +46,15 @@ def _pairs(console: Console, results: Any) -> None:
     pairs = comparisons(results)
     if not pairs:
         return
-    table = Table("task", "metric", "A", "B", "A − B [95% CI]", "p", "test", "n", "significant", title="paired comparisons")
+    table = Table(
+        "task", "metric", "A", "B", "A − B [95% CI]", "p", "test", "n", "significant", title="paired comparisons"
+    )
     for c in pairs:
-        diff = "—" if c["diff"] is None else f"{c['diff'] * 100:+.1f} [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]"
+        diff = (
+            "—"
+            if c["diff"] is None
+            else f"{c['diff'] * 100:+.1f} [{c['ci_low'] * 100:+.1f}, {c['ci_high'] * 100:+.1f}]"
+        )
         p = "—" if c["p_value"] is None else f"{c['p_value']:.3g}"
         table.add_row(c["task"], c["metric"], c["a"], c["b"], diff, p, TEST_NAMES.get(c["test"], c["test"]), str(c["n"]),
                       "yes" if c["significant"] else "no")  # fmt: skip
@@ -60,7 +70,9 @@ def perf_results(console: Console, results: Any) -> None:
     console.print(table)
     for note in results.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    console.print(f"results: {results.run_dir / 'perf.json'}  {results.run_dir / 'perf.md'}", highlight=False, soft_wrap=True)
+    console.print(
+        f"results: {results.run_dir / 'perf.json'}  {results.run_dir / 'perf.md'}", highlight=False, soft_wrap=True
+    )
 
 
 def perf_comparison(console: Console, rows: list[dict[str, Any]], runs: list[Path]) -> None:

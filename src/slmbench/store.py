@@ -142,14 +142,23 @@ class Store:
         """Record the run as running, with who runs it: a later command can tell it died."""
         self._write(
             "INSERT INTO runs (id, created, status, manifest, pid, host, pid_start) VALUES (?, ?, 'running', ?, ?, ?, ?)",
-            (run_id, time.time(), orjson.dumps(manifest).decode(), os.getpid(), socket.gethostname(), process_start(os.getpid())),
+            (
+                run_id,
+                time.time(),
+                orjson.dumps(manifest).decode(),
+                os.getpid(),
+                socket.gethostname(),
+                process_start(os.getpid()),
+            ),
         )
 
     def mark_dead_runs(self) -> list[str]:
         """Runs still `running` whose process on this host is gone (killed, machine rebooted)
         become `interrupted`; their ids."""
         host = socket.gethostname()
-        rows = self.db.execute("SELECT id, pid, pid_start FROM runs WHERE status = 'running' AND host = ?", (host,)).fetchall()
+        rows = self.db.execute(
+            "SELECT id, pid, pid_start FROM runs WHERE status = 'running' AND host = ?", (host,)
+        ).fetchall()
         dead = [run_id for run_id, pid, started in rows if pid is not None and process_start(pid) != started]
         for run_id in dead:
             self._write("UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'", (run_id,))
@@ -232,10 +241,15 @@ class Store:
                 rows,
             )
 
-
     # perf (load test) points: the summary of each point and every request it timed -----------
     def save_perf_point(
-        self, run_id: str, model: str, point: str, repeat: int, summary: dict[str, Any], records: Iterable[dict[str, Any]]
+        self,
+        run_id: str,
+        model: str,
+        point: str,
+        repeat: int,
+        summary: dict[str, Any],
+        records: Iterable[dict[str, Any]],
     ) -> None:
         with self._writing(), self.db:
             self.db.execute("BEGIN")

@@ -74,7 +74,8 @@ async def profiles(user: Any = None, language: Any = None) -> list[cl.ChatProfil
             markdown_description=(
                 f"Served model id `{m['model']}` at {m['base_url']}; context "
                 + (f"{m['max_context']} tokens" if m.get("max_context") else "length not reported by the server")
-                + ". " + SWITCH_NOTE
+                + ". "
+                + SWITCH_NOTE
             ),
             default=i == 0,
         )
@@ -130,14 +131,18 @@ async def start() -> None:
         choice = [Select(id="model_a", label="Model A", values=NAMES, initial_value=models[0]),
                   Select(id="model_b", label="Model B", values=NAMES, initial_value=models[1])]  # fmt: skip
     else:
-        choice = [Select(id="model", label="Model (switching keeps this conversation)", values=NAMES, initial_value=models[0])]
+        choice = [
+            Select(id="model", label="Model (switching keeps this conversation)", values=NAMES, initial_value=models[0])
+        ]
     values = await cl.ChatSettings(
         [
             *choice,
             TextInput(id="system_prompt", label="System prompt", initial=DEFAULTS.system_prompt, multiline=True),
             Slider(id="temperature", label="Temperature", initial=DEFAULTS.temperature, min=0, max=2, step=0.05),
             Slider(id="top_p", label="Top p", initial=DEFAULTS.top_p, min=0.05, max=1, step=0.05),
-            Slider(id="max_tokens", label="Max tokens", initial=min(DEFAULTS.max_tokens, top), min=16, max=top, step=16),
+            Slider(
+                id="max_tokens", label="Max tokens", initial=min(DEFAULTS.max_tokens, top), min=16, max=top, step=16
+            ),
             Switch(id="json_mode", label="JSON mode (response_format)", initial=False),
             TextInput(id="json_schema", label="JSON schema (optional, with JSON mode)", initial="", multiline=True),
         ]
@@ -176,7 +181,9 @@ async def regenerate(action: cl.Action) -> None:
     if st.lock.locked():
         return
     if action.forId not in {m.id for m in st.last_turn}:
-        await cl.ErrorMessage(content="Regenerate answers the last message again; this answer is not the last one.").send()
+        await cl.ErrorMessage(
+            content="Regenerate answers the last message again; this answer is not the last one."
+        ).send()
         return
 
     async def run() -> None:
@@ -224,17 +231,23 @@ async def read_documents(message: cl.Message) -> None:
         if not element.path:
             continue
         if not name.lower().endswith(DOCUMENT_TYPES):
-            await cl.ErrorMessage(content=f"{name}: only {', '.join(DOCUMENT_TYPES)} documents can be read; it was left out.").send()
+            await cl.ErrorMessage(
+                content=f"{name}: only {', '.join(DOCUMENT_TYPES)} documents can be read; it was left out."
+            ).send()
             continue
         long_doc = None
         try:
             async with cl.Step(name=f"Reading {name}", type="tool") as step:
-                step.input = f"{name} ({Path(element.path).stat().st_size:,} bytes)"  # shown at once: reading takes a while
+                step.input = (
+                    f"{name} ({Path(element.path).stat().st_size:,} bytes)"  # shown at once: reading takes a while
+                )
                 text = await asyncio.to_thread(document_text, Path(element.path), name)
                 size = await asyncio.to_thread(budget.counter.count, text)
                 limit = document_limit(budget.max_context, settings.max_tokens)
                 if limit is None or size <= limit:
-                    st.documents.setdefault(message.id, []).append({"role": "user", "content": document_message(name, text)})
+                    st.documents.setdefault(message.id, []).append(
+                        {"role": "user", "content": document_message(name, text)}
+                    )
                     step.output = f"{name}: {size:,} tokens, taken whole into the conversation."
                 else:
                     step.output = (f"{name}: {size:,} tokens, more than fits next to the conversation ({limit:,} tokens): "
@@ -328,13 +341,17 @@ async def summarise(doc: LongDocument, text: str, size: int, limit: int) -> None
                                         lambda: setattr(observer, "stopped", True))  # fmt: skip
         except asyncio.CancelledError:  # caught here so that the step says so; raised again below
             stopped, doc.note = True, "its summary was stopped"
-            step.output = f"Stopped. {doc.name} stays in the conversation through its most relevant passages (no summary)."
+            step.output = (
+                f"Stopped. {doc.name} stays in the conversation through its most relevant passages (no summary)."
+            )
         except Exception as exc:  # noqa: BLE001 -- a failed summary must not drop the document
             doc.note = "its summary failed"
             step.output = f"The summary failed ({explain_error(exc, ep.model, ep.base_url)}); {doc.name} stays in the conversation through its most relevant passages."
             return
         else:
-            step.output = f"{summary.chunks} parts, {summary.levels} reduce levels, {summary.seconds:.0f} s\n\n{summary.text}"
+            step.output = (
+                f"{summary.chunks} parts, {summary.levels} reduce levels, {summary.seconds:.0f} s\n\n{summary.text}"
+            )
     if stopped:
         raise asyncio.CancelledError
     doc.conclusion = summary_conclusion(doc.name, size, summary.chunks, summary.text)
@@ -370,7 +387,9 @@ async def respond() -> None:
     finally:  # also after Stop: a stopped answer can be regenerated
         if st.last_turn:
             last = st.last_turn[-1]
-            last.actions = [cl.Action(name="regenerate", payload={}, label="Regenerate", tooltip="Answer the last message again")]
+            last.actions = [
+                cl.Action(name="regenerate", payload={}, label="Regenerate", tooltip="Answer the last message again")
+            ]
             await last.update()
 
 
@@ -398,11 +417,16 @@ async def answer(name: str) -> None:
     readable = [d for d in long_docs if d.chunks]
     for doc in long_docs:
         if not doc.chunks:
-            await cl.Message(content=f"{doc.name} is not in the conversation: {doc.note}. Attach it again to use it.").send()
+            await cl.Message(
+                content=f"{doc.name} is not in the conversation: {doc.note}. Attach it again to use it."
+            ).send()
     for doc in readable:
         chosen = passages(doc.chunks or [], question, limit // (2 * len(readable)))
         async with cl.Step(name=f"Passages of {doc.name}", type="tool") as step:
-            listed = ", ".join(f"P{c.index + 1} (characters {c.start}-{c.end})" for c in chosen) or "none relevant to this message"
+            listed = (
+                ", ".join(f"P{c.index + 1} (characters {c.start}-{c.end})" for c in chosen)
+                or "none relevant to this message"
+            )
             step.output = listed + (f" ({doc.note}: no summary)" if doc.note else "")
         if chosen:
             current.insert(len(current) - 1, {"role": "user", "content": passages_message(doc.name, chosen)})
@@ -444,7 +468,11 @@ async def answer(name: str) -> None:
         params["max_tokens"] = fitted.max_tokens
         started = time.perf_counter()
         stream = await client_of(name).chat.completions.create(
-            model=model["model"], messages=fitted.messages, stream=True, stream_options={"include_usage": True}, **params
+            model=model["model"],
+            messages=fitted.messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            **params,
         )
         async with stream:
             async for chunk in stream:

@@ -55,7 +55,9 @@ class ChatOptions:
         except ValueError as exc:
             raise SlmbenchError(f"the JSON schema in the settings is not JSON ({exc}); fix it or clear it") from None
         except jsonschema.SchemaError as exc:
-            raise SlmbenchError(f"the JSON schema in the settings is not a valid schema ({exc.message}); fix it") from None
+            raise SlmbenchError(
+                f"the JSON schema in the settings is not a valid schema ({exc.message}); fix it"
+            ) from None
         return schema
 
     def request_params(self) -> dict[str, Any]:

@@ -122,7 +122,12 @@ def chat_models(conf: Any, model_flags: list[str] | None, ggufs: list[Path] | No
     specs = resolve_models([*(model_flags or []), *ggufs], default=list(conf.models) or cfg.embedded_models(),
                            api_key_env=api_key_env, **server)  # fmt: skip
     for spec in specs:
-        if spec.backend == "llamacpp" and spec.gguf is not None and not spec.chat_template and not has_chat_template(spec.gguf):
+        if (
+            spec.backend == "llamacpp"
+            and spec.gguf is not None
+            and not spec.chat_template
+            and not has_chat_template(spec.gguf)
+        ):
             raise SlmbenchError(
                 f"{spec.gguf.name} has no chat template, so llama.cpp would fall back to ChatML and the answers would show "
                 "its markers; pass --chat-template NAME (the model's own: e.g. chatml, llama3, gemma, mistral-v7, phi3)"
@@ -157,7 +162,9 @@ def run_chat(models: list[str] | None = None, gguf: list[Path] | None = None, *,
         endpoints, supervise = [], []
         for s in specs:
             started: list[Any] = []
-            endpoints.append(stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot, started=started)))
+            endpoints.append(
+                stack.enter_context(open_endpoint(s, log_dir=log_dir, ctx_per_slot=ctx_per_slot, started=started))
+            )
             supervise += [(server, endpoints[-1]) for server in started]
         server = stack.enter_context(serve_chat(endpoints, host=host, port=port, password_auth=password_auth,
                                                 supervise=supervise, say=say))  # fmt: skip
@@ -204,8 +211,12 @@ def pick_port(host: str, port: int | None) -> int:
             s.bind((bind_host, port or 0))
         except OSError as exc:
             if port:
-                raise PortInUse(f"port {port} on {host} is in use by another process; pass another --port or omit it") from None
-            raise SlmbenchError(f"cannot listen on {host} ({exc.strerror}); pass an address of this machine to --host") from None
+                raise PortInUse(
+                    f"port {port} on {host} is in use by another process; pass another --port or omit it"
+                ) from None
+            raise SlmbenchError(
+                f"cannot listen on {host} ({exc.strerror}); pass an address of this machine to --host"
+            ) from None
         return s.getsockname()[1]
 
 
@@ -241,7 +252,18 @@ class ChatServer:
             self.port = pick_port(self.host, self.port)
             env = self._prepare()
             self.proc = process.spawn(
-                [sys.executable, "-m", "chainlit", "run", str(APP), "--headless", "--host", self.host, "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "chainlit",
+                    "run",
+                    str(APP),
+                    "--headless",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                ],
                 self.log_path,
                 env=env,
                 cwd=self.dir,
@@ -309,9 +331,13 @@ class ChatServer:
     def _diagnose(self) -> SlmbenchError:
         log = process.tail(self.log_path, 30)
         if "address already in use" in log.lower() or "available at" in log.lower():
-            return PortInUse(f"port {self.port} was taken before the chat could bind it; run again (or pass another --port)")
+            return PortInUse(
+                f"port {self.port} was taken before the chat could bind it; run again (or pass another --port)"
+            )
         lines = [line for line in log.splitlines() if line.strip()]
-        return SlmbenchError(f"the chat exited while starting ({lines[-1] if lines else 'no output'}); log: {self.log_path}")
+        return SlmbenchError(
+            f"the chat exited while starting ({lines[-1] if lines else 'no output'}); log: {self.log_path}"
+        )
 
 
 def host_address() -> str:
@@ -354,7 +380,9 @@ def offline_build(target: Path) -> None:
         if item.name != "index.html":
             (target / item.name).symlink_to(item)
     html = (dist / "index.html").read_text(encoding="utf-8")
-    (target / "index.html").write_text(re.sub(r"<link\b[^>]*?href=\"https?://[^\"]*\"[^>]*>", "", html, flags=re.S), encoding="utf-8")
+    (target / "index.html").write_text(
+        re.sub(r"<link\b[^>]*?href=\"https?://[^\"]*\"[^>]*>", "", html, flags=re.S), encoding="utf-8"
+    )
 
 
 def holds_listener(pid: int, port: int) -> bool:
@@ -411,7 +439,13 @@ class Supervisor:
 
     def __init__(self, servers: list[tuple[Any, Endpoint]], status_file: str | None, *, max_restarts: int = 3,
                  say: Callable[[str], None] = print, poll_s: float = 0.25) -> None:  # fmt: skip
-        self.servers, self.status_file, self.max_restarts, self.say, self.poll_s = servers, status_file, max_restarts, say, poll_s
+        self.servers, self.status_file, self.max_restarts, self.say, self.poll_s = (
+            servers,
+            status_file,
+            max_restarts,
+            say,
+            poll_s,
+        )
         self.status: dict[str, dict[str, Any]] = {
             ep.name: {"state": "up", "restarts": 0, "max_restarts": max_restarts} for _, ep in servers
         }
@@ -452,7 +486,9 @@ class Supervisor:
             st["restarts"] += 1
             st["state"] = "restarting"
             self._write()
-            self.say(f"model {ep.name}: llama-server stopped ({st['exit']}); restarting it ({st['restarts']}/{self.max_restarts})")
+            self.say(
+                f"model {ep.name}: llama-server stopped ({st['exit']}); restarting it ({st['restarts']}/{self.max_restarts})"
+            )
             try:
                 server._start(port)
             except SlmbenchError as exc:
@@ -466,7 +502,9 @@ class Supervisor:
         st["log"] = str(server.log_path)
         st["log_tail"] = process.tail(server.log_path, 10)
         self._write()
-        self.say(f"model {ep.name}: llama-server stopped {st['restarts']} times; not restarting it. Log: {server.log_path}")
+        self.say(
+            f"model {ep.name}: llama-server stopped {st['restarts']} times; not restarting it. Log: {server.log_path}"
+        )
 
 
 def describe_exit(code: int | None) -> str:

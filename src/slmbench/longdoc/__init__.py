@@ -21,7 +21,9 @@ DEFAULT_CTX_PER_SLOT = 4096
 
 
 @contextmanager
-def served(spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, say: Callable[[str], None] = print) -> Iterator[tuple[Endpoint, Budget]]:
+def served(
+    spec: ModelSpec, *, ctx_per_slot: int = DEFAULT_CTX_PER_SLOT, say: Callable[[str], None] = print
+) -> Iterator[tuple[Endpoint, Budget]]:
     """A ready endpoint (started here for llama.cpp, as `slmbench eval` does) and its token budget."""
     preflight(spec)
     with open_endpoint(spec, log_dir=cache_dir() / "logs", ctx_per_slot=ctx_per_slot, say=say) as ep:
@@ -56,7 +58,9 @@ def compare_strategies(spec: ModelSpec, lengths: Sequence[int], *, limit: int = 
     from . import compare as cmp
 
     prepare_out(out)  # before the model starts: a bad --out must not cost the run
-    settings = Settings(chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel)
+    settings = Settings(
+        chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel
+    )
     with served(spec, ctx_per_slot=slot_context(lengths[-1], floor=4096), say=say) as (ep, budget):
         samples = cmp.documents(budget, lengths, limit, max_tokens=max_tokens)
         trials = run(cmp.compare(samples, ep, budget, settings=settings, on_trial=on_trial))

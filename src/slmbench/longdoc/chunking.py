@@ -170,7 +170,7 @@ def _pack(text: str, start: int, end: int, counter: TokenCounter, limit: int, le
             continue
         counts = {i + 1: first}
 
-        def fits(j: int, i: int = i) -> bool:
+        def fits(j: int, i: int = i, counts: dict[int, int] = counts) -> bool:
             counts[j] = counts.get(j) or counter.count(text[parts[i][0] : parts[j - 1][1]])
             return counts[j] <= limit
 

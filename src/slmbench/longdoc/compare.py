@@ -42,7 +42,9 @@ class Trial:
     answer: str | None
 
 
-def documents(budget: Budget, lengths: Sequence[int] = DEFAULT_LENGTHS, limit: int = 12, seed: int = 0, max_tokens: int = 64) -> list[Sample]:
+def documents(
+    budget: Budget, lengths: Sequence[int] = DEFAULT_LENGTHS, limit: int = 12, seed: int = 0, max_tokens: int = 64
+) -> list[Sample]:
     """Needle samples of the long-context suite, sized for this endpoint."""
     task = LongContext(lengths=lengths)
     plans = [p for p in task.plans(limit * len(NEEDLE_KINDS) * 2, seed) if p.kind in NEEDLE_KINDS][:limit]
@@ -58,7 +60,11 @@ def split(sample: Sample) -> tuple[str, str]:
 
 
 async def compare(
-    samples: Sequence[Sample], ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    samples: Sequence[Sample],
+    ep: Endpoint,
+    budget: Budget,
+    *,
+    settings: Settings | None = None,
     on_trial: Callable[[Trial], None] | None = None,
 ) -> list[Trial]:
     """Every sample through every strategy, one at a time (so latencies do not compete)."""
@@ -74,7 +80,9 @@ async def compare(
             else:
                 answer = await ask_map_reduce(document, question, ep, budget, settings=settings)
             if answer is None:
-                trials.append(Trial(s.id, s.meta["kind"], s.meta["length"], strategy, "skipped", 0.0, 0, 0, 0, 0.0, None))
+                trials.append(
+                    Trial(s.id, s.meta["kind"], s.meta["length"], strategy, "skipped", 0.0, 0, 0, 0, 0.0, None)
+                )
             else:
                 v = score_answer(s.meta["kind"], s.target, answer.text, answer.usage.last_cut)
                 u = answer.usage
@@ -88,6 +96,7 @@ async def compare(
 def summary(trials: Sequence[Trial]) -> dict[str, Any]:
     """Per strategy (and per strategy x length): mean recall and share ok with 95% CIs, mean
     tokens and seconds."""
+
     def group(ts: list[Trial]) -> dict[str, Any]:
         run = [t for t in ts if t.verdict != "skipped"]
         n = len(run)
@@ -102,7 +111,9 @@ def summary(trials: Sequence[Trial]) -> dict[str, Any]:
     lengths = sorted({t.length for t in trials})
     return {
         "strategies": {s: group([t for t in trials if t.strategy == s]) for s in STRATEGIES},
-        "by_length": {s: {n: group([t for t in trials if t.strategy == s and t.length == n]) for n in lengths} for s in STRATEGIES},
+        "by_length": {
+            s: {n: group([t for t in trials if t.strategy == s and t.length == n]) for n in lengths} for s in STRATEGIES
+        },
         "trials": [asdict(t) for t in trials],
     }
 
@@ -140,7 +151,9 @@ def write_run(result: dict[str, Any], out: Path) -> Path:
     out = prepare_out(out)
     run_dir = new_run_dir(out)
     run_id = run_dir.name
-    (run_dir / RESULT_FILE).write_bytes(orjson.dumps(result | {"run_id": run_id}, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    (run_dir / RESULT_FILE).write_bytes(
+        orjson.dumps(result | {"run_id": run_id}, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
     (run_dir / "longdoc-compare.md").write_text(markdown(result))
     point_latest(out, run_id)
     return run_dir

@@ -34,7 +34,9 @@ def load_text(path: Path) -> str:
     except SlmbenchError:
         raise
     except Exception as exc:  # a parser's own error on a broken file: one line, not a traceback
-        raise SlmbenchError(f"cannot read {path} as {suffix} ({type(exc).__name__}: {exc}); is the file complete?") from None
+        raise SlmbenchError(
+            f"cannot read {path} as {suffix} ({type(exc).__name__}: {exc}); is the file complete?"
+        ) from None
     text = re.sub(r"[ \t]+\n", "\n", text).strip()
     if not text:
         raise SlmbenchError(f"{path} has no extractable text (a scanned PDF needs OCR first)")

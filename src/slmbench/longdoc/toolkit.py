@@ -142,7 +142,12 @@ def _words(tokens: int) -> int:
 
 
 async def summarize(
-    text: str, ep: Endpoint, budget: Budget, *, title: str = "document", settings: Settings | None = None,
+    text: str,
+    ep: Endpoint,
+    budget: Budget,
+    *,
+    title: str = "document",
+    settings: Settings | None = None,
     observer: Observer | None = None,
 ) -> Summary:
     settings = settings or Settings()
@@ -152,7 +157,9 @@ async def summarize(
         room = caller.room(_map_prompt(title, 999, 999, "", _words(settings.summary_tokens)), settings.summary_tokens)
         chunk_tokens = min(settings.chunk_tokens or room, room)
         if chunk_tokens < 64:
-            raise SlmbenchError(f"the endpoint's context ({caller.context} tokens) leaves no room for document text; serve it with a larger context")
+            raise SlmbenchError(
+                f"the endpoint's context ({caller.context} tokens) leaves no room for document text; serve it with a larger context"
+            )
         chunks = chunk_text(text, budget.counter, chunk_tokens, min(settings.overlap_tokens, chunk_tokens // 4))
         observer.start(f"map: {len(chunks)} chunks of <= {chunk_tokens} tokens", len(chunks), 0)
         if len(chunks) == 1:
@@ -169,7 +176,9 @@ async def summarize(
     return Summary(final, len(chunks), levels, caller.usage, time.perf_counter() - start)
 
 
-async def _reduce(caller: _Caller, title: str, partials: list[str], settings: Settings, observer: Observer) -> tuple[str, int]:
+async def _reduce(
+    caller: _Caller, title: str, partials: list[str], settings: Settings, observer: Observer
+) -> tuple[str, int]:
     level = 0
     while True:
         level += 1
@@ -181,7 +190,9 @@ async def _reduce(caller: _Caller, title: str, partials: list[str], settings: Se
             return text, level
         groups = _pack(caller, title, partials, settings)
         if len(groups) == len(partials):
-            raise SlmbenchError(f"partial summaries do not fit two to a request in {caller.context} tokens; lower --summary-tokens")
+            raise SlmbenchError(
+                f"partial summaries do not fit two to a request in {caller.context} tokens; lower --summary-tokens"
+            )
         observer.start(f"reduce level {level}: {len(partials)} summaries in {len(groups)} groups", len(groups), 0)
         words = _words(settings.summary_tokens)
         partials = list(await asyncio.gather(*(
@@ -211,7 +222,9 @@ def _pack(caller: _Caller, title: str, partials: list[str], settings: Settings) 
 
 _TOKEN = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+|\w+")
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
-_STOP = frozenset("a an and are as at be by for from has have how in is it of on or that the this to was were what when where which who why with".split())
+_STOP = frozenset(
+    "a an and are as at be by for from has have how in is it of on or that the this to was were what when where which who why with".split()
+)
 
 
 def _terms(text: str) -> list[str]:
@@ -249,7 +262,12 @@ def _qa_prompt(question: str, passages: Sequence[Chunk], best: Chunk | None) -> 
 
 
 async def ask(
-    text: str, question: str, ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    text: str,
+    question: str,
+    ep: Endpoint,
+    budget: Budget,
+    *,
+    settings: Settings | None = None,
     observer: Observer | None = None,
 ) -> Answer:
     """Locate the relevant chunks (BM25), put them first, point the model at the best one."""
@@ -258,7 +276,9 @@ async def ask(
         question = _checked(question, caller)
         room = caller.room(_qa_prompt(question, [], None), settings.final_tokens) - 64  # the pointer line
         chunk_tokens = min(settings.chunk_tokens or room // max(1, settings.top_passages), room)
-        chunks = chunk_text(text, budget.counter, max(64, chunk_tokens), min(settings.overlap_tokens, chunk_tokens // 4))
+        chunks = chunk_text(
+            text, budget.counter, max(64, chunk_tokens), min(settings.overlap_tokens, chunk_tokens // 4)
+        )
         ranked = rank_chunks(chunks, question)
         chosen: list[Chunk] = []
         used = 0
@@ -283,18 +303,29 @@ def _checked(question: str, caller: _Caller) -> str:
         raise SlmbenchError("the question is empty; ask something about the document")
     asked, limit = caller.budget.counter.count(question), (caller.context - caller.settings.final_tokens) // 6
     if asked > limit:  # asked twice, it may take at most a third of the prompt
-        raise SlmbenchError(f"the question is {asked} tokens, too long for a {caller.context}-token context; keep it under {limit} tokens")
+        raise SlmbenchError(
+            f"the question is {asked} tokens, too long for a {caller.context}-token context; keep it under {limit} tokens"
+        )
     return question
 
 
-_MAP_QA = ("This is part {part} of {parts} of a document.\n\n---\n{text}\n---\n\nQuestion: {question}\n"
-           "If this part answers the question, reply with the answer only. If it does not, reply exactly NONE.")
-_REDUCE_QA = ("Parts of a document were searched for the answer to a question. Candidate answers, by part:\n\n"
-              "{candidates}\n\nQuestion: {question}\nGive the final answer only.")
+_MAP_QA = (
+    "This is part {part} of {parts} of a document.\n\n---\n{text}\n---\n\nQuestion: {question}\n"
+    "If this part answers the question, reply with the answer only. If it does not, reply exactly NONE."
+)
+_REDUCE_QA = (
+    "Parts of a document were searched for the answer to a question. Candidate answers, by part:\n\n"
+    "{candidates}\n\nQuestion: {question}\nGive the final answer only."
+)
 
 
 async def ask_map_reduce(
-    text: str, question: str, ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    text: str,
+    question: str,
+    ep: Endpoint,
+    budget: Budget,
+    *,
+    settings: Settings | None = None,
     observer: Observer | None = None,
 ) -> Answer:
     """Ask every chunk (concurrently), then combine the parts' candidate answers in one request."""
@@ -305,7 +336,9 @@ async def ask_map_reduce(
         room = caller.room(fixed, settings.summary_tokens)
         if room < 64:
             raise SlmbenchError(f"the question leaves no room for document text in {caller.context} tokens")
-        chunks = chunk_text(text, budget.counter, min(settings.chunk_tokens or room, room), min(settings.overlap_tokens, room // 4))
+        chunks = chunk_text(
+            text, budget.counter, min(settings.chunk_tokens or room, room), min(settings.overlap_tokens, room // 4)
+        )
         observer.start(f"map: ask {len(chunks)} chunks", len(chunks), 0)
         replies = await asyncio.gather(*(caller.complete(
             [{"role": "user", "content": _MAP_QA.format(part=c.index + 1, parts=len(chunks), text=c.text, question=question)}],
@@ -323,7 +356,11 @@ async def ask_map_reduce(
 
 
 async def ask_whole(
-    messages: list[dict[str, str]], ep: Endpoint, budget: Budget, *, settings: Settings | None = None,
+    messages: list[dict[str, str]],
+    ep: Endpoint,
+    budget: Budget,
+    *,
+    settings: Settings | None = None,
     observer: Observer | None = None,
 ) -> Answer | None:
     """The whole document in one request, as is; None when it does not fit the context."""

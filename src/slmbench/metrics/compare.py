@@ -143,6 +143,7 @@ def corpus_difference(groups: Sequence[tuple[np.ndarray, np.ndarray]], score: Ca
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(draws):
+
         def swap(g: int, sa: np.ndarray, sb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             mask = rng.integers(0, 2, size=len(sa), dtype=bool)[:, None]
             return np.where(mask, sb, sa), np.where(mask, sa, sb)
@@ -152,6 +153,7 @@ def corpus_difference(groups: Sequence[tuple[np.ndarray, np.ndarray]], score: Ca
     # One resample per loop: a corpus score is recomputed from each resample's summed statistics.
     boot = []
     for _ in range(resamples):
+
         def resample(g: int, sa: np.ndarray, sb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             idx = rng.integers(0, len(sa), size=len(sa))
             return sa[idx], sb[idx]

@@ -27,7 +27,12 @@ class Estimate:
     unit: str = "share"
 
     def as_dict(self) -> dict[str, float | int | str | None]:
-        out: dict[str, float | int | str | None] = {"value": self.value, "n": self.n, "ci_low": self.ci_low, "ci_high": self.ci_high}
+        out: dict[str, float | int | str | None] = {
+            "value": self.value,
+            "n": self.n,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+        }
         if self.unit != "share":
             out["unit"] = self.unit
         return out

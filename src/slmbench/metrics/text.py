@@ -140,7 +140,7 @@ SECOND_TOKENIZER = {"ar": "intl"}
 
 
 def base_language(lang: str) -> str:
-    """"zh-Hans", "ja_JP", "ar" -> "zh", "ja", "ar"."""
+    """ "zh-Hans", "ja_JP", "ar" -> "zh", "ja", "ar"."""
     return lang.split("-")[0].split("_")[0].lower()
 
 

@@ -1,7 +1,7 @@
 """Serving load benchmark: streaming load generator, vLLM-style latency metrics, the physical limit.
 
-    import slmbench
-    runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])   # this package, called: run.perf
+import slmbench
+runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])   # this package, called: run.perf
 """
 
 from __future__ import annotations

@@ -66,7 +66,9 @@ class Hardware:
         return asdict(self)
 
 
-def ceilings(geometry: ModelGeometry, hw: Hardware, concurrency: int, context: float, prompt_tokens: int) -> dict[str, Any]:
+def ceilings(
+    geometry: ModelGeometry, hw: Hardware, concurrency: int, context: float, prompt_tokens: int
+) -> dict[str, Any]:
     """Decode tokens/s and prefill tokens/s ceilings (and the TTFT floor) for one load point."""
     step_bytes = geometry.weight_bytes + concurrency * context * geometry.kv_bytes_per_token
     decode = concurrency * hw.bandwidth_bytes_s / step_bytes
@@ -209,7 +211,9 @@ def host_hardware(weight_bytes: int, threads: int | None = None) -> Hardware:
         # The weights' working set fits the caches better than 1 GiB or, beyond them, reads at the
         # same DRAM speed: slower means a neighbour took the memory bus during that probe, and a
         # too-low ceiling would overstate % of limit.
-        source += f"; the weights-sized probe read {weights / 1e9:.1f} GB/s, below the 1 GiB probe: the 1 GiB figure is used"
+        source += (
+            f"; the weights-sized probe read {weights / 1e9:.1f} GB/s, below the 1 GiB probe: the 1 GiB figure is used"
+        )
     return Hardware(
         bandwidth_bytes_s=max(weights, dram),
         dram_bandwidth_bytes_s=dram,

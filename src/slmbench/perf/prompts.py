@@ -58,7 +58,9 @@ class Tokenizer:
         self.headers = headers or {}
 
     def encode(self, text: str) -> list[int]:
-        status, reply = post_json(f"{self.root}/tokenize", {"content": text, "add_special": False}, timeout_s=30, headers=self.headers)
+        status, reply = post_json(
+            f"{self.root}/tokenize", {"content": text, "add_special": False}, timeout_s=30, headers=self.headers
+        )
         if status != 200 or not isinstance(reply, dict) or "tokens" not in reply:
             raise SlmbenchError(
                 f"the server at {self.root} has no usable /tokenize (HTTP {status}); synthetic prompts need it, "
@@ -69,7 +71,9 @@ class Tokenizer:
     def decode(self, tokens: list[int]) -> str:
         status, reply = post_json(f"{self.root}/detokenize", {"tokens": tokens}, timeout_s=30, headers=self.headers)
         if status != 200 or not isinstance(reply, dict) or "content" not in reply:
-            raise SlmbenchError(f"the server at {self.root} has no usable /detokenize (HTTP {status}); pass --prompts FILE.jsonl")
+            raise SlmbenchError(
+                f"the server at {self.root} has no usable /detokenize (HTTP {status}); pass --prompts FILE.jsonl"
+            )
         return reply["content"]
 
 
@@ -110,7 +114,9 @@ def from_jsonl(path: Path, output_len: int) -> list[Prompt]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise SlmbenchError(f"cannot read --prompts {path} ({exc.strerror or exc}); pass an existing JSONL file") from None
+        raise SlmbenchError(
+            f"cannot read --prompts {path} ({exc.strerror or exc}); pass an existing JSONL file"
+        ) from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -25,9 +25,17 @@ def _ms(d: dict[str, Any], key: str) -> str:
 def table_row(point: dict[str, Any]) -> tuple[str, ...]:
     p = point["pooled"]
     limit = point.get("limit")
-    pct = "-" if not limit else f"{limit['output_throughput_pct']:.0f}% (decode {limit['decode_pct']:.0f}%)" if limit.get("decode_pct") else f"{limit['output_throughput_pct']:.0f}%"
+    pct = (
+        "-"
+        if not limit
+        else f"{limit['output_throughput_pct']:.0f}% (decode {limit['decode_pct']:.0f}%)"
+        if limit.get("decode_pct")
+        else f"{limit['output_throughput_pct']:.0f}%"
+    )
     tp = point["throughput_ci"]["output_throughput"]
-    out_tps = f"{p['output_throughput']:.1f}" + (f" [{tp['ci_low']:.1f}, {tp['ci_high']:.1f}]" if tp["ci_low"] is not None else "")
+    out_tps = f"{p['output_throughput']:.1f}" + (
+        f" [{tp['ci_low']:.1f}, {tp['ci_high']:.1f}]" if tp["ci_low"] is not None else ""
+    )
     return (
         point["key"], f"{p['requests']['completed']}/{p['requests']['failed']}", f"{p['request_throughput']:.2f}", out_tps,
         f"{_ms(p['ttft_ms'], 'p50')} / {_ms(p['ttft_ms'], 'p99')}", f"{_ms(p['tpot_ms'], 'p50')} / {_ms(p['tpot_ms'], 'p99')}",
@@ -89,7 +97,11 @@ def markdown(data: dict[str, Any]) -> str:
             "% of limit = output tokens/s over the decode ceiling (bandwidth / bytes per step, times concurrency); "
             "decode % uses the decode rate alone (concurrency / TPOT).", "",
         ]  # fmt: skip
-    rec = [(p["key"], p["repeats"][-1]["server"]) for p in data["points"] if p["repeats"] and p["repeats"][-1]["server"].get("requests_with_timings")]
+    rec = [
+        (p["key"], p["repeats"][-1]["server"])
+        for p in data["points"]
+        if p["repeats"] and p["repeats"][-1]["server"].get("requests_with_timings")
+    ]
     if rec:
         lines += ["", "## Client vs server (medians, ms)", ""]
         lines += md_table(["point", "client TTFT", "server prompt", "gap (queue + transport)", "client TPOT", "server per-token", "gap"],
@@ -108,13 +120,17 @@ def load_run(run_dir: Path) -> dict[str, Any]:
     try:
         data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
-        raise SlmbenchError(f"--compare {run_dir}: no readable perf.json there ({exc}); pass a perf run folder") from None
+        raise SlmbenchError(
+            f"--compare {run_dir}: no readable perf.json there ({exc}); pass a perf run folder"
+        ) from None
     if data.get("kind") != "perf":
         raise SlmbenchError(f"--compare {run_dir}: not a perf run (results of `slmbench perf`)")
     return data
 
 
-def bootstrap_diff(a: list[float], b: list[float], stat: str = "median", resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+def bootstrap_diff(
+    a: list[float], b: list[float], stat: str = "median", resamples: int = 2000, seed: int = 0
+) -> dict[str, Any]:
     """b - a of a statistic, with a percentile-bootstrap 95% interval (resampling each side)."""
     if not a or not b:
         return {"a": None, "b": None, "diff": None, "ci_low": None, "ci_high": None, "n_a": len(a), "n_b": len(b)}
@@ -146,9 +162,16 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
             va, vb = ([r[field] for r in p["repeats"]] for p in (pa, pb))
             rows.append({"point": pb["key"], "metric": metric + " (mean of repeats)"} | bootstrap_diff(va, vb, "mean"))
     if not rows:
-        raise SlmbenchError("the two perf runs share no point (same concurrency/rate and input length); nothing to compare")
+        raise SlmbenchError(
+            "the two perf runs share no point (same concurrency/rate and input length); nothing to compare"
+        )
     return rows
 
 
 def _per_request(point: dict[str, Any], field: str) -> list[float]:
-    return [1000 * r[field] for rep in point["repeats"] for r in rep["records"] if r["error_kind"] is None and r[field] is not None]
+    return [
+        1000 * r[field]
+        for rep in point["repeats"]
+        for r in rep["records"]
+        if r["error_kind"] is None and r[field] is not None
+    ]

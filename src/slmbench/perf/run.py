@@ -134,7 +134,9 @@ class PerfResults:
 Say = Callable[[str], None]
 
 
-def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point: Callable[[dict[str, Any]], None] | None = None) -> PerfResults:
+def run_perf(
+    spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point: Callable[[dict[str, Any]], None] | None = None
+) -> PerfResults:
     """Measure every point against the model; a Ctrl-C keeps (and writes) what completed."""
     if settings.prompts_file:
         P.from_jsonl(settings.prompts_file, settings.output_len)  # a bad file fails before any server starts
@@ -152,7 +154,9 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
     longest = max(settings.input_lens) + settings.output_len + 64
     try:
         with open_endpoint(spec, log_dir=folder.log_dir, ctx_per_slot=slot_context(longest), say=say) as ep:
-            results.manifest["model"] = endpoint_manifest(spec, ep) | {"command": list(ep.command) if ep.command else None}
+            results.manifest["model"] = endpoint_manifest(spec, ep) | {
+                "command": list(ep.command) if ep.command else None
+            }
             geometry, hw = _limits(spec, settings, say)
             results.manifest["geometry"] = geometry.as_dict() if geometry else None
             results.manifest["hardware"] = _hardware_manifest(hw)
@@ -175,8 +179,12 @@ def run_perf(spec: ModelSpec, settings: PerfSettings, say: Say = print, on_point
     finally:
         results.notes += [n for p in results.points for n in p.get("notes", [])]
         # `latest` only for a run that measured something
-        folder.close(lambda: write_files(results.run_dir, results.to_dict()), results.status, results.manifest,
-                     latest=bool(results.points))
+        folder.close(
+            lambda: write_files(results.run_dir, results.to_dict()),
+            results.status,
+            results.manifest,
+            latest=bool(results.points),
+        )
     return results
 
 
@@ -312,9 +320,13 @@ class _Interrupted(KeyboardInterrupt):
         self.point = point
 
 
-async def _drive(ep: Endpoint, point: Point, settings: PerfSettings, warm: list[bytes], bodies: list[bytes], seed: int, run: PointRun) -> None:
+async def _drive(
+    ep: Endpoint, point: Point, settings: PerfSettings, warm: list[bytes], bodies: list[bytes], seed: int, run: PointRun
+) -> None:
     connections = int(point.load) if point.mode == "closed" else 1024
-    async with StreamClient(ep.base_url, connections=max(connections, 1), timeout_s=settings.timeout_s, api_key=ep.api_key) as client:
+    async with StreamClient(
+        ep.base_url, connections=max(connections, 1), timeout_s=settings.timeout_s, api_key=ep.api_key
+    ) as client:
         if warm:
             run.warmup_failed = await warm_up(client, warm, max(1, int(point.load)) if point.mode == "closed" else 2)
         if point.mode == "closed":
@@ -354,10 +366,14 @@ def _template_overhead(ep: Endpoint, tok: P.Tokenizer) -> int:
     if ep.base_url not in _overheads:
         text = "hello world"
         body = P.request_body(ep.model, P.Prompt([{"role": "user", "content": text}], 1), ignore_eos=False, seed=0)
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {})
+        headers = {"Content-Type": "application/json"} | (
+            {"Authorization": f"Bearer {ep.api_key}"} if ep.api_key else {}
+        )
         usage = None
         try:
-            for event in SSEParser().feed(fetch(f"{ep.base_url}/chat/completions", timeout_s=120, headers=headers, body=body) + b"\n\n"):
+            for event in SSEParser().feed(
+                fetch(f"{ep.base_url}/chat/completions", timeout_s=120, headers=headers, body=body) + b"\n\n"
+            ):
                 if event != b"[DONE]":
                     usage = orjson.loads(event).get("usage") or usage
             _overheads[ep.base_url] = int(usage["prompt_tokens"]) - len(tok.encode(text))
@@ -378,7 +394,9 @@ def _rate_check(run: PointRun, summary: dict[str, Any], notes: list[str], point:
     info = {"requested": requested, "scheduled": scheduled, "sent": sent, "achieved": achieved, "met": met,
             "max_send_lag_s": run.max_send_lag_s}  # fmt: skip
     if not generator_ok:
-        notes.append(f"{point.key}: the generator sent only {sent:.2f} of {scheduled:.2f} requests/s due (this host is too busy)")
+        notes.append(
+            f"{point.key}: the generator sent only {sent:.2f} of {scheduled:.2f} requests/s due (this host is too busy)"
+        )
     elif not met:
         notes.append(
             f"{point.key}: rate not met: requested {requested:g} requests/s, the server completed {achieved:.2f}/s; "
@@ -395,11 +413,17 @@ def _throughput_ci(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     for name in ("request_throughput", "output_throughput", "goodput"):
         values = [r[name] for r in repeats if r[name] is not None]
         est = bootstrap_mean(values) if len(values) > 1 else None
-        out[name] = est.as_dict() if est else {"value": values[0] if values else None, "n": len(values), "ci_low": None, "ci_high": None}
+        out[name] = (
+            est.as_dict()
+            if est
+            else {"value": values[0] if values else None, "n": len(values), "ci_low": None, "ci_high": None}
+        )
     return out
 
 
-def _limit(point: Point, summary: dict[str, Any], geometry: ModelGeometry | None, hw: Hardware | None) -> dict[str, Any] | None:
+def _limit(
+    point: Point, summary: dict[str, Any], geometry: ModelGeometry | None, hw: Hardware | None
+) -> dict[str, Any] | None:
     pooled = summary["pooled"]
     if geometry is None or hw is None or not pooled["requests"]["completed"]:
         return None
@@ -407,7 +431,11 @@ def _limit(point: Point, summary: dict[str, Any], geometry: ModelGeometry | None
     prompt = pooled["input_tokens"] / done
     output = pooled["output_tokens"] / done
     # Concurrency a rate point actually ran at (Little's law: rate x latency).
-    conc = point.load if point.mode == "closed" else max(1.0, pooled["request_throughput"] * (pooled["e2e_ms"]["mean"] or 0) / 1000)
+    conc = (
+        point.load
+        if point.mode == "closed"
+        else max(1.0, pooled["request_throughput"] * (pooled["e2e_ms"]["mean"] or 0) / 1000)
+    )
     ceil = ceilings(geometry, hw, max(1, round(conc)), prompt + output / 2, round(prompt))
     tpot = pooled["tpot_ms"]["mean"]
     decode_rate = conc * 1000 / tpot if tpot else None  # tokens/s while decoding
@@ -441,7 +469,13 @@ def _limits(spec: ModelSpec, settings: PerfSettings, say: Say) -> tuple[ModelGeo
 def _hardware_manifest(hw: Hardware | None) -> dict[str, Any]:
     cpu = cpu_model() or "unknown"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": mem, "gpu": None, "measured": hw.as_dict() if hw else None}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_bytes": mem,
+        "gpu": None,
+        "measured": hw.as_dict() if hw else None,
+    }
 
 
 def _manifest(settings: PerfSettings) -> dict[str, Any]:
@@ -458,4 +492,3 @@ def _manifest(settings: PerfSettings) -> dict[str, Any]:
         },
         "client": "aiohttp streaming, no retries",
     }  # fmt: skip
-

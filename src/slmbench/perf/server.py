@@ -47,7 +47,9 @@ def reconcile(records: Sequence[RequestRecord], delta: dict[str, float]) -> dict
         med = statistics.median
         client_ttft = med(r.ttft * 1000 for r in timed)
         server_prompt = med(r.server["prompt_ms"] for r in timed)
-        tpots = [(r.tpot * 1000, _server_tpot(r.server)) for r in timed if r.tpot is not None and _server_tpot(r.server)]
+        tpots = [
+            (r.tpot * 1000, _server_tpot(r.server)) for r in timed if r.tpot is not None and _server_tpot(r.server)
+        ]
         out |= {
             "client_ttft_ms": client_ttft,
             "server_prompt_ms": server_prompt,

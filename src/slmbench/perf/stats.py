@@ -95,7 +95,11 @@ class SLO:
         return r.ok and all(limit is None or value is None or value * 1000 <= limit for limit, value in checks)
 
     def as_dict(self) -> dict[str, float]:
-        return {k: v for k, v in (("ttft_ms", self.ttft_ms), ("tpot_ms", self.tpot_ms), ("e2e_ms", self.e2e_ms)) if v is not None}
+        return {
+            k: v
+            for k, v in (("ttft_ms", self.ttft_ms), ("tpot_ms", self.tpot_ms), ("e2e_ms", self.e2e_ms))
+            if v is not None
+        }
 
 
 def summarize(records: Sequence[RequestRecord], duration_s: float, slo: SLO | None = None) -> dict[str, Any]:
@@ -108,8 +112,11 @@ def summarize(records: Sequence[RequestRecord], duration_s: float, slo: SLO | No
     chunks = sum(len(r.chunk_times) for r in ok)
     good = sum(slo.met(r) for r in ok) if slo else None
     return {
-        "requests": {"completed": len(ok), "failed": len(records) - len(ok),
-                     "errors": dict(Counter(r.error_kind for r in records if not r.ok))},
+        "requests": {
+            "completed": len(ok),
+            "failed": len(records) - len(ok),
+            "errors": dict(Counter(r.error_kind for r in records if not r.ok)),
+        },
         "duration_s": duration_s,
         "input_tokens": in_tokens,
         "output_tokens": out_tokens,
@@ -141,7 +148,9 @@ def parse_slo(values: list[str]) -> SLO | None:
             if not sep or name not in ("ttft", "tpot", "e2e") or float(limit) <= 0:
                 raise ValueError
         except ValueError:
-            raise SlmbenchError(f"--slo {part!r} is not METRIC:MS with METRIC ttft, tpot or e2e; write e.g. --slo ttft:500 tpot:50") from None
+            raise SlmbenchError(
+                f"--slo {part!r} is not METRIC:MS with METRIC ttft, tpot or e2e; write e.g. --slo ttft:500 tpot:50"
+            ) from None
         found[f"{name}_ms"] = float(limit)
     return SLO(**found) if found else None
 
@@ -155,4 +164,6 @@ def parse_list(value: str | None, kind: type, flag: str) -> list:
     try:
         return [kind(v) for v in value.replace(" ", "").split(",") if v]
     except ValueError:
-        raise SlmbenchError(f"{flag} {value!r} is not a comma-separated list of numbers; write e.g. {flag} 1,2,4") from None
+        raise SlmbenchError(
+            f"{flag} {value!r} is not a comma-separated list of numbers; write e.g. {flag} 1,2,4"
+        ) from None

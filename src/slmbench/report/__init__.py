@@ -1,7 +1,7 @@
 """Reports: the comparison of one or more runs as self-contained HTML, Markdown and JSON.
 
-    from slmbench.report import load, write
-    write(load(["slmbench-runs/latest"]), Path("out"), formats=("html", "md", "json"))
+from slmbench.report import load, write
+write(load(["slmbench-runs/latest"]), Path("out"), formats=("html", "md", "json"))
 """
 
 from __future__ import annotations
@@ -76,7 +76,20 @@ def pairs_markdown(comparisons: list[dict[str, Any]]) -> list[str]:
         p = f"{c['p_value']:.3g}" if c["p_value"] is not None else "—"
         if c.get("mc_error"):
             p += f" ±{c['mc_error']:.1g}"
-        rows.append([c["task"], c["metric"], c["a"], c["b"], diff, ci, p, c["test"], c["n"], "yes" if c["significant"] else "no"])
+        rows.append(
+            [
+                c["task"],
+                c["metric"],
+                c["a"],
+                c["b"],
+                diff,
+                ci,
+                p,
+                c["test"],
+                c["n"],
+                "yes" if c["significant"] else "no",
+            ]
+        )
     return md_table(["task", "metric", "A", "B", "A − B", "95% CI", "p", "test", "n", "significant"], rows)
 
 
@@ -100,7 +113,9 @@ def to_markdown(report: Report) -> str:
             elif c.value is None:
                 row.append(f"none n={c.n}" if c.note else "—")
             elif d.unit == "%" and c.ci_low is not None:
-                row.append(f"{fmt(c.value, d.unit)}{c.mark} [{fmt(c.ci_low, d.unit)}, {fmt(c.ci_high, d.unit)}] n={c.n}")
+                row.append(
+                    f"{fmt(c.value, d.unit)}{c.mark} [{fmt(c.ci_low, d.unit)}, {fmt(c.ci_high, d.unit)}] n={c.n}"
+                )
             else:
                 row.append(f"{fmt(c.value, d.unit)}{c.mark} n={c.n}")
             if c is not None and c.data_set:
@@ -163,7 +178,11 @@ def to_html(report: Report) -> str:
 
 def _clip(text: Any) -> Any:
     if isinstance(text, str) and len(text) > PROMPT_CHARS:
-        return text[: PROMPT_CHARS // 2] + f"\n… [{len(text) - PROMPT_CHARS:,} characters left out] …\n" + text[-PROMPT_CHARS // 2 :]
+        return (
+            text[: PROMPT_CHARS // 2]
+            + f"\n… [{len(text) - PROMPT_CHARS:,} characters left out] …\n"
+            + text[-PROMPT_CHARS // 2 :]
+        )
     return text
 
 
@@ -198,7 +217,9 @@ def _charts(report: Report, charts: Any) -> list[tuple[str, str]]:
         for task, result in m.tasks.items():
             lengths, depths, scores = charts.needle_scores(result)
             if scores:
-                out.append((f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores)))
+                out.append(
+                    (f"Needle retrieval: {m.name} / {task}", charts.heatmap(f"{m.name}", lengths, depths, scores))
+                )
     columns, quality, left_out = mean_quality(report)
     ylabel = "mean score, 0–100"
     caption = f"mean over the same {len(columns)} column{'s' if len(columns) != 1 else ''} for every model: " + ", ".join(
@@ -244,7 +265,11 @@ def mean_quality(report: Report) -> tuple[list[Any], dict[str, float], str]:
     columns = [d for d in dimensions() if d.unit == "%"]
     have = {m: {d.key for d in columns if _value(report, m, d.key) is not None} for m in ok}
     common = [d for d in columns if ok and all(d.key in have[m] for m in ok)]
-    missing = [(d, [m for m in ok if d.key not in have[m]]) for d in columns if d not in common and any(d.key in have[m] for m in ok)]
+    missing = [
+        (d, [m for m in ok if d.key not in have[m]])
+        for d in columns
+        if d not in common and any(d.key in have[m] for m in ok)
+    ]
     left_out = "; ".join(f"{d.short} (no score for {', '.join(ms)})" for d, ms in missing)
     if not common:
         return [], {}, left_out
@@ -305,11 +330,15 @@ def _perf_charts(report: Report, charts: Any) -> list[tuple[str, str]]:
                                if c.get(metric) and c[metric].get(f"p{q}") is not None]
                   for m, p in report.perf.items() for q in (50, 99)}  # fmt: skip
         if any(series.values()):
-            out.append((f"{label} vs load", charts.curves(f"{label} percentiles vs load", "concurrency or rate", "ms", series)))
+            out.append(
+                (f"{label} vs load", charts.curves(f"{label} percentiles vs load", "concurrency or rate", "ms", series))
+            )
     by_length = {m: [(c["prompt_tokens"], c["ttft_ms"]["p50"]) for c in p["curves"]["ttft_vs_prompt_length"]
                      if c.get("prompt_tokens") and c["ttft_ms"].get("p50") is not None] for m, p in report.perf.items()}  # fmt: skip
     if sum(len({x for x, _ in v}) for v in by_length.values()) > 1:
-        out.append(("TTFT vs prompt length", charts.curves("TTFT p50 vs prompt length", "prompt tokens", "ms", by_length)))
+        out.append(
+            ("TTFT vs prompt length", charts.curves("TTFT p50 vs prompt length", "prompt tokens", "ms", by_length))
+        )
     return out
 
 

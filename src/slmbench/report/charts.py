@@ -14,7 +14,9 @@ import matplotlib.pyplot as plt  # after matplotlib.use: the backend must be cho
 
 from .data import ANSWERED
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "figure.dpi": 96})  # text stays text: small, no fonts to embed
+plt.rcParams.update(
+    {"svg.fonttype": "none", "font.size": 9, "figure.dpi": 96}
+)  # text stays text: small, no fonts to embed
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -49,7 +51,9 @@ def bars_with_ci(groups: list[str], series: dict[str, list[tuple[float | None, f
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
         vals = [(p[0] or 0.0) * 100 for p in points]
         lows = [max(0.0, v - (p[1] or 0.0) * 100) if p[0] is not None else 0 for v, p in zip(vals, points, strict=True)]
-        highs = [max(0.0, (p[2] or 0.0) * 100 - v) if p[0] is not None else 0 for v, p in zip(vals, points, strict=True)]
+        highs = [
+            max(0.0, (p[2] or 0.0) * 100 - v) if p[0] is not None else 0 for v, p in zip(vals, points, strict=True)
+        ]
         ax.bar(xs, vals, width, color=COLORS[i % len(COLORS)], label=model, yerr=[lows, highs], capsize=3)
     ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right")
     ax.set_ylabel("0–100: percent, BLEU points (95% CI)")

@@ -117,7 +117,9 @@ def resolve_run(path: str | Path) -> Path:
     for folder in (p, p / "latest"):
         if any((folder / name).is_file() for name in RUN_FILES):
             return folder.resolve()
-    raise SlmbenchError(f"{path} holds no results.json, perf.json or longdoc-compare.json; pass a run folder (e.g. slmbench-runs/latest)")
+    raise SlmbenchError(
+        f"{path} holds no results.json, perf.json or longdoc-compare.json; pass a run folder (e.g. slmbench-runs/latest)"
+    )
 
 
 def _read(file: Path) -> dict[str, Any]:
@@ -142,9 +144,15 @@ def load(paths: list[str | Path]) -> Report:
         if not (run_dir / "results.json").is_file():
             continue
         data = _read(run_dir / "results.json")
-        runs.append({"run_id": data["run_id"], "status": data["status"], "dir": str(run_dir), "manifest": data["manifest"]})
+        runs.append(
+            {"run_id": data["run_id"], "status": data["status"], "dir": str(run_dir), "manifest": data["manifest"]}
+        )
         for m in data["models"]:
-            models.append(ModelRun(m["name"], data["run_id"], run_dir, m["endpoint"], m.get("error"), m["tasks"], data["manifest"]))
+            models.append(
+                ModelRun(
+                    m["name"], data["run_id"], run_dir, m["endpoint"], m.get("error"), m["tasks"], data["manifest"]
+                )
+            )
     _disambiguate(models)
     table = {m.name: _cells(m) for m in models}
     comparisons = _compare_all(models)
@@ -266,7 +274,9 @@ def _corpus_difference(a: dict[str, Any], b: dict[str, Any], kind: str) -> Diffe
                           dtype=np.int64) for side in (mine, theirs)]  # fmt: skip
         groups.append((stats[0], stats[1]))
         scorers.append(metric)
-    return corpus_difference(groups, lambda g, summed: scorers[g]._compute_score_from_stats(summed.tolist()).score / 100)
+    return corpus_difference(
+        groups, lambda g, summed: scorers[g]._compute_score_from_stats(summed.tolist()).score / 100
+    )
 
 
 def paired_metric(a: dict[str, Any], b: dict[str, Any], metric: str) -> Difference | None:
@@ -344,6 +354,8 @@ def _mark_leaders(table: dict[str, dict[str, Cell]], comparisons: list[dict[str,
         for other, other_cell in scored:
             if other != leader:
                 c = by_pair.get((*key, leader, other)) or by_pair.get((*key, other, leader))
-                tests.append(c if (other_cell.task, other_cell.metric) == key and c and c["p_value"] is not None else None)
+                tests.append(
+                    c if (other_cell.task, other_cell.metric) == key and c and c["p_value"] is not None else None
+                )
         if all(tests):
             cell.mark = "▲" if all(c["significant"] and (c["diff"] > 0) == (c["a"] == leader) for c in tests) else "≈"  # type: ignore[index]

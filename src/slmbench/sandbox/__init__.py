@@ -127,8 +127,10 @@ class Sandbox:
         if self.mode == "bwrap":
             info["seccomp"] = seccomp.describe()
         if self.mode == "unsafe":
-            info["warning"] = ("model code ran WITHOUT a sandbox (--unsafe-no-sandbox): no namespaces or seccomp, "
-                               "only the bounds above, in a child process")
+            info["warning"] = (
+                "model code ran WITHOUT a sandbox (--unsafe-no-sandbox): no namespaces or seccomp, "
+                "only the bounds above, in a child process"
+            )
         return info
 
     def command(self, tmp_mb: int, fds: dict[str, int] | None = None) -> list[str]:
@@ -166,7 +168,9 @@ class Sandbox:
         group = None
         if self.groups is not None:
             try:
-                group = self.groups.make(limits.memory_mb - OUTSIDE_MB, limits.processes + (1 if self.mode == "bwrap" else 0))
+                group = self.groups.make(
+                    limits.memory_mb - OUTSIDE_MB, limits.processes + (1 if self.mode == "bwrap" else 0)
+                )
             except OSError as exc:  # fail closed: never run a sample without the bound the manifest promises
                 return Outcome("no_result", {"error": f"cannot make the sample's cgroup: {exc}"}, str(exc))
         try:
@@ -175,7 +179,9 @@ class Sandbox:
             if group is not None:
                 group.remove()
 
-    def _run(self, job: dict[str, Any], limits: Limits, group: cgroups.Group | None, stop: threading.Event | None) -> Outcome:
+    def _run(
+        self, job: dict[str, Any], limits: Limits, group: cgroups.Group | None, stop: threading.Event | None
+    ) -> Outcome:
         payload = _compiled_driver(self.python) + marshal.dumps(
             {**job, "limits": limits.rlimits(group is not None), "result_max": RESULT_MAX}
         )
@@ -378,11 +384,17 @@ def _end(proc: subprocess.Popen[bytes], init: _Process | None, group: cgroups.Gr
 def _compiled_driver(python: str) -> bytes:
     """The driver as a marshalled code object, compiled once by the interpreter that will run it
     (marshal's format is private to a Python version)."""
-    compiler = "import marshal, sys; sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), 'driver.py', 'exec')))"
+    compiler = (
+        "import marshal, sys; sys.stdout.buffer.write(marshal.dumps(compile(sys.stdin.read(), 'driver.py', 'exec')))"
+    )
     try:
-        done = subprocess.run([python, *PY_FLAGS, "-c", compiler], input=DRIVER.encode(), capture_output=True, timeout=60, check=True)
+        done = subprocess.run(
+            [python, *PY_FLAGS, "-c", compiler], input=DRIVER.encode(), capture_output=True, timeout=60, check=True
+        )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise SlmbenchError(f"the sandbox's Python {python} does not run ({exc}); set SLMBENCH_SANDBOX_PYTHON to a working python3") from None
+        raise SlmbenchError(
+            f"the sandbox's Python {python} does not run ({exc}); set SLMBENCH_SANDBOX_PYTHON to a working python3"
+        ) from None
     return done.stdout
 
 
@@ -403,7 +415,9 @@ def _outcome(code: int | None, raw: bytes, stderr: str, stopped: str | None, wal
         if sig == signal.SIGXFSZ:
             return Outcome("output_limit", {"error": "output-size limit exceeded"}, stderr, code, wall)
     if len(raw) > RESULT_MAX:
-        return Outcome("output_limit", {"error": f"the result is larger than {RESULT_MAX >> 20} MiB"}, stderr, code, wall)
+        return Outcome(
+            "output_limit", {"error": f"the result is larger than {RESULT_MAX >> 20} MiB"}, stderr, code, wall
+        )
     try:
         result = json.loads(raw)  # at most RESULT_MAX bytes of JSON: bounded time and memory, no lock
     except (ValueError, RecursionError):
@@ -491,7 +505,9 @@ def _checked(box: Sandbox) -> Sandbox:
             hint = (" (bubblewrap needs unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1, "
                     "and on Ubuntu kernel.apparmor_restrict_unprivileged_userns=0)")  # fmt: skip
         last = outcome.stderr.strip().splitlines()[-1:] or [outcome.error]
-        raise SlmbenchError(f"the code sandbox does not work here: {last[0][:200]}{hint}; pass --unsafe-no-sandbox to run without it")
+        raise SlmbenchError(
+            f"the code sandbox does not work here: {last[0][:200]}{hint}; pass --unsafe-no-sandbox to run without it"
+        )
     return box
 
 

@@ -164,7 +164,9 @@ def detect() -> tuple[Cgroups | None, str]:
             return found, "cgroup v1"
         why.append(reason)
     elif not why:
-        why.append("no cgroup v2 with memory and pids controllers, and no cgroup v1 memory and pids hierarchies mounted")
+        why.append(
+            "no cgroup v2 with memory and pids controllers, and no cgroup v1 memory and pids hierarchies mounted"
+        )
     return None, "; ".join(why)
 
 

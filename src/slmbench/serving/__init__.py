@@ -12,7 +12,7 @@ from .attach import attach
 from .base import Endpoint
 from .build import find_llama_server
 from .llamacpp import LlamaCppServer, ensure_port_free
-from .models import check_gguf, embedded_gguf, gguf_sha256
+from .models import check_gguf, gguf_sha256
 
 __all__ = ["Endpoint", "open_endpoint", "preflight"]
 

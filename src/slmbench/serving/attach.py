@@ -30,7 +30,9 @@ def resolve_api_key(spec: ModelSpec) -> str | None:
     if spec.api_key_env:
         key = os.environ.get(spec.api_key_env)
         if not key:
-            raise SlmbenchError(f"${spec.api_key_env} (named by --api-key-env / api_key_env) is not set or empty; export the API key in it")
+            raise SlmbenchError(
+                f"${spec.api_key_env} (named by --api-key-env / api_key_env) is not set or empty; export the API key in it"
+            )
         return key
     return os.environ.get("OPENAI_API_KEY") or None
 
@@ -62,8 +64,7 @@ def _attach_one(spec: ModelSpec, url: str) -> Endpoint:
     wanted = spec.served or spec.name
     if served and wanted not in served:
         raise SlmbenchError(
-            f"model {wanted!r} is not served at {url}; it serves: {', '.join(served)}. "
-            f"Use --model {served[0]}={url}"
+            f"model {wanted!r} is not served at {url}; it serves: {', '.join(served)}. Use --model {served[0]}={url}"
         )
     info = next((m for m in models if m["id"] == wanted), {})
     max_context = info.get("max_model_len")

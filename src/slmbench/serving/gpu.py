@@ -77,7 +77,9 @@ def check_free(indices: list[int], utilization: float, what: str) -> None:
     for i in indices:
         g = now.get(i)
         if g is None:
-            raise SlmbenchError(f"{what}: GPU {i} is not in nvidia-smi's list ({', '.join(map(str, sorted(now))) or 'none'}); fix gpus")
+            raise SlmbenchError(
+                f"{what}: GPU {i} is not in nvidia-smi's list ({', '.join(map(str, sorted(now))) or 'none'}); fix gpus"
+            )
         if g.free_mib is None:
             continue
         need = utilization * g.total_mib

@@ -67,7 +67,9 @@ def fetch(url: str, *, timeout_s: float, headers: dict[str, str] | None = None, 
     return _run(_fetch("POST" if body is not None else "GET", url, timeout_s, headers or {}, body, internet))
 
 
-def _answer(method: str, url: str, timeout_s: float, headers: dict[str, str], body: bytes | None) -> tuple[int, str, bytes]:
+def _answer(
+    method: str, url: str, timeout_s: float, headers: dict[str, str], body: bytes | None
+) -> tuple[int, str, bytes]:
     """(status, content type, body); (0, "", b"") when nothing answered (refused, reset, DNS, timeout)."""
     try:
         return _run(_request(method, url, timeout_s, headers, body))

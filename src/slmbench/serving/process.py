@@ -22,6 +22,8 @@ _PR_SET_PDEATHSIG = 1
 
 class ServerDied(ServerStartError):
     """A supervised server died more often than it may be restarted."""
+
+
 _live: set[subprocess.Popen[bytes]] = set()
 
 

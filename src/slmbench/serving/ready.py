@@ -42,11 +42,17 @@ def wait_ready(
     while True:
         alive_or_raise()
         status, body = get_json(f"{root}/v1/models", timeout_s=5)
-        served = [m.get("id") for m in (body or {}).get("data") or [] if isinstance(m, dict)] if isinstance(body, dict) else []
+        served = (
+            [m.get("id") for m in (body or {}).get("data") or [] if isinstance(m, dict)]
+            if isinstance(body, dict)
+            else []
+        )
         if status == 200 and model in served:
             break
         if status == 200:
-            raise ServerStartError(f"{what} is up but serves {served or 'no model'}, not {model!r}; see its log {log_path}")
+            raise ServerStartError(
+                f"{what} is up but serves {served or 'no model'}, not {model!r}; see its log {log_path}"
+            )
         time.sleep(0.2)
     body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
     status, reply = post_json(f"{root}/v1/chat/completions", body, timeout_s=max(1.0, deadline - time.monotonic()))

@@ -57,7 +57,9 @@ class LlamaCppTokens:
     def count_messages(self, messages: list[dict[str, str]]) -> int:
         # The prompt exactly as the server renders it (template markup included); special
         # tokens in the rendered text are parsed as such, and BOS is added as for a request.
-        status, body = post_json(f"{self.root}/apply-template", {"messages": messages}, timeout_s=TIMEOUT_S, headers=self.headers)
+        status, body = post_json(
+            f"{self.root}/apply-template", {"messages": messages}, timeout_s=TIMEOUT_S, headers=self.headers
+        )
         if status != 200 or not isinstance(body, dict) or "prompt" not in body:
             # An older llama-server without /apply-template: the contents exactly, the markup estimated.
             return sum(self.count(m["content"]) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
@@ -137,7 +139,9 @@ def probe_budget(ep: Endpoint) -> Budget:
     if status == 200 and isinstance(body, dict) and isinstance(body.get("tokens"), list):
         counter = LlamaCppTokens(root, headers)
     else:
-        status, body = post_json(f"{root}/tokenize", {"model": ep.model, "prompt": "Hello world"}, timeout_s=10, headers=headers)
+        status, body = post_json(
+            f"{root}/tokenize", {"model": ep.model, "prompt": "Hello world"}, timeout_s=10, headers=headers
+        )
         if status == 200 and isinstance(body, dict) and isinstance(body.get("count"), int):
             counter = VllmTokens(root, ep.model, headers)
     max_context = ep.max_context

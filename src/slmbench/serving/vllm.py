@@ -90,8 +90,12 @@ _KV_V1 = re.compile(
     r"max seq len \((\d+)\), \(([\d.]+) GiB KV cache is needed, which is larger than the available KV cache "
     r"memory \(([\d.]+) GiB\)\. Based on the available memory, the estimated maximum model length is (\d+)"
 )
-_KV_V0 = re.compile(r"max seq len \((\d+)\) is larger than the maximum number of tokens that can be stored in KV cache \((\d+)\)")
-_FREE = re.compile(r"Free memory on device \(([\d.]+)/([\d.]+) GiB\) on startup is less than desired GPU memory utilization \(([\d.]+)")
+_KV_V0 = re.compile(
+    r"max seq len \((\d+)\) is larger than the maximum number of tokens that can be stored in KV cache \((\d+)\)"
+)
+_FREE = re.compile(
+    r"Free memory on device \(([\d.]+)/([\d.]+) GiB\) on startup is less than desired GPU memory utilization \(([\d.]+)"
+)
 _ARCH = re.compile(r"Model architectures \[([^\]]*)\] (?:are not supported|failed to be inspected)")
 
 
@@ -102,7 +106,9 @@ def diagnose(log: str, *, kv_dtype: str = "auto", port: int | None = None) -> Di
         return _kv_fix(f"the KV cache for one {max_len:,}-token sequence needs {need} GiB but only {have} GiB is left "
                        f"after the weights", fits, kv_dtype)  # fmt: skip
     if m := _KV_V0.search(log):
-        return _kv_fix(f"max-model-len {int(m[1]):,} is more than the KV cache holds ({int(m[2]):,} tokens)", int(m[2]), kv_dtype)
+        return _kv_fix(
+            f"max-model-len {int(m[1]):,} is more than the KV cache holds ({int(m[2]):,} tokens)", int(m[2]), kv_dtype
+        )
     if m := _FREE.search(log):
         free, total = float(m[1]), float(m[2])
         share = max(0.05, int((free / total - 0.02) * 100) / 100)
@@ -190,7 +196,10 @@ class VllmServer(process.Supervised):
     def __enter__(self) -> Endpoint:
         port = self.port if self.port is not None else free_port()
         ensure_port_free(port)
-        self.command = [*vllm_argv(self.binary, self.plan, port=port, host=self.host, served_name=self.served_name), *self.extra_args]
+        self.command = [
+            *vllm_argv(self.binary, self.plan, port=port, host=self.host, served_name=self.served_name),
+            *self.extra_args,
+        ]
         env = {**os.environ, **self.env} if self.env else None
         self._proc = process.spawn(self.command, self.log_path, die_with_parent=not self.detach, env=env)
         local = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
@@ -237,7 +246,9 @@ def served_identity(root: str, model: str) -> tuple[str, str | None]:
     """vLLM's version (GET /version) and a hash of how its chat template renders a fixed
     conversation (token ids from /tokenize): what must change the cache key when it changes."""
     status, body = get_json(f"{root}/version", timeout_s=10)
-    version = str(body.get("version")) if status == 200 and isinstance(body, dict) and body.get("version") else "unknown"
+    version = (
+        str(body.get("version")) if status == 200 and isinstance(body, dict) and body.get("version") else "unknown"
+    )
     # Some templates refuse a system message; then the conversation without it.
     for messages in (PROBE_CONVERSATION, PROBE_CONVERSATION[1:]):
         payload = {"model": model, "messages": messages, "add_generation_prompt": True}

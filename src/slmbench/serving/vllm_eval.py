@@ -213,7 +213,11 @@ def vllm_endpoint(
         with ExitStack() as stack:
             endpoints = []
             for n, group in enumerate(groups or [None]):  # type: ignore[list-item]
-                env = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(map(str, group))} if group else None
+                env = (
+                    {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(map(str, group))}
+                    if group
+                    else None
+                )
                 suffix = f".{n}" if groups and len(groups) > 1 else ""
                 server = VllmServer(
                     plan=pl, binary=binary, log_path=log_dir / f"{spec.name.replace('/', '_')}.vllm{suffix}.log",
@@ -225,7 +229,9 @@ def vllm_endpoint(
                 where = f" on GPU {','.join(map(str, group))}" if group else ""
                 allocated = kv_report(process.tail(server.log_path, 400))
                 kv = f"; {allocated} (plan: {pl.max_context:,} tokens for one sequence)" if allocated else ""
-                say(f"{spec.name}: vLLM ready{where} in {time.monotonic() - started:.1f} s ({endpoints[-1].base_url}){kv}")
+                say(
+                    f"{spec.name}: vLLM ready{where} in {time.monotonic() - started:.1f} s ({endpoints[-1].base_url}){kv}"
+                )
             ready = _one_model(spec, endpoints)
             from . import tokens
 
@@ -247,7 +253,9 @@ def _one_model(spec: ModelSpec, endpoints: list[Endpoint]) -> Endpoint:
     first = endpoints[0]
     for other in endpoints[1:]:
         if other.identity != first.identity:
-            raise SlmbenchError(f"{spec.name}: replicas differ ({first.identity} vs {other.identity}); check their logs")
+            raise SlmbenchError(
+                f"{spec.name}: replicas differ ({first.identity} vs {other.identity}); check their logs"
+            )
     return replace(first, replica_urls=tuple(e.base_url for e in endpoints[1:]))
 
 

@@ -51,7 +51,9 @@ def original(seed: int) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]
         expected = [encode(p.reference(*copy.deepcopy(args))) for args in cases]
         plan = {"kind": "compare", "entry": p.name, "prefix": "", "inputs": [encode(tuple(a)) for a in cases],
                 "expected": expected}  # fmt: skip
-        out.append((f"original/{p.name}", INSTRUCTION.format(stub=p.stub), plan, {"source": "original", "topic": p.topic}))
+        out.append(
+            (f"original/{p.name}", INSTRUCTION.format(stub=p.stub), plan, {"source": "original", "topic": p.topic})
+        )
     return out
 
 

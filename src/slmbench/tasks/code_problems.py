@@ -32,7 +32,9 @@ class Problem:
 PROBLEMS: list[Problem] = []
 
 
-def problem(topic: str, stub: str, gen: Gen, edge: tuple[tuple[Any, ...], ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def problem(
+    topic: str, stub: str, gen: Gen, edge: tuple[tuple[Any, ...], ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(reference: Callable[..., Any]) -> Callable[..., Any]:
         PROBLEMS.append(Problem(reference.__name__, topic, stub.strip("\n") + "\n", reference, gen, edge))
         return reference
@@ -90,12 +92,17 @@ def edges(rng: random.Random, n: int, m: int, directed: bool = False) -> list[li
 # -- arrays ------------------------------------------------------------------------------------
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def max_subarray_sum(nums: list[int]) -> int:
     """Return the largest sum of a non-empty contiguous subarray of nums (nums is not empty).
     >>> max_subarray_sum([-2, 1, -3, 4, -1, 2, 1, -5, 4])
     6
-    """''', lambda r: (ints(r, n_min=1),), edge=(([-3],), ([-5, -1, -8],)))
+    """''',
+    lambda r: (ints(r, n_min=1),),
+    edge=(([-3],), ([-5, -1, -8],)),
+)
 def max_subarray_sum(nums):
     best = cur = nums[0]
     for x in nums[1:]:
@@ -104,12 +111,17 @@ def max_subarray_sum(nums):
     return best
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def product_except_self(nums: list[int]) -> list[int]:
     """Return a list whose i-th element is the product of all elements of nums except nums[i].
     >>> product_except_self([1, 2, 3, 4])
     [24, 12, 8, 6]
-    """''', lambda r: (ints(r, -4, 4, 10, 2),), edge=(([0, 0],), ([5, 0, 2],)))
+    """''',
+    lambda r: (ints(r, -4, 4, 10, 2),),
+    edge=(([0, 0],), ([5, 0, 2],)),
+)
 def product_except_self(nums):
     out = []
     for i in range(len(nums)):
@@ -121,12 +133,17 @@ def product_except_self(nums):
     return out
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def rotate_right(nums: list[int], k: int) -> list[int]:
     """Return nums rotated to the right by k steps (k >= 0, possibly larger than len(nums)).
     >>> rotate_right([1, 2, 3, 4, 5], 2)
     [4, 5, 1, 2, 3]
-    """''', lambda r: (ints(r), r.randint(0, 70)), edge=(([], 3), ([1], 0)))
+    """''',
+    lambda r: (ints(r), r.randint(0, 70)),
+    edge=(([], 3), ([1], 0)),
+)
 def rotate_right(nums, k):
     if not nums:
         return []
@@ -134,7 +151,9 @@ def rotate_right(nums, k):
     return nums[len(nums) - k :] + nums[: len(nums) - k]
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def next_permutation(nums: list[int]) -> list[int]:
     """Return the next lexicographically greater permutation of nums; if nums is the greatest,
     return the smallest (sorted ascending).
@@ -142,7 +161,10 @@ def next_permutation(nums: list[int]) -> list[int]:
     [1, 3, 2]
     >>> next_permutation([3, 2, 1])
     [1, 2, 3]
-    """''', lambda r: (ints(r, 0, 5, 8),), edge=(([],), ([1, 1, 5],), ([1, 5, 1],)))
+    """''',
+    lambda r: (ints(r, 0, 5, 8),),
+    edge=(([],), ([1, 1, 5],), ([1, 5, 1],)),
+)
 def next_permutation(nums):
     a = list(nums)
     i = len(a) - 2
@@ -157,13 +179,17 @@ def next_permutation(nums):
     return a
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def spiral_order(matrix: list[list[int]]) -> list[int]:
     """Return the elements of a rectangular matrix in clockwise spiral order, starting top-left.
     >>> spiral_order([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
     [1, 2, 3, 6, 9, 8, 7, 4, 5]
-    """''', lambda r: ([[r.randint(0, 99) for _ in range(c)] for c in [r.randint(1, 6)] for _ in range(r.randint(1, 6))],),
-    edge=(([],), ([[1], [2], [3]],)))
+    """''',
+    lambda r: ([[r.randint(0, 99) for _ in range(c)] for c in [r.randint(1, 6)] for _ in range(r.randint(1, 6))],),
+    edge=(([],), ([[1], [2], [3]],)),
+)
 def spiral_order(matrix):
     out = []
     m = [list(row) for row in matrix]
@@ -173,13 +199,18 @@ def spiral_order(matrix):
     return out
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def daily_temperatures(temps: list[int]) -> list[int]:
     """For each day, return how many days one has to wait for a strictly warmer temperature,
     or 0 if no warmer day follows.
     >>> daily_temperatures([73, 74, 75, 71, 69, 72, 76, 73])
     [1, 1, 4, 2, 1, 1, 0, 0]
-    """''', lambda r: (ints(r, 30, 40, 40),), edge=(([],), ([5, 5, 5],)))
+    """''',
+    lambda r: (ints(r, 30, 40, 40),),
+    edge=(([],), ([5, 5, 5],)),
+)
 def daily_temperatures(temps):
     out, stack = [0] * len(temps), []
     for i, t in enumerate(temps):
@@ -190,22 +221,32 @@ def daily_temperatures(temps):
     return out
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def kth_largest(nums: list[int], k: int) -> int:
     """Return the k-th largest element of nums (1 <= k <= len(nums)); duplicates count separately.
     >>> kth_largest([3, 2, 3, 1, 2, 4, 5, 5, 6], 4)
     4
-    """''', lambda r: _with_rank(r, ints(r, n_min=1), distinct=False), edge=(([1], 1),))
+    """''',
+    lambda r: _with_rank(r, ints(r, n_min=1), distinct=False),
+    edge=(([1], 1),),
+)
 def kth_largest(nums, k):
     return heapq.nlargest(k, nums)[-1]
 
 
-@problem("arrays", '''
+@problem(
+    "arrays",
+    '''
 def max_product_subarray(nums: list[int]) -> int:
     """Return the largest product of a non-empty contiguous subarray of nums (nums is not empty).
     >>> max_product_subarray([2, 3, -2, 4])
     6
-    """''', lambda r: (ints(r, -5, 5, 12, 1),), edge=(([-2],), ([-2, 0, -1],)))
+    """''',
+    lambda r: (ints(r, -5, 5, 12, 1),),
+    edge=(([-2],), ([-2, 0, -1],)),
+)
 def max_product_subarray(nums):
     best = hi = lo = nums[0]
     for x in nums[1:]:
@@ -217,12 +258,17 @@ def max_product_subarray(nums):
 # -- strings -----------------------------------------------------------------------------------
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def longest_unique_substring(s: str) -> int:
     """Return the length of the longest substring of s without repeated characters.
     >>> longest_unique_substring("abcabcbb")
     3
-    """''', lambda r: (word(r, "abcdef", 30),), edge=(("",), ("bbbb",)))
+    """''',
+    lambda r: (word(r, "abcdef", 30),),
+    edge=(("",), ("bbbb",)),
+)
 def longest_unique_substring(s):
     seen, start, best = {}, 0, 0
     for i, ch in enumerate(s):
@@ -233,12 +279,17 @@ def longest_unique_substring(s):
     return best
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def longest_palindrome(s: str) -> str:
     """Return the longest palindromic substring of s; if several have that length, the leftmost.
     >>> longest_palindrome("babad")
     'bab'
-    """''', lambda r: (word(r, "ab", 16),), edge=(("",), ("a",), ("cbbd",)))
+    """''',
+    lambda r: (word(r, "ab", 16),),
+    edge=(("",), ("a",), ("cbbd",)),
+)
 def longest_palindrome(s):
     best = ""
     for centre in range(2 * len(s) - 1):  # left to right, so the first longest one wins ties
@@ -250,13 +301,18 @@ def longest_palindrome(s):
     return best
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def min_window(s: str, t: str) -> str:
     """Return the shortest substring of s that contains every character of t (with multiplicity);
     if several are shortest, the leftmost; if none exists, "". t is not empty.
     >>> min_window("ADOBECODEBANC", "ABC")
     'BANC'
-    """''', lambda r: (word(r, "abcd", 20), word(r, "abc", 3, 1)), edge=(("a", "aa"), ("a", "a")))
+    """''',
+    lambda r: (word(r, "abcd", 20), word(r, "abc", 3, 1)),
+    edge=(("a", "aa"), ("a", "a")),
+)
 def min_window(s, t):
     need = Counter(t)
     best = ""
@@ -271,12 +327,17 @@ def min_window(s, t):
     return best
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def decode_string(s: str) -> str:
     """Decode s where k[text] means text repeated k times; brackets nest; k is a positive integer.
     >>> decode_string("3[a2[c]]")
     'accaccacc'
-    """''', lambda r: (_encoded(r, 2),), edge=(("",), ("abc",), ("10[a]",)))
+    """''',
+    lambda r: (_encoded(r, 2),),
+    edge=(("",), ("abc",), ("10[a]",)),
+)
 def decode_string(s):
     stack: list[tuple[str, int]] = []
     cur, num = "", 0
@@ -304,12 +365,17 @@ def _encoded(rng: random.Random, depth: int) -> str:
     return "".join(parts)
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def count_and_say(n: int) -> str:
     """Return the n-th term (n >= 1) of the count-and-say sequence: "1", "11", "21", "1211", ...
     >>> count_and_say(4)
     '1211'
-    """''', lambda r: (r.randint(1, 20),), edge=((1,),))
+    """''',
+    lambda r: (r.randint(1, 20),),
+    edge=((1,),),
+)
 def count_and_say(n):
     s = "1"
     for _ in range(n - 1):
@@ -324,12 +390,17 @@ def count_and_say(n):
     return s
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def min_add_to_balance(s: str) -> int:
     """Return the least number of '(' or ')' to insert so that the parentheses string s is balanced.
     >>> min_add_to_balance("())")
     1
-    """''', lambda r: (word(r, "()", 24),), edge=(("",), ("(((",)))
+    """''',
+    lambda r: (word(r, "()", 24),),
+    edge=(("",), ("(((",)),
+)
 def min_add_to_balance(s):
     open_, add = 0, 0
     for ch in s:
@@ -342,24 +413,34 @@ def min_add_to_balance(s):
     return add + open_
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def reverse_words(s: str) -> str:
     """Return the words of s (separated by any amount of spaces) in reverse order, joined by single
     spaces, with no leading or trailing space.
     >>> reverse_words("  the sky  is blue ")
     'blue is sky the'
-    """''', lambda r: (" ".join(word(r, "ab ", 6) for _ in range(r.randint(0, 6))),), edge=(("",), ("   ",)))
+    """''',
+    lambda r: (" ".join(word(r, "ab ", 6) for _ in range(r.randint(0, 6))),),
+    edge=(("",), ("   ",)),
+)
 def reverse_words(s):
     return " ".join(reversed(s.split()))
 
 
-@problem("strings", '''
+@problem(
+    "strings",
+    '''
 def is_anagram_of_substring(s: str, p: str) -> list[int]:
     """Return, in increasing order, every start index i such that s[i:i+len(p)] is an anagram of p
     (p is not empty).
     >>> is_anagram_of_substring("cbaebabacd", "abc")
     [0, 6]
-    """''', lambda r: (word(r, "abc", 25), word(r, "abc", 3, 1)), edge=(("", "a"), ("ab", "abc")))
+    """''',
+    lambda r: (word(r, "abc", 25), word(r, "abc", 3, 1)),
+    edge=(("", "a"), ("ab", "abc")),
+)
 def is_anagram_of_substring(s, p):
     k, want = len(p), Counter(p)
     return [i for i in range(len(s) - k + 1) if Counter(s[i : i + k]) == want]
@@ -368,12 +449,17 @@ def is_anagram_of_substring(s, p):
 # -- hashing -----------------------------------------------------------------------------------
 
 
-@problem("hashing", '''
+@problem(
+    "hashing",
+    '''
 def count_subarrays_with_sum(nums: list[int], k: int) -> int:
     """Return how many non-empty contiguous subarrays of nums sum to k.
     >>> count_subarrays_with_sum([1, 1, 1], 2)
     2
-    """''', lambda r: (ints(r, -3, 3, 30), r.randint(-3, 5)), edge=(([], 0), ([0, 0], 0)))
+    """''',
+    lambda r: (ints(r, -3, 3, 30), r.randint(-3, 5)),
+    edge=(([], 0), ([0, 0], 0)),
+)
 def count_subarrays_with_sum(nums, k):
     seen, total, count = Counter({0: 1}), 0, 0
     for x in nums:
@@ -383,13 +469,18 @@ def count_subarrays_with_sum(nums, k):
     return count
 
 
-@problem("hashing", '''
+@problem(
+    "hashing",
+    '''
 def longest_consecutive(nums: list[int]) -> int:
     """Return the length of the longest run of consecutive integers that all occur in nums
     (in any order).
     >>> longest_consecutive([100, 4, 200, 1, 3, 2])
     4
-    """''', lambda r: (ints(r, 0, 40, 30),), edge=(([],), ([1, 1, 1],)))
+    """''',
+    lambda r: (ints(r, 0, 40, 30),),
+    edge=(([],), ([1, 1, 1],)),
+)
 def longest_consecutive(nums):
     s, best = set(nums), 0
     for x in s:
@@ -401,13 +492,18 @@ def longest_consecutive(nums):
     return best
 
 
-@problem("hashing", '''
+@problem(
+    "hashing",
+    '''
 def group_anagrams(words: list[str]) -> list[list[str]]:
     """Group the words that are anagrams of each other. Sort each group, and sort the groups
     (as lists) in ascending order. Duplicated words stay duplicated.
     >>> group_anagrams(["eat", "tea", "tan", "ate", "nat", "bat"])
     [['ate', 'eat', 'tea'], ['bat'], ['nat', 'tan']]
-    """''', lambda r: ([word(r, "abt", 3, 1) for _ in range(r.randint(0, 10))],), edge=(([],), ([""],)))
+    """''',
+    lambda r: ([word(r, "abt", 3, 1) for _ in range(r.randint(0, 10))],),
+    edge=(([],), ([""],)),
+)
 def group_anagrams(words):
     groups = defaultdict(list)
     for w in words:
@@ -415,24 +511,34 @@ def group_anagrams(words):
     return sorted(sorted(g) for g in groups.values())
 
 
-@problem("hashing", '''
+@problem(
+    "hashing",
+    '''
 def top_k_frequent(nums: list[int], k: int) -> list[int]:
     """Return the k most frequent values of nums, most frequent first; equally frequent values in
     ascending order. 1 <= k <= number of distinct values.
     >>> top_k_frequent([1, 1, 1, 2, 2, 3], 2)
     [1, 2]
-    """''', lambda r: _with_rank(r, ints(r, 0, 8, 30, 1), distinct=True), edge=(([4], 1),))
+    """''',
+    lambda r: _with_rank(r, ints(r, 0, 8, 30, 1), distinct=True),
+    edge=(([4], 1),),
+)
 def top_k_frequent(nums, k):
     counts = Counter(nums)
     return sorted(counts, key=lambda x: (-counts[x], x))[:k]
 
 
-@problem("hashing", '''
+@problem(
+    "hashing",
+    '''
 def first_unique_char(s: str) -> int:
     """Return the index of the first character of s that occurs exactly once, or -1.
     >>> first_unique_char("loveleetcode")
     2
-    """''', lambda r: (word(r, "abcde", 15),), edge=(("",), ("aabb",)))
+    """''',
+    lambda r: (word(r, "abcde", 15),),
+    edge=(("",), ("aabb",)),
+)
 def first_unique_char(s):
     counts = Counter(s)
     return next((i for i, ch in enumerate(s) if counts[ch] == 1), -1)
@@ -441,13 +547,18 @@ def first_unique_char(s):
 # -- two pointers ------------------------------------------------------------------------------
 
 
-@problem("two pointers", '''
+@problem(
+    "two pointers",
+    '''
 def three_sum(nums: list[int]) -> list[list[int]]:
     """Return every distinct triplet [a, b, c] of values at three different positions of nums with
     a + b + c == 0; each triplet sorted ascending, the list of triplets sorted ascending.
     >>> three_sum([-1, 0, 1, 2, -1, -4])
     [[-1, -1, 2], [-1, 0, 1]]
-    """''', lambda r: (ints(r, -8, 8, 20),), edge=(([0, 0, 0, 0],), ([],)))
+    """''',
+    lambda r: (ints(r, -8, 8, 20),),
+    edge=(([0, 0, 0, 0],), ([],)),
+)
 def three_sum(nums):
     found = set()
     a = sorted(nums)
@@ -459,33 +570,51 @@ def three_sum(nums):
     return [list(t) for t in sorted(found)]
 
 
-@problem("two pointers", '''
+@problem(
+    "two pointers",
+    '''
 def max_water(heights: list[int]) -> int:
     """Given wall heights at positions 0..n-1, return the most water a container formed by two walls
     can hold: min(heights[i], heights[j]) * (j - i).
     >>> max_water([1, 8, 6, 2, 5, 4, 8, 3, 7])
     49
-    """''', lambda r: (ints(r, 0, 20, 40),), edge=(([],), ([5],)))
+    """''',
+    lambda r: (ints(r, 0, 20, 40),),
+    edge=(([],), ([5],)),
+)
 def max_water(heights):
-    return max((min(heights[i], heights[j]) * (j - i) for i in range(len(heights)) for j in range(i + 1, len(heights))), default=0)
+    return max(
+        (min(heights[i], heights[j]) * (j - i) for i in range(len(heights)) for j in range(i + 1, len(heights))),
+        default=0,
+    )
 
 
-@problem("two pointers", '''
+@problem(
+    "two pointers",
+    '''
 def trap_rain(heights: list[int]) -> int:
     """Return how many units of rain water are trapped between bars of the given heights (width 1).
     >>> trap_rain([0, 1, 0, 2, 1, 0, 1, 3, 2, 1, 2, 1])
     6
-    """''', lambda r: (ints(r, 0, 9, 30),), edge=(([],), ([3, 0, 3],)))
+    """''',
+    lambda r: (ints(r, 0, 9, 30),),
+    edge=(([],), ([3, 0, 3],)),
+)
 def trap_rain(heights):
     return sum(max(0, min(max(heights[: i + 1]), max(heights[i:])) - h) for i, h in enumerate(heights))
 
 
-@problem("two pointers", '''
+@problem(
+    "two pointers",
+    '''
 def dedupe_at_most_two(nums: list[int]) -> list[int]:
     """nums is sorted ascending; return it with every value kept at most twice.
     >>> dedupe_at_most_two([1, 1, 1, 2, 2, 3])
     [1, 1, 2, 2, 3]
-    """''', lambda r: (sorted(ints(r, 0, 6, 20)),), edge=(([],),))
+    """''',
+    lambda r: (sorted(ints(r, 0, 6, 20)),),
+    edge=(([],),),
+)
 def dedupe_at_most_two(nums):
     out: list[int] = []
     for x in nums:
@@ -494,12 +623,17 @@ def dedupe_at_most_two(nums):
     return out
 
 
-@problem("two pointers", '''
+@problem(
+    "two pointers",
+    '''
 def is_subsequence_count(s: str, words: list[str]) -> int:
     """Return how many entries of words are subsequences of s (duplicates count each time).
     >>> is_subsequence_count("abcde", ["a", "bb", "acd", "ace"])
     3
-    """''', lambda r: (word(r, "abc", 15), [word(r, "abc", 4) for _ in range(r.randint(0, 8))]), edge=(("", [""]),))
+    """''',
+    lambda r: (word(r, "abc", 15), [word(r, "abc", 4) for _ in range(r.randint(0, 8))]),
+    edge=(("", [""]),),
+)
 def is_subsequence_count(s, words):
     def sub(w):
         it = iter(s)
@@ -511,13 +645,18 @@ def is_subsequence_count(s, words):
 # -- intervals ---------------------------------------------------------------------------------
 
 
-@problem("intervals", '''
+@problem(
+    "intervals",
+    '''
 def merge_intervals(intervals: list[list[int]]) -> list[list[int]]:
     """Merge overlapping closed intervals [start, end] (touching ones too) and return the result
     sorted by start.
     >>> merge_intervals([[1, 3], [2, 6], [8, 10], [15, 18]])
     [[1, 6], [8, 10], [15, 18]]
-    """''', lambda r: (intervals(r),), edge=(([],), ([[1, 4], [4, 5]],)))
+    """''',
+    lambda r: (intervals(r),),
+    edge=(([],), ([[1, 4], [4, 5]],)),
+)
 def merge_intervals(intervals):
     out: list[list[int]] = []
     for a, b in sorted(intervals):
@@ -528,25 +667,34 @@ def merge_intervals(intervals):
     return out
 
 
-@problem("intervals", '''
+@problem(
+    "intervals",
+    '''
 def insert_interval(intervals: list[list[int]], new: list[int]) -> list[list[int]]:
     """intervals are sorted and disjoint closed intervals; insert new, merging where they overlap
     or touch, and return the sorted disjoint result.
     >>> insert_interval([[1, 3], [6, 9]], [2, 5])
     [[1, 5], [6, 9]]
-    """''', lambda r: (merge_intervals(intervals(r)), intervals(r, 1, 1, 70, 20)[0]),
-    edge=(([], [1, 2]),))
+    """''',
+    lambda r: (merge_intervals(intervals(r)), intervals(r, 1, 1, 70, 20)[0]),
+    edge=(([], [1, 2]),),
+)
 def insert_interval(intervals, new):
     return merge_intervals([*intervals, new])
 
 
-@problem("intervals", '''
+@problem(
+    "intervals",
+    '''
 def min_removals_for_no_overlap(intervals: list[list[int]]) -> int:
     """Return the least number of intervals [start, end) to remove so that the rest do not overlap
     (intervals that only touch do not overlap).
     >>> min_removals_for_no_overlap([[1, 2], [2, 3], [3, 4], [1, 3]])
     1
-    """''', lambda r: (intervals(r),), edge=(([],),))
+    """''',
+    lambda r: (intervals(r),),
+    edge=(([],),),
+)
 def min_removals_for_no_overlap(intervals):
     end, kept = None, 0
     for a, b in sorted(intervals, key=lambda iv: iv[1]):
@@ -555,13 +703,18 @@ def min_removals_for_no_overlap(intervals):
     return len(intervals) - kept
 
 
-@problem("intervals", '''
+@problem(
+    "intervals",
+    '''
 def min_meeting_rooms(meetings: list[list[int]]) -> int:
     """Return the least number of rooms needed to hold all meetings [start, end) (a meeting may
     start in a room the moment another ends there).
     >>> min_meeting_rooms([[0, 30], [5, 10], [15, 20]])
     2
-    """''', lambda r: (intervals(r, 15, span=40),), edge=(([],), ([[1, 5], [5, 10]],)))
+    """''',
+    lambda r: (intervals(r, 15, span=40),),
+    edge=(([],), ([[1, 5], [5, 10]],)),
+)
 def min_meeting_rooms(meetings):
     events = sorted([(a, 1) for a, _ in meetings] + [(b, -1) for _, b in meetings])
     cur = best = 0
@@ -571,14 +724,18 @@ def min_meeting_rooms(meetings):
     return best
 
 
-@problem("intervals", '''
+@problem(
+    "intervals",
+    '''
 def interval_intersections(a: list[list[int]], b: list[list[int]]) -> list[list[int]]:
     """a and b are each sorted lists of disjoint closed intervals; return their intersection as a
     sorted list of closed intervals (a single shared point [x, x] counts).
     >>> interval_intersections([[0, 2], [5, 10]], [[1, 5], [8, 12]])
     [[1, 2], [5, 5], [8, 10]]
-    """''', lambda r: (merge_intervals(intervals(r)), merge_intervals(intervals(r))),
-    edge=(([], [[1, 2]]),))
+    """''',
+    lambda r: (merge_intervals(intervals(r)), merge_intervals(intervals(r))),
+    edge=(([], [[1, 2]]),),
+)
 def interval_intersections(a, b):
     out = []
     for x1, y1 in a:
@@ -598,13 +755,18 @@ def _walls(rng: random.Random, chars: str = "01") -> list[str]:
     return ["".join(rng.choice(chars) for _ in range(w)) for _ in range(rng.randint(1, 8))]
 
 
-@problem("graphs", '''
+@problem(
+    "graphs",
+    '''
 def count_islands(grid: list[str]) -> int:
     """grid rows are strings of '1' (land) and '0' (water); return the number of islands (groups of
     land cells connected up, down, left or right).
     >>> count_islands(["11000", "11000", "00100", "00011"])
     3
-    """''', lambda r: (_walls(r),), edge=((["0"],), (["1"],)))
+    """''',
+    lambda r: (_walls(r),),
+    edge=((["0"],), (["1"],)),
+)
 def count_islands(grid):
     seen, count = set(), 0
     for i, row in enumerate(grid):
@@ -616,29 +778,44 @@ def count_islands(grid):
                 while todo:
                     y, x = todo.pop()
                     for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
-                        if 0 <= ny < len(grid) and 0 <= nx < len(grid[ny]) and grid[ny][nx] == "1" and (ny, nx) not in seen:
+                        if (
+                            0 <= ny < len(grid)
+                            and 0 <= nx < len(grid[ny])
+                            and grid[ny][nx] == "1"
+                            and (ny, nx) not in seen
+                        ):
                             seen.add((ny, nx))
                             todo.append((ny, nx))
     return count
 
 
-@problem("graphs", '''
+@problem(
+    "graphs",
+    '''
 def can_finish(n: int, prerequisites: list[list[int]]) -> bool:
     """Courses 0..n-1; [a, b] means b must be taken before a. Return whether all can be taken.
     >>> can_finish(2, [[1, 0], [0, 1]])
     False
-    """''', lambda r: _prerequisites(r), edge=((1, []),))
+    """''',
+    lambda r: _prerequisites(r),
+    edge=((1, []),),
+)
 def can_finish(n, prerequisites):
     return bool(topo_order(n, prerequisites)) or n == 0
 
 
-@problem("graphs", '''
+@problem(
+    "graphs",
+    '''
 def topo_order(n: int, prerequisites: list[list[int]]) -> list[int]:
     """Courses 0..n-1; [a, b] means b must be taken before a. Return the order to take them that is
     smallest lexicographically, or [] if there is none.
     >>> topo_order(4, [[1, 0], [2, 0], [3, 1], [3, 2]])
     [0, 1, 2, 3]
-    """''', lambda r: _prerequisites(r), edge=((3, []),))
+    """''',
+    lambda r: _prerequisites(r),
+    edge=((3, []),),
+)
 def topo_order(n, prerequisites):
     after, indegree = defaultdict(list), [0] * n
     for a, b in prerequisites:
@@ -657,15 +834,19 @@ def topo_order(n, prerequisites):
     return order if len(order) == n else []
 
 
-@problem("graphs", '''
+@problem(
+    "graphs",
+    '''
 def shortest_path_grid(grid: list[str]) -> int:
     """grid rows are strings of '.' (open) and '#' (wall). Return the fewest steps (up, down, left,
     right) from the top-left to the bottom-right cell, or -1 if either is a wall or it cannot be
     reached. A 1x1 open grid needs 0 steps.
     >>> shortest_path_grid(["..", "#."])
     2
-    """''', lambda r: (_walls(r, "..#"),),
-    edge=((["."],), (["#"],)))
+    """''',
+    lambda r: (_walls(r, "..#"),),
+    edge=((["."],), (["#"],)),
+)
 def shortest_path_grid(grid):
     h, w = len(grid), len(grid[0])
     if grid[0][0] == "#" or grid[h - 1][w - 1] == "#":
@@ -683,13 +864,18 @@ def shortest_path_grid(grid):
     return -1
 
 
-@problem("graphs", '''
+@problem(
+    "graphs",
+    '''
 def network_delay(times: list[list[int]], n: int, k: int) -> int:
     """Nodes 1..n; times[i] = [u, v, w] is a directed edge u -> v taking w >= 0. A signal leaves
     node k; return the time until every node has received it, or -1 if some never does.
     >>> network_delay([[2, 1, 1], [2, 3, 1], [3, 4, 1]], 4, 2)
     2
-    """''', lambda r: _weighted(r), edge=(([], 1, 1),))
+    """''',
+    lambda r: _weighted(r),
+    edge=(([], 1, 1),),
+)
 def network_delay(times, n, k):
     graph = defaultdict(list)
     for u, v, w in times:
@@ -707,12 +893,17 @@ def network_delay(times, n, k):
     return max(dist.values()) if len(dist) == n else -1
 
 
-@problem("graphs", '''
+@problem(
+    "graphs",
+    '''
 def count_components(n: int, edges: list[list[int]]) -> int:
     """Return the number of connected components of the undirected graph with nodes 0..n-1.
     >>> count_components(5, [[0, 1], [1, 2], [3, 4]])
     2
-    """''', lambda r: _graph(r), edge=((1, []),))
+    """''',
+    lambda r: _graph(r),
+    edge=((1, []),),
+)
 def count_components(n, edges):
     parent = list(range(n))
 
@@ -729,12 +920,17 @@ def count_components(n, edges):
 # -- dynamic programming -----------------------------------------------------------------------
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def coin_change(coins: list[int], amount: int) -> int:
     """Return the fewest coins (unlimited supply of each positive value) that sum to amount, or -1.
     >>> coin_change([1, 2, 5], 11)
     3
-    """''', lambda r: (sorted({r.randint(1, 12) for _ in range(r.randint(1, 4))}), r.randint(0, 60)), edge=(([2], 3), ([1], 0)))
+    """''',
+    lambda r: (sorted({r.randint(1, 12) for _ in range(r.randint(1, 4))}), r.randint(0, 60)),
+    edge=(([2], 3), ([1], 0)),
+)
 def coin_change(coins, amount):
     best = [0] + [amount + 1] * amount
     for a in range(1, amount + 1):
@@ -742,12 +938,17 @@ def coin_change(coins, amount):
     return best[amount] if best[amount] <= amount else -1
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def longest_increasing_subsequence(nums: list[int]) -> int:
     """Return the length of the longest strictly increasing subsequence of nums.
     >>> longest_increasing_subsequence([10, 9, 2, 5, 3, 7, 101, 18])
     4
-    """''', lambda r: (ints(r, 0, 30, 30),), edge=(([],), ([7, 7, 7],)))
+    """''',
+    lambda r: (ints(r, 0, 30, 30),),
+    edge=(([],), ([7, 7, 7],)),
+)
 def longest_increasing_subsequence(nums):
     best = [1] * len(nums)
     for i in range(len(nums)):
@@ -757,13 +958,18 @@ def longest_increasing_subsequence(nums):
     return max(best, default=0)
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def edit_distance(a: str, b: str) -> int:
     """Return the least number of single-character insertions, deletions and substitutions that
     turn a into b.
     >>> edit_distance("horse", "ros")
     3
-    """''', lambda r: (word(r, "abcd", 10), word(r, "abcd", 10)), edge=(("", ""), ("", "abc")))
+    """''',
+    lambda r: (word(r, "abcd", 10), word(r, "abcd", 10)),
+    edge=(("", ""), ("", "abc")),
+)
 def edit_distance(a, b):
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
@@ -774,14 +980,18 @@ def edit_distance(a, b):
     return prev[-1]
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def unique_paths_with_walls(grid: list[str]) -> int:
     """grid rows are strings of '.' (open) and '#' (wall). Return the number of paths from the
     top-left to the bottom-right cell moving only right or down through open cells.
     >>> unique_paths_with_walls(["...", ".#.", "..."])
     2
-    """''', lambda r: (_walls(r, "...#"),),
-    edge=((["#"],), (["."],)))
+    """''',
+    lambda r: (_walls(r, "...#"),),
+    edge=((["#"],), (["."],)),
+)
 def unique_paths_with_walls(grid):
     w = len(grid[0])
     ways = [0] * w
@@ -802,12 +1012,17 @@ def _breakable(rng: random.Random) -> tuple[str, list[str]]:
     return word(rng, "ab", 14), words
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def word_break(s: str, words: list[str]) -> bool:
     """Return whether s can be split into a sequence of one or more entries of words (reusable).
     >>> word_break("leetcode", ["leet", "code"])
     True
-    """''', lambda r: _breakable(r), edge=(("", ["a"]),))
+    """''',
+    lambda r: _breakable(r),
+    edge=(("", ["a"]),),
+)
 def word_break(s, words):
     ok = [True] + [False] * len(s)
     for i in range(1, len(s) + 1):
@@ -815,13 +1030,18 @@ def word_break(s, words):
     return ok[-1]
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def rob_circle(houses: list[int]) -> int:
     """Houses stand in a circle (the first and last are neighbours); return the most money one can
     take without taking from two neighbouring houses.
     >>> rob_circle([2, 3, 2])
     3
-    """''', lambda r: (ints(r, 0, 20, 20),), edge=(([],), ([5],)))
+    """''',
+    lambda r: (ints(r, 0, 20, 20),),
+    edge=(([],), ([5],)),
+)
 def rob_circle(houses):
     def line(hs):
         a = b = 0
@@ -834,12 +1054,17 @@ def rob_circle(houses):
     return max(line(houses[1:]), line(houses[:-1]), 0)
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def longest_common_subsequence(a: str, b: str) -> int:
     """Return the length of the longest common subsequence of a and b.
     >>> longest_common_subsequence("abcde", "ace")
     3
-    """''', lambda r: (word(r, "abc", 12), word(r, "abc", 12)), edge=(("", "a"),))
+    """''',
+    lambda r: (word(r, "abc", 12), word(r, "abc", 12)),
+    edge=(("", "a"),),
+)
 def longest_common_subsequence(a, b):
     prev = [0] * (len(b) + 1)
     for ca in a:
@@ -850,12 +1075,17 @@ def longest_common_subsequence(a, b):
     return prev[-1]
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def can_partition(nums: list[int]) -> bool:
     """Return whether nums (positive integers) can be split into two groups of equal sum.
     >>> can_partition([1, 5, 11, 5])
     True
-    """''', lambda r: (ints(r, 1, 15, 12, 1),), edge=(([1],), ([2, 2],)))
+    """''',
+    lambda r: (ints(r, 1, 15, 12, 1),),
+    edge=(([1],), ([2, 2],)),
+)
 def can_partition(nums):
     total = sum(nums)
     if total % 2:
@@ -866,13 +1096,18 @@ def can_partition(nums):
     return total // 2 in sums
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def decode_ways(s: str) -> int:
     """Letters A-Z are encoded as "1".."26". Return the number of ways to decode the digit string s
     (0 if none; an empty string has 1 way).
     >>> decode_ways("226")
     3
-    """''', lambda r: (word(r, "0121126", 14),), edge=(("",), ("06",), ("10",)))
+    """''',
+    lambda r: (word(r, "0121126", 14),),
+    edge=(("",), ("06",), ("10",)),
+)
 def decode_ways(s):
     prev, cur = 1, int(bool(s) and s[0] != "0") if s else 1
     for i in range(1, len(s)):
@@ -883,14 +1118,18 @@ def decode_ways(s):
     return cur
 
 
-@problem("dp", '''
+@problem(
+    "dp",
+    '''
 def min_path_sum(grid: list[list[int]]) -> int:
     """Return the smallest sum of the numbers along a path from the top-left to the bottom-right of
     a non-empty grid, moving only right or down.
     >>> min_path_sum([[1, 3, 1], [1, 5, 1], [4, 2, 1]])
     7
-    """''', lambda r: ([[r.randint(0, 9) for _ in row] for row in _walls(r, "x")],),
-    edge=(([[5]],),))
+    """''',
+    lambda r: ([[r.randint(0, 9) for _ in row] for row in _walls(r, "x")],),
+    edge=(([[5]],),),
+)
 def min_path_sum(grid):
     w = len(grid[0])
     best = [0] + [float("inf")] * (w - 1)

@@ -85,7 +85,9 @@ class Coding(Task):
         self._lock = threading.Lock()
 
     # -- samples ----------------------------------------------------------------------------
-    def problems(self, limit: int, seed: int, data: str | None) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    def problems(
+        self, limit: int, seed: int, data: str | None
+    ) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
         # Alternate the two sets, so that any --limit samples both.
         he, orig = code_data.humaneval(), code_data.original(seed)
         mixed = [p for pair in zip(he, orig, strict=False) for p in pair] + he[len(orig) :] + orig[len(he) :]
@@ -158,14 +160,20 @@ class Coding(Task):
             if out.status != "ok":
                 return _failure(out)
             printed = out.result.get("outputs")  # what the sandbox claims: checked before it is read
-            if not isinstance(printed, list) or len(printed) != len(plan["expected"]) or not all(isinstance(p, str) for p in printed):
+            if (
+                not isinstance(printed, list)
+                or len(printed) != len(plan["expected"])
+                or not all(isinstance(p, str) for p in printed)
+            ):
                 return "runtime_error", "the program did not print one output per test"
             for i, (got, want) in enumerate(zip(printed, plan["expected"], strict=True)):
                 if _lines(got) != _lines(want):
                     return "wrong_answer", f"test {i}: printed {got[:80]!r}, expected {want[:80]!r}"
             return None, f"all {len(plan['expected'])} tests passed"
         inputs, expected = (plan["inputs"], plan["expected"]) if plan["kind"] == "compare" else self._record(plan)
-        out = self.sandbox.run({"job": "call", "code": program, "entry": plan["entry"], "inputs": inputs}, self.limits, stop)
+        out = self.sandbox.run(
+            {"job": "call", "code": program, "entry": plan["entry"], "inputs": inputs}, self.limits, stop
+        )
         if out.status != "ok":
             return _failure(out)
         outputs = out.result.get("outputs")
@@ -194,7 +202,9 @@ class Coding(Task):
             out = self.sandbox.run({"job": "record", "context": plan["context"], "tests": plan["tests"],
                                     "check_call": plan["check_call"], "entry": plan["entry"]}, self.limits)  # fmt: skip
             if out.status != "ok":
-                raise SlmbenchError(f"the reference solution of a {plan['entry']} problem fails its own tests ({out.error}); fix the data")
+                raise SlmbenchError(
+                    f"the reference solution of a {plan['entry']} problem fails its own tests ({out.error}); fix the data"
+                )
             found = out.result
             with self._lock:
                 self._recorded[key] = found
@@ -216,7 +226,9 @@ class Coding(Task):
         for kind in FAILURES:
             out[f"fail_{kind}"] = wilson(sum(r.parts.get(f"fail_{kind}", 0.0) == 1.0 for r in answered), len(answered))
         passing = [r.parts for r in answered if r.verdict == OK and r.parts.get("lines")]
-        out["ruff_findings"] = bootstrap_mean([100 * p["ruff_findings"] / p["lines"] for p in passing], unit="per 100 lines")
+        out["ruff_findings"] = bootstrap_mean(
+            [100 * p["ruff_findings"] / p["lines"] for p in passing], unit="per 100 lines"
+        )
         out["complexity"] = bootstrap_mean([p["complexity"] for p in passing if "complexity" in p], unit="per function")
         return out
 
@@ -232,11 +244,17 @@ class CodingData(Coding):
     def __init__(self, name: str, title: str, loader: Callable[[str], list[Any]], default_limit: int) -> None:
         super().__init__()
         self.name, self.loader, self.default_limit = name, loader, default_limit
-        self.description = f"{title} (local JSONL via --data {name}=PATH, or --data {name}=hub), same sandbox and metrics as coding"
+        self.description = (
+            f"{title} (local JSONL via --data {name}=PATH, or --data {name}=hub), same sandbox and metrics as coding"
+        )
 
-    def problems(self, limit: int, seed: int, data: str | None) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    def problems(
+        self, limit: int, seed: int, data: str | None
+    ) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
         if data is None:
-            raise SlmbenchError(f"task {self.name} needs its data: pass --data {self.name}=PATH (JSONL) or --data {self.name}=hub")
+            raise SlmbenchError(
+                f"task {self.name} needs its data: pass --data {self.name}=PATH (JSONL) or --data {self.name}=hub"
+            )
         return self.loader(data)[:limit]
 
 
@@ -344,7 +362,10 @@ def code_quality(codes: Sequence[str]) -> list[dict[str, float]]:
             counts[i] += 1
     out = []
     for i, code in enumerate(codes):
-        quality = {"lines": float(sum(1 for line in code.splitlines() if line.strip())), "ruff_findings": float(counts[i])}
+        quality = {
+            "lines": float(sum(1 for line in code.splitlines() if line.strip())),
+            "ruff_findings": float(counts[i]),
+        }
         if complexity[i]:
             quality["complexity"] = sum(complexity[i]) / len(complexity[i])
         out.append(quality)

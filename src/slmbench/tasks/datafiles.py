@@ -108,7 +108,9 @@ def _get_json(url: str, dataset: str) -> dict[str, Any]:
     try:
         result = json.loads(hub_file(url, dataset))
     except json.JSONDecodeError:
-        raise SlmbenchError(f"the hub sent something other than JSON for {dataset}; retry, or pass a local file") from None
+        raise SlmbenchError(
+            f"the hub sent something other than JSON for {dataset}; retry, or pass a local file"
+        ) from None
     if not isinstance(result, dict):
         raise SlmbenchError(f"the hub's answer for {dataset} has no rows; pass a local file")
     return result

@@ -117,8 +117,10 @@ class IFEval(Task):
     headline = "prompt_strict"
     takes_data = True
     columns = (Column(INSTRUCTION, "prompt_strict", rank=0),)
-    results_note = ("`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) "
-                    "fails every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out.")
+    results_note = (
+        "`ifeval` keeps IFEval's own accounting: a prompt without an answer (error, timeout, skipped) "
+        "fails every instruction and is in n (`incl. K unanswered`); `*_answered` metrics leave them out."
+    )
 
     def samples(self, limit: int, seed: int, data: str | None = None) -> list[Sample]:
         if data is None:
@@ -211,7 +213,6 @@ def _multi_turn(rng: random.Random, sid: str) -> Sample:
         operation = "revoke"
         del in_force[target_id]
         change = f'You can ignore this earlier instruction now: "{CHECKERS[target_id].describe(first[target_id])}"'
-    
 
     dated = rng.random() < 0.5
     notes = rng.choice(DATED_NOTES if dated else UNDATED_NOTES)
@@ -335,7 +336,9 @@ def load_ifeval(source: str) -> list[Sample]:
                 raise ValueError(f"unknown instruction {unknown[0]}")
             instructions = [{"id": i, "kwargs": k} for i, k in zip(ids, kwargs, strict=True)]
             for ins in instructions:  # unusable kwargs fail here, not halfway through scoring
-                CHECKERS[ins["id"]].check("probe", {k: v for k, v in (ins["kwargs"] or {}).items() if v is not None}, row["prompt"])
+                CHECKERS[ins["id"]].check(
+                    "probe", {k: v for k, v in (ins["kwargs"] or {}).items() if v is not None}, row["prompt"]
+                )
             samples.append(
                 Sample(
                     id=str(row["key"]),

@@ -142,7 +142,9 @@ class LongContext(Task):
         return out
 
     def score(self, sample: Sample, completion: Completion) -> Verdict:
-        return score_answer(sample.meta["kind"], sample.target, completion.text or "", completion.finish_reason == "length")
+        return score_answer(
+            sample.meta["kind"], sample.target, completion.text or "", completion.finish_reason == "length"
+        )
 
     def metrics(self, records: Sequence[Any]) -> dict[str, Estimate]:
         answered = [r for r in records if r.verdict in ANSWERED]
@@ -171,7 +173,15 @@ class LongContext(Task):
         rows = []
         for length, row in extra["heatmap"].items():
             total = extra["by_length"][length]
-            rows.append([length, *(_share(row[d]["score"]) for d in depths), _share(total["score"]), total["n"], total["skipped"]])
+            rows.append(
+                [
+                    length,
+                    *(_share(row[d]["score"]) for d in depths),
+                    _share(total["score"]),
+                    total["n"],
+                    total["skipped"],
+                ]
+            )
         lines += md_table(["length", *(f"depth {d}" for d in depths), "all kinds", "n", "skipped"], rows)
         effective = extra["effective_context"]
         shown = f"**{effective}** tokens" if effective is not None else "**none**"

@@ -42,7 +42,8 @@ _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DO
 _LIST_GAP = re.compile(r"(?:,|;|&|and|\\text\{and\}|\$|\\[()\[\]])*", re.IGNORECASE)  # spaces removed first
 _COMMENT = re.compile(r"\s*[(（]([^()（）]*)[)）]$")
 _CLAUSE = re.compile(
-    r",?\s+(?:which|since|because|as|so|hence|thus|therefore|where|when|if|i\.e\.|e\.g\.|that is)\b.*$", re.IGNORECASE | re.DOTALL
+    r",?\s+(?:which|since|because|as|so|hence|thus|therefore|where|when|if|i\.e\.|e\.g\.|that is)\b.*$",
+    re.IGNORECASE | re.DOTALL,
 )
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _NUMBER = re.compile(
@@ -82,7 +83,9 @@ def extract(reply: str) -> Found:
         if spans:
             found = _read(line[: spans[0][1]], "answer phrase", after_phrase=True)
             last = not after[spans[0][1] :].strip()  # the answer ends the reply ...
-            unclosed = not line.rstrip().endswith((".", "!", "?", "。", "！", "？", "$", ")", "]", "*"))  # ... with no mark
+            unclosed = not line.rstrip().endswith(
+                (".", "!", "?", "。", "！", "？", "$", ")", "]", "*")
+            )  # ... with no mark
             return replace(found, may_be_cut=last and unclosed)
     sentence = last_sentence(text)
     if not sentence:
@@ -141,7 +144,9 @@ def _read(sentence: str, how: str, after_phrase: bool) -> Found:
     return _split_hedge([sentence], how, prose=True, after_phrase=after_phrase)
 
 
-def _split_hedge(texts: list[str], how: str, joined: bool = False, prose: bool = False, after_phrase: bool = False) -> Found:
+def _split_hedge(
+    texts: list[str], how: str, joined: bool = False, prose: bool = False, after_phrase: bool = False
+) -> Found:
     """One answer, or a hedge: `texts` are the candidates already (joined), or one text to split at "or"."""
     whole = " or ".join(texts) if joined else _clean(texts[0], after_phrase)  # "(not 12)" goes first; "(or 12)" stays
     parts = texts if joined else [p for p in (_clean(x, after_phrase) for x in _OR.split(whole)) if p]

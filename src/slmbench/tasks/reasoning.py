@@ -63,8 +63,12 @@ class Reasoning(Task):
                         id=f"{seed}-{index}",
                         messages=[{"role": "user", "content": zebra.prompt(puzzle)}],
                         target=puzzle,
-                        meta={"kind": "puzzle", "size": f"{houses}x{attributes}", "group": f"puzzle-{puzzle.difficulty()}",
-                              "log10_space": round(puzzle.log10_search_space(), 2)},
+                        meta={
+                            "kind": "puzzle",
+                            "size": f"{houses}x{attributes}",
+                            "group": f"puzzle-{puzzle.difficulty()}",
+                            "log10_space": round(puzzle.log10_search_space(), 2),
+                        },
                     )  # fmt: skip
                 )
             else:
@@ -74,7 +78,12 @@ class Reasoning(Task):
                         id=f"{seed}-{index}",
                         messages=[{"role": "user", "content": problem.question}],
                         target=str(problem.answer),
-                        meta={"kind": "math", "level": problem.level, "type": problem.kind, "group": f"math-L{problem.level}"},
+                        meta={
+                            "kind": "math",
+                            "level": problem.level,
+                            "type": problem.kind,
+                            "group": f"math-L{problem.level}",
+                        },
                     )
                 )
         return samples

@@ -52,7 +52,9 @@ class _DataTask(Task, ABC):
                 samples.append(self._sample(row, number))
             except (KeyError, TypeError, ValueError) as exc:
                 where = "the hub copy" if data == "hub" else data
-                raise SlmbenchError(f"{where} row {number} is not a {self.what} row ({exc}); fix or remove it") from None
+                raise SlmbenchError(
+                    f"{where} row {number} is not a {self.what} row ({exc}); fix or remove it"
+                ) from None
         return samples
 
     @abstractmethod

@@ -180,7 +180,12 @@ class Structured(Task):
                 {"role": "system", "content": SYSTEM.format(schema=json.dumps(schema))},
                 {"role": "user", "content": text},
             ]
-            guided = {"response_format": {"type": "json_schema", "json_schema": {"name": kind, "schema": schema, "strict": True}}}
+            guided = {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": kind, "schema": schema, "strict": True},
+                }
+            }
             for mode in MODES:
                 samples.append(
                     Sample(
@@ -198,8 +203,12 @@ class Structured(Task):
         data = parse_json(text, repair=sample.meta["mode"] == "repair")
         if not isinstance(data, dict):
             if completion.finish_reason == "length":
-                return Verdict(TRUNCATED, 0.0, "hit max_tokens before the JSON was complete", {"valid": 0.0, "field_accuracy": 0.0})
-            return Verdict(EXTRACTION_FAILED, 0.0, "no JSON object in the answer", {"valid": 0.0, "field_accuracy": 0.0})
+                return Verdict(
+                    TRUNCATED, 0.0, "hit max_tokens before the JSON was complete", {"valid": 0.0, "field_accuracy": 0.0}
+                )
+            return Verdict(
+                EXTRACTION_FAILED, 0.0, "no JSON object in the answer", {"valid": 0.0, "field_accuracy": 0.0}
+            )
         errors = sorted(VALIDATORS[sample.meta["kind"]].iter_errors(data), key=lambda e: list(e.path))
         right, total, misses = field_accuracy(data, sample.target)
         parts = {"valid": float(not errors), "field_accuracy": right / total}

@@ -125,9 +125,7 @@ class ScriptedServer:
             self._server.close()
 
     async def start(self) -> None:
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Protocol(self), "127.0.0.1", self.port
-        )
+        self._server = await asyncio.get_running_loop().create_server(lambda: _Protocol(self), "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     # behaviour ---------------------------------------------------------------
@@ -147,7 +145,9 @@ class ScriptedServer:
                 count = len(request["prompt"].split())
             else:  # as vLLM answers llama.cpp's {"content": ...}
                 return 400, b'{"error":{"message":"prompt or messages required"}}'
-            return 200, json.dumps({"count": count, "tokens": list(range(count)), "max_model_len": self.max_model_len}).encode()
+            return 200, json.dumps(
+                {"count": count, "tokens": list(range(count)), "max_model_len": self.max_model_len}
+            ).encode()
         if method == "GET" and path == "/health":
             return 200, b'{"status":"ok"}'
         if method == "GET" and path == "/stats":
@@ -186,7 +186,11 @@ class ScriptedServer:
                 "object": "chat.completion",
                 "model": request.get("model"),
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text.split())), "total_tokens": 10 + max(1, len(text.split()))},
+                "usage": {
+                    "prompt_tokens": 10,
+                    "completion_tokens": max(1, len(text.split())),
+                    "total_tokens": 10 + max(1, len(text.split())),
+                },
             }
         ).encode()
 
@@ -216,10 +220,17 @@ class ScriptedServer:
         per_token = bool(request.get("timings_per_token"))
         step = max(1, self.tokens_per_chunk)
         events: list[bytes] = []
-        base = {"id": f"chatcmpl-{self.chat_requests}", "object": "chat.completion.chunk", "model": request.get("model")}
+        base = {
+            "id": f"chatcmpl-{self.chat_requests}",
+            "object": "chat.completion.chunk",
+            "model": request.get("model"),
+        }
         for i in range(0, len(words), step):
             piece = "".join(words[i : i + step])
-            chunk: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            chunk: dict[str, Any] = {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
             if per_token:
                 chunk["timings"] = {"predicted_n": min(i + step, len(words))}
             events.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
@@ -233,7 +244,14 @@ class ScriptedServer:
         return events + [b"data: [DONE]\n\n"]
 
 
-_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class _Protocol(asyncio.Protocol):
