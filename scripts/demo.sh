@@ -11,8 +11,8 @@ BIN=.venv/bin
 OUT=${SLMBENCH_DEMO_OUT:-slmbench-runs}
 # Samples per suite and answer caps, chosen so that both models finish in a few minutes on 2
 # cores: Gemma, a base model, runs every answer to its cap, so its cost is samples x cap.
-SIZES=(--limit 8 --limit arithmetic=16 --limit instruction=12 --limit reasoning=6 --limit structured=3
-       --limit understanding=2 --limit multilingual=2 --limit coding=4 --limit longcontext=6
+SIZES=(--limit 8 --limit instruction=12 --limit reasoning=6 --limit structured=2 --limit understanding=1
+       --limit multilingual=2 --limit coding=3 --limit longcontext=6
        --max-tokens 128 --max-tokens arithmetic=48 --max-tokens multilingual=48 --max-tokens coding=160
        --max-tokens longcontext=32)
 MODELS=(smollm2-135m gemma-3-270m)
@@ -34,7 +34,7 @@ for model in "${MODELS[@]}"; do
     stage "perf ($model)" "$BIN/slmbench" perf -m "$model" --concurrency 1,2 --requests 4 --output-len 32 \
         --out "$OUT/perf"
     runs+=("$(readlink -f "$OUT/perf/latest")")
-    stage "longdoc compare ($model)" "$BIN/slmbench" longdoc compare -m "$model" --lengths 1k --limit 2 \
+    stage "longdoc compare ($model)" "$BIN/slmbench" longdoc compare -m "$model" --lengths 1k --limit 1 \
         --out "$OUT/longdoc"
     runs+=("$(readlink -f "$OUT/longdoc/latest")")
 done

@@ -1,7 +1,8 @@
 """Serving load benchmark: streaming load generator, vLLM-style latency metrics, the physical limit.
+The package is also callable, as the perf command's library twin (`run.perf`):
 
-import slmbench
-runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])   # this package, called: run.perf
+    import slmbench
+    runs = slmbench.perf(["smollm2-135m"], concurrency=[1, 2])
 """
 
 from __future__ import annotations
