@@ -9,6 +9,8 @@ else of `pkg`; a package's `__init__` counts only when it is imported by name.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import slmbench
@@ -199,3 +201,21 @@ def test_the_real_graph_holds_the_deferred_imports() -> None:
     graph = import_graph(PACKAGE)
     assert "slmbench.serving.models" in graph["slmbench.config"]  # inside ModelSpec.model_file
     assert "slmbench.runner" in graph["slmbench.api"]  # inside evaluate()
+
+
+def test_llama_server_build_needs_only_pydantic():
+    # `make setup` builds llama-server through serving.build while pip is still installing
+    # everything else: importing it must need the standard library and pydantic only.
+    code = """
+import sys
+allowed = set(sys.stdlib_module_names) | {"slmbench", "pydantic", "pydantic_core", "typing_extensions",
+                                          "annotated_types", "typing_inspection", "_distutils_hack"}
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in allowed and not name.startswith("_sysconfigdata"):
+            raise ImportError(f"{name} is not installed yet")
+sys.meta_path.insert(0, Refuse())
+from slmbench.serving.build import find_llama_server
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

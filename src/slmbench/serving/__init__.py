@@ -6,19 +6,28 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import ModelSpec
-from .attach import attach
 from .base import Endpoint
-from .build import find_llama_server
-from .llamacpp import LlamaCppServer, ensure_port_free
-from .models import check_gguf, gguf_sha256
+
+if TYPE_CHECKING:
+    from ..config import ModelSpec
+    from .llamacpp import LlamaCppServer
+
+# The servers are imported where they are used: `make setup` builds llama-server through
+# `serving.build` while pip is still installing aiohttp and the rest, so this package's import
+# must need nothing beyond the standard library and pydantic.
 
 __all__ = ["Endpoint", "open_endpoint", "preflight"]
 
 
 def preflight(spec: ModelSpec) -> None:
     """Cheap checks before any work: files exist, ports are free, endpoints answer."""
+    from .attach import attach
+    from .build import find_llama_server
+    from .llamacpp import ensure_port_free
+    from .models import check_gguf
+
     if spec.backend == "attach":
         attach(spec)
         return
@@ -50,6 +59,11 @@ def open_endpoint(
 
     vLLM: `db` (the run store) keeps each launch's identity and token counts, and a model for
     which `all_cached(endpoint)` holds is not started at all."""
+    from .attach import attach
+    from .build import find_llama_server
+    from .llamacpp import LlamaCppServer
+    from .models import gguf_sha256
+
     if spec.backend == "attach":
         yield attach(spec)
         return
