@@ -150,9 +150,11 @@ def _sdist(work: Path, log: Path) -> Path:
         if not local.is_file():
             raise SlmbenchError(f"SLMBENCH_LLAMA_CPP_SDIST={local} is not a file; point it at the .tar.gz sdist")
         return local
+    # --no-binary names the one package: with `:all:` pip also builds every build dependency of the
+    # sdist from source, recursively (minutes on a machine without pip's wheel cache).
     with open(log, "ab") as out:
         _run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
              f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(work)],
             out, log,
         )  # fmt: skip
