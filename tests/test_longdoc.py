@@ -374,3 +374,88 @@ def test_strategy_comparison_scores_each_strategy_on_the_same_documents(tmp_path
     assert "| whole | 1.00 [1.00, 1.00] | 2 / 2 | 2 |" in md
     html = to_html(report)
     assert "Long inputs: whole context vs anchored vs map-reduce" in html and "<td>map_reduce</td>" in html
+
+
+COMPARE = ["longdoc", "compare", "--lengths", "1k", "--limit", "3", "--max-tokens", "32"]
+
+
+def trials_on_disk(out, at_least, proc, timeout=120):
+    """The run folder once it holds at_least trials (the process must still be running)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in out.glob("*/trials.jsonl"):
+            if len(path.read_bytes().splitlines()) >= at_least:
+                return path.parent
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {at_least} trials written within {timeout} s")
+
+
+def test_compare_killed_mid_run_continues_where_it_stopped(tmp_path):
+    import json
+    import os
+    import signal
+
+    from helpers import start_cli
+
+    out = tmp_path / "longdoc"
+    with ScriptedServer(needle_reader, max_model_len=4096, delay_s=0.05) as server:
+        args = [*COMPARE, "--out", str(out), "--model", f"scripted={server.url}"]
+        proc = start_cli(*args)
+        run_dir = trials_on_disk(out, 3, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kept = len((run_dir / "trials.jsonl").read_bytes().splitlines())
+        assert 3 <= kept < 9
+        assert json.loads((run_dir / "longdoc-run.json").read_text())["status"] == "running"
+        assert not (run_dir / "longdoc-compare.json").exists()
+        with open(run_dir / "trials.jsonl", "ab") as f:
+            f.write(b'{"sample": "niah-')  # a line a kill cut short
+        asked_before = len(server.bodies)
+
+        result = run_cli(*args, timeout=300)
+        assert result.returncode == 0, result.stderr
+        said = "".join(result.stderr.split())  # the console wraps long paths anywhere
+        assert "".join(f"continuing the unfinished comparison {run_dir}: {kept} trials kept".split()) in said
+        assert said.count("prompttokens,") == 9 - kept  # only the missing trials were asked
+        assert len(server.bodies) > asked_before
+        data = json.loads((run_dir / "longdoc-compare.json").read_text())
+        assert data["status"] == "complete" and len(data["trials"]) == 9 and data["trials_planned"] == 9
+        assert len({(t["sample"], t["strategy"]) for t in data["trials"]}) == 9
+        for strategy in ("whole", "anchored", "map_reduce"):
+            assert data["strategies"][strategy]["recall"] == 1.0 and data["strategies"][strategy]["n"] == 3
+        state = json.loads((run_dir / "longdoc-run.json").read_text())
+        assert state["status"] == "complete" and state["endpoint"]["base_url"] == server.url
+        assert state["settings"] == {"model": "scripted", "backend": "attach", "source": server.url, "lengths": [1024],
+                                     "limit": 3, "max_tokens": 32, "chunk_tokens": 512}  # fmt: skip
+        assert (out / "latest").resolve() == run_dir.resolve()
+
+        # a finished comparison is not continued: the same command starts a new one
+        again = run_cli(*args, timeout=300)
+        assert again.returncode == 0 and "continuing" not in again.stderr
+        assert len([p for p in out.glob("*/longdoc-compare.json") if p.parent.name != "latest"]) == 2
+
+
+def test_compare_stopped_by_ctrl_c_writes_what_finished_marked_interrupted(tmp_path):
+    import json
+    import signal
+
+    from helpers import start_cli
+
+    out = tmp_path / "longdoc"
+    with ScriptedServer(needle_reader, max_model_len=4096, delay_s=0.05) as server:
+        proc = start_cli(*COMPARE, "--out", str(out), "--model", f"scripted={server.url}")
+        run_dir = trials_on_disk(out, 2, proc)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "finished trials are kept in the run folder; re-run the same command to continue" in stderr
+    assert "Traceback" not in stderr
+    data = json.loads((run_dir / "longdoc-compare.json").read_text())
+    written = (run_dir / "trials.jsonl").read_bytes().splitlines()
+    assert data["status"] == "interrupted" and len(data["trials"]) == len(written) < 9
+    assert json.loads((run_dir / "longdoc-run.json").read_text())["status"] == "interrupted"
+    md = (run_dir / "longdoc-compare.md").read_text()
+    assert f"Interrupted after {len(written)} of 9 trials; re-running the same command continues it." in md

@@ -123,7 +123,7 @@ def longdoc_compare(
     api_key_env: ApiKeyEnvOpt = None,
 ) -> None:  # fmt: skip
     """Compare whole-context, anchored and map-reduce answers on generated needle documents."""
-    with user_errors(kept="the trials printed above are all that finished; no comparison was written"):
+    with user_errors(kept="finished trials are kept in the run folder; re-run the same command to continue"):
         from rich.console import Console
 
         from . import config as cfg

@@ -2,6 +2,7 @@
 
     OUT/slmbench.sqlite   the store every run of OUT is recorded in (eval and perf)
     OUT/<run id>/         the run's files (results.json, perf.json, longdoc-compare.json, ...) and logs/
+                          (longdoc compare keeps its own record there: longdoc-run.json, trials.jsonl)
     OUT/latest            a link to the last run that reached a model
 
 A run that stops (a failure, Ctrl-C, a full disk) still writes its files and its status in

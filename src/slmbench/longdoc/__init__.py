@@ -54,18 +54,50 @@ def compare_strategies(spec: ModelSpec, lengths: Sequence[int], *, limit: int = 
     """`slmbench longdoc compare`: whole-context, anchored and map-reduce answers on generated needle
     documents; the summary and the run folder it was written to."""
     from ..config import slot_context
-    from ..runs import prepare_out
+    from ..runs import endpoint_manifest, finish_steps, prepare_out
     from . import compare as cmp
 
     prepare_out(out)  # before the model starts: a bad --out must not cost the run
     settings = Settings(
         chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel
     )
-    with served(spec, ctx_per_slot=slot_context(lengths[-1], floor=4096), say=say) as (ep, budget):
-        samples = cmp.documents(budget, lengths, limit, max_tokens=max_tokens)
-        trials = run(cmp.compare(samples, ep, budget, settings=settings, on_trial=on_trial))
-    result = cmp.summary(trials) | {"model": ep.name, "tokens": budget.describe(), "lengths": list(lengths)}
-    return result, cmp.write_run(result, out)
+    # what makes the trials the same ones (parallel only changes how fast map-reduce goes)
+    record = {"model": spec.name, "backend": spec.backend, "source": spec.url or (str(spec.gguf) if spec.gguf else None),
+              "lengths": list(lengths), "limit": limit, "max_tokens": max_tokens, "chunk_tokens": chunk_tokens}  # fmt: skip
+    run_dir, kept = cmp.open_run(out, record)
+    if kept:
+        say(f"continuing the unfinished comparison {run_dir}: {len(kept)} trials kept")
+    finished = list(kept.values())
+
+    def record_trial(trial: cmp.Trial) -> None:
+        cmp.append_trial(run_dir, trial)
+        finished.append(trial)
+        if on_trial is not None:
+            on_trial(trial)
+
+    result: dict[str, Any] = {}
+    status, name, tokens, trials, ids = "interrupted", None, None, None, None
+    try:
+        with served(spec, ctx_per_slot=slot_context(lengths[-1], floor=4096), say=say) as (ep, budget):
+            name, tokens = ep.name, budget.describe()
+            cmp.update_state(run_dir, endpoint=endpoint_manifest(spec, ep))
+            samples = cmp.documents(budget, lengths, limit, max_tokens=max_tokens)
+            ids = {s.id for s in samples}
+            trials = run(cmp.compare(samples, ep, budget, settings=settings, on_trial=record_trial, done=kept))
+        status = "complete"
+    finally:
+
+        def write() -> None:
+            nonlocal result
+            done = trials if trials is not None else [t for t in finished if ids is not None and t.sample in ids]
+            if name is not None and done:
+                result = cmp.summary(done) | {"model": name, "tokens": tokens, "lengths": list(lengths),
+                                              "status": status, "trials_planned": len(ids or ()) * len(cmp.STRATEGIES)}  # fmt: skip
+                cmp.write_run(result, out, run_dir)
+
+        # the files first, then the status: a run is never `complete` without them
+        finish_steps([write, lambda: cmp.update_state(run_dir, status=status)])
+    return result, run_dir
 
 
 __all__ = ["SUFFIXES", "Answer", "Chunk", "ConversationMemory", "Settings", "Summary", "ask", "ask_file", "chunk_text",

@@ -4,12 +4,18 @@ The documents are the long-context suite's needle haystacks (sized with the endp
 tokenizer), so each strategy's answer is scored by the same exact match; tokens and latency
 come from the server's usage and the wall clock. The evidence behind "split, summarise,
 anchor": where whole-context answers fail, do the other two hold, and at what cost?
+
+A run folder holds `longdoc-run.json` (the settings, the endpoint, the status), `trials.jsonl`
+(each trial as it finishes, so a killed run loses at most the trial in flight) and, once the run
+stops, `longdoc-compare.json` / `.md`. Re-running the same command into the same --out continues
+an unfinished run whose process is gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +23,7 @@ import orjson
 
 from ..markdown import table as md_table
 from ..metrics.stats import bootstrap_mean, wilson
-from ..runs import new_run_dir, point_latest, prepare_out
+from ..runs import manifest_header, new_run_dir, point_latest, prepare_out
 from ..serving.base import Endpoint
 from ..serving.tokens import Budget
 from ..tasks.base import Sample
@@ -66,13 +72,19 @@ async def compare(
     *,
     settings: Settings | None = None,
     on_trial: Callable[[Trial], None] | None = None,
+    done: Mapping[tuple[str, str], Trial] | None = None,
 ) -> list[Trial]:
-    """Every sample through every strategy, one at a time (so latencies do not compete)."""
+    """Every sample through every strategy, one at a time (so latencies do not compete).
+    Trials in `done`, keyed (sample id, strategy), are taken as they are, not asked again."""
     settings = settings or Settings(summary_tokens=64, final_tokens=64)
+    done = done or {}
     trials: list[Trial] = []
     for s in samples:
         document, question = split(s)
         for strategy in STRATEGIES:
+            if (s.id, strategy) in done:
+                trials.append(done[s.id, strategy])
+                continue
             if strategy == "whole":
                 answer = await ask_whole(s.messages, ep, budget, settings=settings)
             elif strategy == "anchored":
@@ -142,14 +154,67 @@ def markdown(result: dict[str, Any]) -> str:
              f"Needle documents of {', '.join(str(n) for n in result['lengths'])} tokens "
              f"(tokens counted by {result['tokens']['tokenizer']}); recall of the needle values, 95% CI.", ""]  # fmt: skip
     lines += md_table(STRATEGY_HEADER, strategy_rows(result))
+    if result.get("status") == "interrupted":
+        lines += ["", f"Interrupted after {len(result['trials'])} of {result['trials_planned']} trials; re-running the "
+                  "same command continues it."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def write_run(result: dict[str, Any], out: Path) -> Path:
-    """A run folder under `out` (and out/latest) with the comparison as JSON and Markdown;
-    `slmbench report` reads it beside eval and perf runs."""
-    out = prepare_out(out)
+RUN_FILE = "longdoc-run.json"
+TRIALS_FILE = "trials.jsonl"
+
+
+def open_run(out: Path, settings: dict[str, Any]) -> tuple[Path, dict[tuple[str, str], Trial]]:
+    """The run folder to write into and the trials it already holds: the newest unfinished run
+    under `out` with the same settings whose process is gone, else a new folder."""
+    for run_dir in sorted((p for p in out.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True):
+        state = _read_state(run_dir)
+        if state and state.get("settings") == settings and state.get("status") != "complete":
+            if not _alive(state.get("pid")):
+                return run_dir, read_trials(run_dir)
     run_dir = new_run_dir(out)
+    write_state(run_dir, {**manifest_header(), "settings": settings, "status": "running"})
+    return run_dir, {}
+
+
+def write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    """longdoc-run.json, replaced whole (a kill never leaves half of it); records this process."""
+    staged = run_dir / f".{RUN_FILE}.{os.getpid()}"
+    staged.write_bytes(orjson.dumps(state | {"pid": os.getpid()}, option=orjson.OPT_INDENT_2))
+    os.replace(staged, run_dir / RUN_FILE)
+
+
+def update_state(run_dir: Path, **changes: Any) -> None:
+    write_state(run_dir, (_read_state(run_dir) or {}) | changes)
+
+
+def append_trial(run_dir: Path, trial: Trial) -> None:
+    with open(run_dir / TRIALS_FILE, "ab") as f:
+        f.write(orjson.dumps(asdict(trial)) + b"\n")
+
+
+def read_trials(run_dir: Path) -> dict[tuple[str, str], Trial]:
+    """The trials a run has written, keyed (sample id, strategy); a line cut short by a kill is dropped."""
+    names = {f.name for f in fields(Trial)}
+    trials: dict[tuple[str, str], Trial] = {}
+    try:
+        lines = (run_dir / TRIALS_FILE).read_bytes().splitlines()
+    except FileNotFoundError:
+        return trials
+    for line in lines:
+        try:
+            row = orjson.loads(line)
+            trial = Trial(**{k: v for k, v in row.items() if k in names})
+        except (orjson.JSONDecodeError, TypeError):
+            continue
+        trials[trial.sample, trial.strategy] = trial
+    return trials
+
+
+def write_run(result: dict[str, Any], out: Path, run_dir: Path | None = None) -> Path:
+    """The comparison as JSON and Markdown in its run folder (a new one under `out` unless given),
+    and out/latest pointing at it; `slmbench report` reads it beside eval and perf runs."""
+    run_dir = run_dir or new_run_dir(prepare_out(out))
     run_id = run_dir.name
     (run_dir / RESULT_FILE).write_bytes(
         orjson.dumps(result | {"run_id": run_id}, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
@@ -157,3 +222,23 @@ def write_run(result: dict[str, Any], out: Path) -> Path:
     (run_dir / "longdoc-compare.md").write_text(markdown(result))
     point_latest(out, run_id)
     return run_dir
+
+
+def _read_state(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        state = orjson.loads((run_dir / RUN_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
