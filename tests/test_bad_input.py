@@ -80,6 +80,24 @@ BAD = [
     ("stop", REFUSED, ["name the server to stop", "--all"]),
     ("serve --backend attach", REFUSED, ["--url"]),
     ("longdoc ask {dir}/missing.txt question", REFUSED, ["missing.txt"]),
+    ("longdoc ask {dir}/doc.txt q --model scripted={url} --passages 0", REFUSED, ["--passages must be at least 1"]),
+    (
+        "longdoc ask {dir}/doc.txt q --model scripted={url} --final-tokens -3",
+        REFUSED,
+        ["--final-tokens must be at least 1"],
+    ),
+    (
+        "longdoc summarize {dir}/doc.txt --model scripted={url} --summary-tokens 0",
+        REFUSED,
+        ["--summary-tokens must be"],
+    ),
+    ("longdoc summarize {dir}/doc.txt --model scripted={url} --overlap -1", REFUSED, ["--overlap must be at least 0"]),
+    ("longdoc compare --model scripted={url} --limit 0 --out {out}", REFUSED, ["--limit must be at least 1"]),
+    (
+        "longdoc compare --model scripted={url} --max-tokens -2 --out {out}",
+        REFUSED,
+        ["--max-tokens must be at least 1"],
+    ),
     ("chat --host 0.0.0.0", REFUSED, ["--password-auth"]),
 ]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PARALLEL, ModelSpec
+from ..errors import SlmbenchError
 from ..paths import cache_dir
 from ..serving import Endpoint, open_endpoint, preflight
 from ..serving.tokens import Budget, probe_budget
@@ -57,6 +58,9 @@ def compare_strategies(spec: ModelSpec, lengths: Sequence[int], *, limit: int = 
     from ..runs import endpoint_manifest, finish_steps, prepare_out
     from . import compare as cmp
 
+    for flag, value in (("--limit", limit), ("--max-tokens", max_tokens)):
+        if value < 1:
+            raise SlmbenchError(f"{flag} must be at least 1 (got {value}); pass a positive number")
     prepare_out(out)  # before the model starts: a bad --out must not cost the run
     settings = Settings(
         chunk_tokens=chunk_tokens, summary_tokens=max_tokens, final_tokens=max_tokens, concurrency=parallel

@@ -38,6 +38,16 @@ class Settings:
     timeout_s: float = 900.0  # one request on a busy CPU server with a long prompt
     top_passages: int = 4
 
+    def __post_init__(self) -> None:
+        least = {"--summary-tokens": (self.summary_tokens, 1), "--final-tokens": (self.final_tokens, 1),
+                 "--passages": (self.top_passages, 1), "--parallel": (self.concurrency, 1),
+                 "--overlap": (self.overlap_tokens, 0)}  # fmt: skip
+        for flag, (value, low) in least.items():
+            if value < low:
+                raise SlmbenchError(f"{flag} must be at least {low} (got {value}); pass a larger number")
+        if self.timeout_s <= 0:
+            raise SlmbenchError(f"timeout_s must be above 0 (got {self.timeout_s:g}); pass seconds, e.g. 900")
+
 
 @dataclass
 class Usage:
