@@ -459,3 +459,24 @@ def test_compare_stopped_by_ctrl_c_writes_what_finished_marked_interrupted(tmp_p
     assert json.loads((run_dir / "longdoc-run.json").read_text())["status"] == "interrupted"
     md = (run_dir / "longdoc-compare.md").read_text()
     assert f"Interrupted after {len(written)} of 9 trials; re-running the same command continues it." in md
+
+
+def test_compare_does_not_continue_a_run_whose_process_is_still_alive(tmp_path):
+    import json
+    import os
+
+    out = tmp_path / "longdoc"
+    with ScriptedServer(needle_reader, max_model_len=4096) as server:
+        busy = out / "20000101-000000-abcd"
+        busy.mkdir(parents=True)
+        settings = {"model": "scripted", "backend": "attach", "source": server.url, "lengths": [1024], "limit": 3,
+                    "max_tokens": 32, "chunk_tokens": 512}  # fmt: skip
+        # an unfinished run of the same settings, its process (this test) alive: another process owns it
+        (busy / "longdoc-run.json").write_text(
+            json.dumps({"settings": settings, "status": "running", "pid": os.getpid()})
+        )
+        result = run_cli(*COMPARE, "--out", str(out), "--model", f"scripted={server.url}", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "continuing" not in result.stderr and not (busy / "trials.jsonl").exists()
+    assert (out / "latest").resolve() != busy.resolve()
+    assert json.loads(((out / "latest") / "longdoc-run.json").read_text())["status"] == "complete"

@@ -171,6 +171,7 @@ def open_run(out: Path, settings: dict[str, Any]) -> tuple[Path, dict[tuple[str,
         state = _read_state(run_dir)
         if state and state.get("settings") == settings and state.get("status") != "complete":
             if not _alive(state.get("pid")):
+                update_state(run_dir, status="running")  # claimed: records this process
                 return run_dir, read_trials(run_dir)
     run_dir = new_run_dir(out)
     write_state(run_dir, {**manifest_header(), "settings": settings, "status": "running"})
