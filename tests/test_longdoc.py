@@ -464,6 +464,9 @@ def test_compare_stopped_by_ctrl_c_writes_what_finished_marked_interrupted(tmp_p
 def test_compare_does_not_continue_a_run_whose_process_is_still_alive(tmp_path):
     import json
     import os
+    import socket
+
+    from slmbench.store import process_start
 
     out = tmp_path / "longdoc"
     with ScriptedServer(needle_reader, max_model_len=4096) as server:
@@ -472,9 +475,8 @@ def test_compare_does_not_continue_a_run_whose_process_is_still_alive(tmp_path):
         settings = {"model": "scripted", "backend": "attach", "source": server.url, "lengths": [1024], "limit": 3,
                     "max_tokens": 32, "chunk_tokens": 512}  # fmt: skip
         # an unfinished run of the same settings, its process (this test) alive: another process owns it
-        (busy / "longdoc-run.json").write_text(
-            json.dumps({"settings": settings, "status": "running", "pid": os.getpid()})
-        )
+        owner = {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": process_start(os.getpid())}
+        (busy / "longdoc-run.json").write_text(json.dumps({"settings": settings, "status": "running", **owner}))
         result = run_cli(*COMPARE, "--out", str(out), "--model", f"scripted={server.url}", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "continuing" not in result.stderr and not (busy / "trials.jsonl").exists()

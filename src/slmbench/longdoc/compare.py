@@ -14,6 +14,7 @@ an unfinished run whose process is gone.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,6 +27,7 @@ from ..metrics.stats import bootstrap_mean, wilson
 from ..runs import manifest_header, new_run_dir, point_latest, prepare_out
 from ..serving.base import Endpoint
 from ..serving.tokens import Budget
+from ..store import process_start
 from ..tasks.base import Sample
 from ..tasks.longcontext import DEFAULT_LENGTHS, NEEDLE_KINDS, LongContext, build, score_answer
 from .toolkit import Settings, ask, ask_map_reduce, ask_whole
@@ -170,7 +172,7 @@ def open_run(out: Path, settings: dict[str, Any]) -> tuple[Path, dict[tuple[str,
     for run_dir in sorted((p for p in out.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True):
         state = _read_state(run_dir)
         if state and state.get("settings") == settings and state.get("status") != "complete":
-            if not _alive(state.get("pid")):
+            if not _owned_by_a_live_process(state):
                 update_state(run_dir, status="running")  # claimed: records this process
                 return run_dir, read_trials(run_dir)
     run_dir = new_run_dir(out)
@@ -179,9 +181,11 @@ def open_run(out: Path, settings: dict[str, Any]) -> tuple[Path, dict[tuple[str,
 
 
 def write_state(run_dir: Path, state: dict[str, Any]) -> None:
-    """longdoc-run.json, replaced whole (a kill never leaves half of it); records this process."""
+    """longdoc-run.json, replaced whole (a kill never leaves half of it); records this process as
+    the store records a run's (host, pid, the pid's start)."""
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": process_start(os.getpid())}
     staged = run_dir / f".{RUN_FILE}.{os.getpid()}"
-    staged.write_bytes(orjson.dumps(state | {"pid": os.getpid()}, option=orjson.OPT_INDENT_2))
+    staged.write_bytes(orjson.dumps(state | owner, option=orjson.OPT_INDENT_2))
     os.replace(staged, run_dir / RUN_FILE)
 
 
@@ -233,13 +237,12 @@ def _read_state(run_dir: Path) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid == os.getpid():
+def _owned_by_a_live_process(state: dict[str, Any]) -> bool:
+    """As the store tells a dead run: gone only when written on this host by a pid that is no
+    longer the process that wrote it (a reused pid is not mistaken for it)."""
+    pid = state.get("pid")
+    if pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    if not isinstance(pid, int) or state.get("host") != socket.gethostname():
         return True
-    return True
+    return process_start(pid) == state.get("pid_start")
